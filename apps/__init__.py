@@ -1,0 +1,1 @@
+"""CDK app entry points for the catalog (installed as ``mlblueprints.apps``)."""

@@ -1,0 +1,1 @@
+"""Private helpers shared by the constructs; not a public API."""
