@@ -1,0 +1,194 @@
+"""One source of truth for SageMaker instance types and their accelerators.
+
+Which instance types SageMaker accepts for each use (real-time endpoints, training, batch transform,
+processing) comes from botocore's SageMaker service model, the same enums the SageMaker API validates
+against, so a new botocore release brings new types without an edit here. What botocore does not know,
+the accelerator behind each family, how many each size carries and how much memory each has, is
+written down once in ``_private/accelerator_facts.py`` from the EC2 and SageMaker documentation.
+
+Constructs call :func:`check_instance_type` at synth time; every error names the value, the reason
+and what to use instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import functools
+import re
+from dataclasses import dataclass
+
+import botocore.session
+from aws_cdk import Token
+
+from mlblueprints.constructs._private.accelerator_facts import (
+    FAMILY_FACTS,
+    INSTANCE_STORAGE_FAMILIES,
+    AcceleratorKind,
+    NeuronSdk,
+)
+
+__all__ = [
+    "AcceleratorKind",
+    "InstanceType",
+    "InstanceTypeError",
+    "NeuronSdk",
+    "SageMakerUse",
+    "check_instance_type",
+    "instance_types_for",
+]
+
+
+class InstanceTypeError(ValueError):
+    """An instance type that SageMaker would refuse for the requested use."""
+
+
+class SageMakerUse(enum.Enum):
+    """What the instance runs; each value is the botocore shape that lists the types SageMaker accepts."""
+
+    REALTIME_INFERENCE = "ProductionVariantInstanceType"
+    TRAINING = "TrainingInstanceType"
+    BATCH_TRANSFORM = "TransformInstanceType"
+    PROCESSING = "ProcessingInstanceType"
+    NOTEBOOK = "InstanceType"
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+
+_NAME = re.compile(r"^ml\.(?P<family>[a-z0-9-]+)\.(?P<size>[a-z0-9]+)$")
+
+# Retired by AWS; SageMaker no longer attaches them (botocore still lists them as accelerator types).
+_ELASTIC_INFERENCE = re.compile(r"^ml\.eia\d\.")
+
+_EXAMPLE_BY_KIND = {
+    AcceleratorKind.NVIDIA_GPU: "ml.g5.xlarge",
+    AcceleratorKind.AWS_INFERENTIA: "ml.inf2.xlarge",
+    AcceleratorKind.AWS_TRAINIUM: "ml.trn1.2xlarge",
+}
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    """A SageMaker instance type and the accelerator facts known for it.
+
+    ``accelerator_count`` and ``accelerator_memory_gib`` (per accelerator) are ``None`` where AWS does
+    not document them for that size, or for a type newer than the installed botocore.
+    """
+
+    name: str
+    family: str
+    size: str
+    accelerator: AcceleratorKind
+    accelerator_name: str | None
+    accelerator_count: int | None
+    accelerator_memory_gib: int | None
+    neuron_sdk: NeuronSdk | None
+    has_instance_storage: bool
+    listed_by_botocore: bool
+
+    @property
+    def is_accelerated(self) -> bool:
+        return self.accelerator is not AcceleratorKind.NONE
+
+    @property
+    def total_accelerator_memory_gib(self) -> int | None:
+        if self.accelerator_count is None or self.accelerator_memory_gib is None:
+            return None
+        return self.accelerator_count * self.accelerator_memory_gib
+
+
+@functools.cache
+def _sagemaker_enum(shape_name: str) -> tuple[str, ...]:
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return tuple(model.shape_for(shape_name).enum)
+
+
+def instance_types_for(use: SageMakerUse) -> tuple[str, ...]:
+    """Every instance type SageMaker accepts for ``use``, as the installed botocore lists them."""
+    return _sagemaker_enum(use.value)
+
+
+@functools.cache
+def _all_listed() -> frozenset[str]:
+    return frozenset(name for use in SageMakerUse for name in instance_types_for(use))
+
+
+def _describe(name: str, *, listed: bool) -> InstanceType:
+    match = _NAME.match(name)
+    assert match, name
+    family, size = match["family"], match["size"]
+    facts = FAMILY_FACTS.get(family)
+    return InstanceType(
+        name=name,
+        family=family,
+        size=size,
+        accelerator=facts.kind if facts else AcceleratorKind.NONE,
+        accelerator_name=facts.accelerator_name if facts else None,
+        accelerator_count=facts.count_by_size.get(size) if facts else None,
+        accelerator_memory_gib=facts.memory_gib if facts else None,
+        neuron_sdk=facts.neuron_sdk if facts else None,
+        has_instance_storage=family in INSTANCE_STORAGE_FAMILIES,
+        listed_by_botocore=listed,
+    )
+
+
+def _closest(name: str, candidates: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    return ", ".join(close) if close else ", ".join(candidates[:3])
+
+
+def _alternative_for(use: SageMakerUse, wanted: AcceleratorKind) -> str:
+    """A type valid for ``use`` that serves the same purpose, for the "use X instead" part of an error."""
+    if use is SageMakerUse.TRAINING and wanted is AcceleratorKind.AWS_INFERENTIA:
+        return _EXAMPLE_BY_KIND[AcceleratorKind.AWS_TRAINIUM]
+    example = _EXAMPLE_BY_KIND.get(wanted)
+    if example and example in instance_types_for(use):
+        return example
+    return instance_types_for(use)[0]
+
+
+def check_instance_type(name: str, *, use: SageMakerUse, allow_unlisted: bool = False) -> InstanceType | None:
+    """Return the facts for ``name`` or raise :class:`InstanceTypeError` saying why and what to use.
+
+    Returns ``None`` for an unresolved token: its value is only known at deploy time.
+
+    ``allow_unlisted`` is the escape hatch for a type that AWS launched after the installed botocore
+    release: a well-formed ``ml.<family>.<size>`` name that botocore does not list is then accepted
+    (the calling construct warns about it) instead of rejected as a typo.
+    """
+    if Token.is_unresolved(name):
+        return None
+    valid = instance_types_for(use)
+    if name in valid:
+        return _describe(name, listed=True)
+    if _ELASTIC_INFERENCE.match(name):
+        raise InstanceTypeError(
+            f"{name!r} is an Elastic Inference accelerator, which AWS retired: SageMaker no longer "
+            "attaches it to endpoints. Use an AWS Inferentia instance type such as 'ml.inf2.xlarge' "
+            "with a Neuron (neuronx) container image instead."
+        )
+    if not name.startswith("ml.") and f"ml.{name}" in valid:
+        raise InstanceTypeError(
+            f"{name!r} is an EC2 instance type name; SageMaker names it {f'ml.{name}'!r}. Use that."
+        )
+    if name in _all_listed():
+        described = _describe(name, listed=True)
+        if use is SageMakerUse.TRAINING and described.accelerator is AcceleratorKind.AWS_INFERENTIA:
+            reason = "AWS Inferentia serves inference only and SageMaker does not run training jobs on it"
+        else:
+            reason = f"SageMaker does not offer it for {use.label}"
+        raise InstanceTypeError(
+            f"{name!r} cannot be used for {use.label}: {reason}. "
+            f"Use {_alternative_for(use, described.accelerator)!r} or another type from "
+            f"botocore's {use.value} list instead."
+        )
+    if allow_unlisted and _NAME.match(name):
+        return _describe(name, listed=False)
+    raise InstanceTypeError(
+        f"{name!r} is not a SageMaker instance type for {use.label} known to the installed botocore. "
+        f"Closest valid names: {_closest(name, valid)}. If AWS launched this type after your botocore "
+        "release, upgrade botocore or set allow_unlisted_instance_types=True (context key "
+        "'mlblueprints:allowUnlistedInstanceTypes')."
+    )

@@ -1,0 +1,99 @@
+"""Container image / instance compatibility and ECR image references."""
+
+import pytest
+
+from mlblueprints.constructs.container_image import (
+    ContainerImage,
+    ImageAccelerator,
+    ImageCompatibilityError,
+    check_image_for_instance,
+)
+from mlblueprints.constructs.instance_types import SageMakerUse, check_instance_type
+
+GPU_IMAGE = ContainerImage.from_dlc("pytorch-inference", "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker")
+NEURONX_IMAGE = ContainerImage.from_dlc(
+    "pytorch-inference-neuronx", "2.9.0-neuronx-py312-sdk2.31.1-ubuntu24.04"
+)
+NEURON_IMAGE = ContainerImage.from_dlc(
+    "pytorch-inference-neuron", "1.13.1-neuron-py310-sdk2.20.2-ubuntu20.04"
+)
+
+
+def _instance(name):
+    return check_instance_type(name, use=SageMakerUse.REALTIME_INFERENCE)
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        (GPU_IMAGE, ImageAccelerator.CUDA),
+        (NEURONX_IMAGE, ImageAccelerator.NEURONX),
+        (NEURON_IMAGE, ImageAccelerator.NEURON),
+        (ContainerImage.from_dlc("my-model", "v3"), ImageAccelerator.UNKNOWN),
+    ],
+)
+def test_image_accelerator_is_read_from_repository_and_tag(image, expected):
+    assert image.accelerator is expected
+
+
+@pytest.mark.parametrize(
+    ("image", "instance"),
+    [
+        (GPU_IMAGE, "ml.g5.xlarge"),
+        (GPU_IMAGE, "ml.p5.48xlarge"),
+        (NEURONX_IMAGE, "ml.inf2.xlarge"),
+        (NEURONX_IMAGE, "ml.trn1.2xlarge"),
+        (NEURON_IMAGE, "ml.inf1.xlarge"),
+        (ContainerImage.from_dlc("my-model", "v3"), "ml.inf2.xlarge"),
+    ],
+)
+def test_matching_images_are_accepted(image, instance):
+    check_image_for_instance(image, _instance(instance))
+
+
+def test_neuron_image_on_gpu_instance_rejected():
+    with pytest.raises(
+        ImageCompatibilityError,
+        match=r"built for the AWS Neuron SDK, but 'ml.g5.xlarge' has NVIDIA A10G.*Use a CUDA image",
+    ):
+        check_image_for_instance(NEURONX_IMAGE, _instance("ml.g5.xlarge"))
+
+
+def test_cuda_image_on_neuron_instance_rejected():
+    with pytest.raises(
+        ImageCompatibilityError,
+        match=r"CUDA \(NVIDIA GPU\) image, but .ml.inf2.xlarge. has AWS Inferentia2.*neuronx",
+    ):
+        check_image_for_instance(GPU_IMAGE, _instance("ml.inf2.xlarge"))
+    with pytest.raises(ImageCompatibilityError, match=r"'ml.trn1.2xlarge' has AWS Trainium"):
+        check_image_for_instance(GPU_IMAGE, _instance("ml.trn1.2xlarge"))
+
+
+def test_neuronx_image_on_inferentia1_rejected():
+    with pytest.raises(
+        ImageCompatibilityError, match=r"'ml.inf1.xlarge' is Inferentia1, which needs the 'neuron' SDK"
+    ):
+        check_image_for_instance(NEURONX_IMAGE, _instance("ml.inf1.xlarge"))
+
+
+def test_neuron_v1_image_on_inferentia2_rejected():
+    with pytest.raises(ImageCompatibilityError, match=r"needs the 'neuronx' SDK"):
+        check_image_for_instance(NEURON_IMAGE, _instance("ml.inf2.xlarge"))
+
+
+def test_accelerator_image_on_cpu_instance_rejected():
+    with pytest.raises(ImageCompatibilityError, match=r"'ml.m5.xlarge' has no accelerator"):
+        check_image_for_instance(GPU_IMAGE, _instance("ml.m5.xlarge"))
+
+
+def test_image_uri_must_be_ecr():
+    with pytest.raises(ValueError, match=r"'docker.io/library/python:3.12' is not an Amazon ECR image URI"):
+        ContainerImage.from_image_uri("docker.io/library/python:3.12")
+
+
+def test_ecr_image_uri_is_parsed():
+    image = ContainerImage.from_image_uri(
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/llm:1.4.0-neuronx"
+    )
+    assert (image.repository_name, image.tag) == ("team/llm", "1.4.0-neuronx")
+    assert image.accelerator is ImageAccelerator.NEURONX

@@ -1,0 +1,124 @@
+"""Instance-type truth: botocore's lists, the accelerator facts, and the errors users see."""
+
+import re
+
+import botocore.session
+import pytest
+from aws_cdk import Token
+
+from mlblueprints.constructs._private.accelerator_facts import FAMILY_FACTS
+from mlblueprints.constructs.instance_types import (
+    AcceleratorKind,
+    InstanceTypeError,
+    NeuronSdk,
+    SageMakerUse,
+    check_instance_type,
+    instance_types_for,
+)
+
+REALTIME = SageMakerUse.REALTIME_INFERENCE
+TRAINING = SageMakerUse.TRAINING
+
+
+def test_lists_come_from_botocore_service_model():
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    for use in SageMakerUse:
+        assert instance_types_for(use) == tuple(model.shape_for(use.value).enum)
+    assert "ml.trn1.32xlarge" in instance_types_for(TRAINING)
+    assert "ml.inf2.xlarge" in instance_types_for(REALTIME)
+
+
+def test_every_accelerated_family_botocore_lists_has_facts():
+    # A botocore upgrade that brings a new GPU/Neuron family fails here until its facts are written down.
+    families = {
+        name.split(".")[1]
+        for use in SageMakerUse
+        for name in instance_types_for(use)
+        if name.startswith("ml.")
+    }
+    accelerated = re.compile(r"^(g|gr|p|inf|trn|dl)\d")
+    missing = sorted(f for f in families if accelerated.match(f) and f not in FAMILY_FACTS)
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "count", "memory", "sdk"),
+    [
+        ("ml.g5.xlarge", AcceleratorKind.NVIDIA_GPU, 1, 24, None),
+        ("ml.g5.48xlarge", AcceleratorKind.NVIDIA_GPU, 8, 24, None),
+        ("ml.g6.12xlarge", AcceleratorKind.NVIDIA_GPU, 4, 24, None),
+        ("ml.p4d.24xlarge", AcceleratorKind.NVIDIA_GPU, 8, 40, None),
+        ("ml.p5.48xlarge", AcceleratorKind.NVIDIA_GPU, 8, 80, None),
+        ("ml.inf1.6xlarge", AcceleratorKind.AWS_INFERENTIA, 4, 8, NeuronSdk.NEURON),
+        ("ml.inf2.48xlarge", AcceleratorKind.AWS_INFERENTIA, 12, 32, NeuronSdk.NEURONX),
+        ("ml.trn1.32xlarge", AcceleratorKind.AWS_TRAINIUM, 16, 32, NeuronSdk.NEURONX),
+        ("ml.m5.xlarge", AcceleratorKind.NONE, None, None, None),
+    ],
+)
+def test_accelerator_facts(name, kind, count, memory, sdk):
+    facts = check_instance_type(name, use=REALTIME)
+    assert (facts.accelerator, facts.accelerator_count, facts.accelerator_memory_gib) == (kind, count, memory)
+    assert facts.neuron_sdk is sdk
+
+
+def test_total_accelerator_memory():
+    assert check_instance_type("ml.p4d.24xlarge", use=TRAINING).total_accelerator_memory_gib == 320
+
+
+def test_inferentia_rejected_for_training_pointing_to_trainium():
+    with pytest.raises(
+        InstanceTypeError,
+        match=r"'ml.inf2.xlarge' cannot be used for training.*inference only.*ml.trn1.2xlarge",
+    ):
+        check_instance_type("ml.inf2.xlarge", use=TRAINING)
+
+
+def test_elastic_inference_rejected_pointing_to_inferentia():
+    with pytest.raises(
+        InstanceTypeError, match=r"'ml.eia2.medium' is an Elastic Inference.*retired.*ml.inf2.xlarge"
+    ):
+        check_instance_type("ml.eia2.medium", use=REALTIME)
+
+
+def test_typo_rejected_with_closest_valid_names():
+    with pytest.raises(
+        InstanceTypeError,
+        match=r"'ml.inf2.xlarg' is not a SageMaker instance type.*Closest valid names: ml.inf2.xlarge",
+    ):
+        check_instance_type("ml.inf2.xlarg", use=REALTIME)
+
+
+def test_ec2_name_rejected_with_sagemaker_name():
+    with pytest.raises(InstanceTypeError, match=r"'g5.xlarge' is an EC2 instance type name.*'ml.g5.xlarge'"):
+        check_instance_type("g5.xlarge", use=REALTIME)
+
+
+def test_type_not_offered_for_use_is_rejected():
+    # ml.p3dn is a training-only type in botocore's lists: not a production variant type.
+    assert "ml.p3dn.24xlarge" not in instance_types_for(REALTIME)
+    with pytest.raises(
+        InstanceTypeError, match=r"cannot be used for realtime-inference: SageMaker does not offer it"
+    ):
+        check_instance_type("ml.p3dn.24xlarge", use=REALTIME)
+
+
+def test_unlisted_type_needs_the_escape_hatch():
+    with pytest.raises(InstanceTypeError, match=r"allow_unlisted_instance_types=True"):
+        check_instance_type("ml.g9.xlarge", use=REALTIME)
+    facts = check_instance_type("ml.g9.xlarge", use=REALTIME, allow_unlisted=True)
+    assert facts.listed_by_botocore is False
+    assert facts.family == "g9"
+
+
+def test_escape_hatch_still_rejects_malformed_names():
+    with pytest.raises(InstanceTypeError, match="not a SageMaker instance type"):
+        check_instance_type("ml.g9", use=REALTIME, allow_unlisted=True)
+
+
+def test_unresolved_token_is_left_to_deploy_time():
+    assert check_instance_type(Token.as_string({"Ref": "InstanceType"}), use=REALTIME) is None
+
+
+def test_instance_storage_families_refuse_kms_volume_keys():
+    assert check_instance_type("ml.g5.xlarge", use=REALTIME).has_instance_storage
+    assert not check_instance_type("ml.inf2.xlarge", use=REALTIME).has_instance_storage
