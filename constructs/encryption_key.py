@@ -1,0 +1,98 @@
+"""A customer-managed KMS key with rotation, kept when the stack is deleted."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+
+from constructs import Construct
+
+__all__ = ["EncryptionKey", "allow_cloudwatch_alarms", "allow_cloudwatch_logs"]
+
+
+class EncryptionKey(Construct):
+    """The key that encrypts a blueprint's data: buckets, logs, topics and ML storage volumes.
+
+    Rotation is on (yearly). The key is retained on stack deletion by default because deleting it
+    makes every object it encrypted unreadable; pass ``removal_policy=RemovalPolicy.DESTROY`` to
+    schedule its deletion (after ``pending_window``) together with the stack.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        description: str,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        pending_window: Duration = Duration.days(30),
+    ) -> None:
+        super().__init__(scope, id)
+        self.key = kms.Key(
+            self,
+            "Resource",
+            description=description,
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+            pending_window=pending_window,
+        )
+
+    @property
+    def key_arn(self) -> str:
+        return self.key.key_arn
+
+    def grant_encrypt_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.key.grant_encrypt_decrypt(grantee)
+
+    def grant_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
+        return self.key.grant_decrypt(grantee)
+
+    def allow_cloudwatch_logs(self) -> None:
+        """Let CloudWatch Logs encrypt log groups of this account and region with the key."""
+        allow_cloudwatch_logs(self.key)
+
+    def allow_cloudwatch_alarms(self) -> None:
+        """Let CloudWatch alarms publish to SNS topics encrypted with the key."""
+        allow_cloudwatch_alarms(self.key)
+
+
+def allow_cloudwatch_logs(key: kms.IKey) -> None:
+    """Add the key-policy statement CloudWatch Logs needs to encrypt this account's log groups.
+
+    An imported key's policy cannot be changed from here: it must already allow it.
+    """
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                    )
+                }
+            },
+        ),
+        allow_no_op=True,
+    )
+
+
+def allow_cloudwatch_alarms(key: kms.IKey) -> None:
+    """Add the key-policy statement CloudWatch alarms need to publish to SNS topics encrypted with it."""
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        ),
+        allow_no_op=True,
+    )

@@ -1,0 +1,140 @@
+"""Where a SageMaker model's artifact (``model.tar.gz``) lives, and how its role gets to read it."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import re
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+
+from constructs import Construct
+
+__all__ = ["ModelData", "ModelDataError"]
+
+_S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S+\.tar\.gz)$")
+
+
+class ModelDataError(ValueError):
+    """A model artifact location SageMaker would not load."""
+
+
+@dataclass(frozen=True)
+class ModelData:
+    """A ``model.tar.gz`` in S3: from a URL you already uploaded to, or a file staged as a CDK asset."""
+
+    s3_url: str
+    _bucket: str | None = None
+    _key: str | None = None
+    _encryption_key: kms.IKey | None = None
+    _asset: s3_assets.Asset | None = None
+    _bucket_construct: s3.IBucket | None = None
+
+    @classmethod
+    def from_s3_url(cls, s3_url: str, *, encryption_key: kms.IKey | None = None) -> ModelData:
+        """``s3://<bucket>/<prefix>/model.tar.gz``; pass the bucket's KMS key if it is SSE-KMS encrypted."""
+        if Token.is_unresolved(s3_url):
+            raise ModelDataError(
+                "ModelData.from_s3_url needs a literal 's3://<bucket>/<key>.tar.gz' URL to scope the model "
+                "role's read access; for a bucket defined in CDK use ModelData.from_bucket(bucket, key)."
+            )
+        match = _S3_URL.match(s3_url)
+        if not match:
+            raise ModelDataError(
+                f"Model artifact {s3_url!r} is not an S3 URL of a .tar.gz archive. SageMaker loads "
+                "model data from 's3://<bucket>/<key>.tar.gz' (for example "
+                "'s3://my-models/llama/model.tar.gz'): upload the archive to S3 and use its URL."
+            )
+        return cls(s3_url=s3_url, _bucket=match["bucket"], _key=match["key"], _encryption_key=encryption_key)
+
+    @classmethod
+    def from_bucket(cls, bucket: s3.IBucket, key: str) -> ModelData:
+        """An object in a bucket defined or imported in CDK; its KMS key, if any, is granted too."""
+        if not Token.is_unresolved(key) and not key.endswith(".tar.gz"):
+            raise ModelDataError(
+                f"Model artifact key {key!r} is not a .tar.gz archive: SageMaker expects model data packed "
+                "as model.tar.gz. Use the key of the archive, for example 'models/my-model/model.tar.gz'."
+            )
+        return cls(s3_url=bucket.s3_url_for_object(key), _bucket_construct=bucket, _key=key)
+
+    @classmethod
+    def from_directory(cls, scope: Construct, id: str, directory: str | Path) -> ModelData:
+        """Pack ``directory`` into a ``model.tar.gz`` at synth and stage it as an asset.
+
+        The archive is byte-for-byte reproducible (sorted entries, zeroed times and owners), so the
+        asset hash, and with it the SageMaker model, only changes when a file does.
+        """
+        archive = _pack_model_archive(Path(directory))
+        return cls.from_asset(s3_assets.Asset(scope, id, path=str(archive)))
+
+    @classmethod
+    def from_asset(cls, asset: s3_assets.Asset) -> ModelData:
+        """A ``.tar.gz`` file that ``cdk deploy`` uploads to the bootstrap assets bucket.
+
+        CDK names the uploaded object ``<hash>.gz``; SageMaker reads the archive's content, not its
+        suffix (aws-cdk's own ``@aws-cdk/aws-sagemaker-alpha`` deploys model assets the same way).
+        """
+        if not asset.is_file:
+            raise ModelDataError(
+                f"Model asset {asset.node.path!r} is a directory, which CDK uploads as a zip: SageMaker needs "
+                "a gzip-compressed tar archive. Pass the path of a model.tar.gz file, or use "
+                "ModelData.from_directory() to pack a directory."
+            )
+        return cls(s3_url=asset.s3_object_url, _asset=asset)
+
+    def grant_read(self, scope: Construct, grantee: iam.IGrantable) -> None:
+        """Let ``grantee`` read exactly this object (and decrypt it, if a key was given)."""
+        if self._asset is not None:
+            # Asset.grant_read would open the whole bootstrap bucket (s3:GetObject*, s3:List*);
+            # the model needs exactly one object.
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["s3:GetObject"],
+                resource_arns=[self._asset.bucket.arn_for_objects(self._asset.s3_object_key)],
+            )
+            return
+        if self._bucket_construct is not None:
+            self._bucket_construct.grant_read(grantee, self._key)
+            return
+        if self._bucket is not None:
+            object_arn = Stack.of(scope).format_arn(
+                service="s3", region="", account="", resource=self._bucket, resource_name=self._key
+            )
+            iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"], resource_arns=[object_arn])
+        if self._encryption_key is not None:
+            self._encryption_key.grant_decrypt(grantee)
+
+
+def _pack_model_archive(directory: Path) -> Path:
+    if not directory.is_dir():
+        raise ModelDataError(f"Model directory {str(directory)!r} does not exist or is not a directory.")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(p for p in directory.rglob("*") if "__pycache__" not in p.parts):
+            info = tar.gettarinfo(str(path), arcname=path.relative_to(directory).as_posix())
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mode = 0o755 if path.is_dir() else 0o644
+            if path.is_file():
+                with path.open("rb") as handle:
+                    tar.addfile(info, handle)
+            else:
+                tar.addfile(info)
+    payload = gzip.compress(buffer.getvalue(), mtime=0)
+    digest = hashlib.sha256(payload).hexdigest()[:16]
+    out_dir = Path(tempfile.gettempdir()) / "mlblueprints-model-archives" / digest
+    out_dir.mkdir(parents=True, exist_ok=True)
+    archive = out_dir / "model.tar.gz"
+    if not archive.exists():
+        archive.write_bytes(payload)
+    return archive
