@@ -85,8 +85,8 @@ class ModelData:
         """
         if not asset.is_file:
             raise ModelDataError(
-                f"Model asset {asset.node.path!r} is a directory, which CDK uploads as a zip: SageMaker needs "
-                "a gzip-compressed tar archive. Pass the path of a model.tar.gz file, or use "
+                f"Model asset {asset.node.path!r} is a directory, which CDK uploads as a zip: SageMaker "
+                "needs a gzip-compressed tar archive. Pass the path of a model.tar.gz file, or use "
                 "ModelData.from_directory() to pack a directory."
             )
         return cls(s3_url=asset.s3_object_url, _asset=asset)

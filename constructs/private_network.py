@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
-from mlblueprints.constructs._private.compliance import acknowledge, acknowledge_inline_policy
+from mlblueprints.constructs._private.compliance import acknowledge_inline_policy
 
 __all__ = ["PrivateNetwork"]
 
@@ -102,31 +102,3 @@ class PrivateNetwork(Construct):
                 security_groups=[self.endpoint_security_group],
                 open=False,
             )
-        _acknowledge_restrict_default_sg_provider(Stack.of(self))
-
-
-def _acknowledge_restrict_default_sg_provider(stack: Stack) -> None:
-    """Acknowledge findings on CDK's own custom-resource provider that closes the default SG.
-
-    The provider is a stack-level singleton that aws-cdk-lib creates and configures; its function
-    runs once per deployment (create/update/delete of the VPC) and is not part of the workload.
-    """
-    provider = stack.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
-    if provider is None:
-        return
-    acknowledge(
-        provider,
-        "CDK's default-security-group custom resource",
-        "aws-cdk-lib's singleton provider strips the VPC default security group at deploy time; it "
-        "runs only during CloudFormation operations, on the runtime CDK pins, with an IAM policy CDK "
-        "scopes to the security group, and it needs to reach the EC2 API outside the isolated VPC.",
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-        "AwsSolutions-L1",
-        "HIPAA.Security-LambdaConcurrency",
-        "HIPAA.Security-LambdaDLQ",
-        "HIPAA.Security-LambdaInsideVPC",
-        "NIST.800.53.R5-LambdaConcurrency",
-        "NIST.800.53.R5-LambdaDLQ",
-        "NIST.800.53.R5-LambdaInsideVPC",
-        "PCI.DSS.321-LambdaInsideVPC",
-    )

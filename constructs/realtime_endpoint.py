@@ -169,9 +169,11 @@ class RealtimeEndpoint(Construct):
         image_uri = image.bind(self, self.role)
         model_data.grant_read(self, self.role)
         self.log_group.grant_write(self.role)
-        self._acknowledge_ecr_token_wildcard()
-        if isinstance(self.role, iam.Role):
-            acknowledge_inline_policy(self.role)
+        # Statements IAM accepts only with "Resource": "*", each with why; acknowledged once below.
+        wildcard_reasons = [
+            "ecr:GetAuthorizationToken returns a registry login token and supports no resource-level "
+            "permissions (image pulls are limited to this model's one repository)"
+        ]
 
         vpc_config = None
         self.security_group: ec2.ISecurityGroup | None = None
@@ -199,6 +201,18 @@ class RealtimeEndpoint(Construct):
                 security_group_ids=[self.security_group.security_group_id], subnets=selection.subnet_ids
             )
             self._grant_vpc_access(stack, selection.subnet_ids)
+            wildcard_reasons.append(
+                "the EC2 Describe* calls SageMaker makes to attach the model to the VPC support no "
+                "resource-level permissions"
+            )
+        if isinstance(self.role, iam.Role):
+            acknowledge_inline_policy(self.role)
+            acknowledge(
+                self.role,
+                "statements on all resources",
+                "; ".join(wildcard_reasons) + ".",
+                "AwsSolutions-IAM5[Resource::*]",
+            )
 
         self.model = sagemaker.CfnModel(
             self,
@@ -326,20 +340,8 @@ class RealtimeEndpoint(Construct):
                 "EC2 network-interface permissions for the VPC attachment",
                 "SageMaker creates the model's ENIs with this role; their IDs do not exist before "
                 "deployment, so CreateNetworkInterface/DeleteNetworkInterface are scoped to network "
-                "interfaces of this account and region, and the EC2 Describe* calls support no "
-                "resource-level permissions.",
+                "interfaces of this account and region.",
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]",
-                "AwsSolutions-IAM5[Resource::*]",
-            )
-
-    def _acknowledge_ecr_token_wildcard(self) -> None:
-        if isinstance(self.role, iam.Role):
-            acknowledge(
-                self.role,
-                "ecr:GetAuthorizationToken on all resources",
-                "GetAuthorizationToken returns a registry login token and supports no resource-level "
-                "permissions; image pulls themselves are limited to the one repository of this model.",
-                "AwsSolutions-IAM5[Resource::*]",
             )
 
     def _add_auto_scaling(self, options: EndpointAutoScaling, initial_instance_count: int) -> None:

@@ -1,0 +1,199 @@
+"""The default catalog's endpoint stacks: snapshots plus assertions on what must never drift."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from syrupy.extensions.json import JSONSnapshotExtension
+
+STACKS = {
+    "GpuEndpoint": "ml.g5.xlarge",
+    "Inferentia2Endpoint": "ml.inf2.xlarge",
+    "TrainiumEndpoint": "ml.trn1.2xlarge",
+}
+_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def _mask(value):
+    """Mask what changes without a change in behaviour: asset hashes and CDK version metadata."""
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items() if k != "CDKMetadata"}
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    if isinstance(value, str):
+        return _ASSET_HASH.sub("<asset-hash>", value)
+    return value
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.fixture(scope="module")
+def templates(catalog_templates):
+    return {name: Template.from_json(catalog_templates[name]) for name in STACKS}
+
+
+def test_default_catalog_has_gpu_inferentia_and_trainium_stacks(catalog_templates):
+    assert set(catalog_templates) == set(STACKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_template_snapshot(stack, catalog_templates, snapshot_json):
+    template = _mask(catalog_templates[stack])
+    assert "<asset-hash>" in str(template["Resources"]), "the smoke-test model asset should be masked"
+    assert template == snapshot_json
+
+
+@pytest.mark.parametrize(("stack", "instance_type"), STACKS.items())
+def test_endpoint_runs_two_instances_of_the_configured_type(stack, instance_type, templates):
+    templates[stack].has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {
+            "ProductionVariants": [
+                Match.object_like({"InstanceType": instance_type, "InitialInstanceCount": 2})
+            ]
+        },
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_model_is_network_isolated_in_private_subnets(stack, templates):
+    template = templates[stack]
+    template.has_resource_properties(
+        "AWS::SageMaker::Model",
+        {
+            "EnableNetworkIsolation": True,
+            "VpcConfig": {"Subnets": Match.any_value(), "SecurityGroupIds": Match.any_value()},
+        },
+    )
+    model = next(iter(template.find_resources("AWS::SageMaker::Model").values()))
+    assert len(model["Properties"]["VpcConfig"]["Subnets"]) == 2
+    # No way to the internet: no internet gateway, no NAT, every subnet isolated.
+    template.resource_count_is("AWS::EC2::InternetGateway", 0)
+    template.resource_count_is("AWS::EC2::NatGateway", 0)
+    for subnet in template.find_resources("AWS::EC2::Subnet").values():
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_vpc_has_the_endpoints_sagemaker_needs(stack, templates):
+    endpoints = templates[stack].find_resources("AWS::EC2::VPCEndpoint")
+    names = " ".join(str(e["Properties"]["ServiceName"]) for e in endpoints.values())
+    for service in ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", "logs", "sts", ".s3"):
+        assert service in names, f"missing VPC endpoint for {service}"
+    assert len(endpoints) == 7
+    templates[stack].has_resource_properties("AWS::EC2::VPCEndpoint", {"VpcEndpointType": "Gateway"})
+
+
+def test_kms_key_on_ml_volume_only_where_sagemaker_accepts_it(templates):
+    # ml.inf2 hosts use EBS volumes: the key applies. ml.g5 and ml.trn1 use hardware-encrypted NVMe
+    # instance storage, and CreateEndpointConfig fails if KmsKeyId is set for them.
+    templates["Inferentia2Endpoint"].has_resource_properties(
+        "AWS::SageMaker::EndpointConfig", {"KmsKeyId": Match.any_value()}
+    )
+    for stack in ("GpuEndpoint", "TrainiumEndpoint"):
+        templates[stack].has_resource_properties(
+            "AWS::SageMaker::EndpointConfig", {"KmsKeyId": Match.absent()}
+        )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_keys_rotate_and_data_is_retained(stack, templates):
+    template = templates[stack]
+    template.has_resource(
+        "AWS::KMS::Key",
+        {"Properties": Match.object_like({"EnableKeyRotation": True}), "DeletionPolicy": "Retain"},
+    )
+    for log_group in template.find_resources("AWS::Logs::LogGroup").values():
+        assert log_group["DeletionPolicy"] == "Retain"
+        assert "KmsKeyId" in log_group["Properties"]
+        assert log_group["Properties"]["RetentionInDays"] == 365
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_target_tracking_on_invocations_per_instance(stack, templates):
+    template = templates[stack]
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {
+            "MinCapacity": 2,
+            "MaxCapacity": 4,
+            "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
+            "ServiceNamespace": "sagemaker",
+            "RoleARN": Match.absent(),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "TargetValue": 70,
+                    "PredefinedMetricSpecification": {
+                        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+                    },
+                }
+            ),
+        },
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_alarms_on_5xx_and_latency_notify_encrypted_topic(stack, templates):
+    template = templates[stack]
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert sorted(a["Properties"]["MetricName"] for a in alarms.values()) == [
+        "Invocation5XXErrors",
+        "ModelLatency",
+    ]
+    topic_id = next(iter(template.find_resources("AWS::SNS::Topic")))
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+        assert alarm["Properties"]["Namespace"] == "AWS/SageMaker"
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "ModelLatency", "ExtendedStatistic": "p90", "Threshold": 1_000_000},
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_outputs_endpoint_name_and_arn(stack, templates):
+    outputs = templates[stack].find_outputs("*")
+    assert {"EndpointName", "EndpointArn", "AlarmTopicArn"} <= set(outputs)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_unscopable_actions_use_a_wildcard_resource(stack, catalog_templates):
+    allowed = {"ecr:GetAuthorizationToken"} | {
+        f"ec2:Describe{what}"
+        for what in ("DhcpOptions", "NetworkInterfaces", "SecurityGroups", "Subnets", "Vpcs")
+    }
+    for resource in catalog_templates[stack]["Resources"].values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Resource"] == "*":
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                assert set(actions) <= allowed, actions
+
+
+def test_neuron_stacks_use_neuronx_images_and_gpu_stack_a_cuda_image(catalog_templates):
+    def image(stack):
+        model = next(
+            r for r in catalog_templates[stack]["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"
+        )
+        return str(model["Properties"]["PrimaryContainer"]["Image"])
+
+    assert "pytorch-inference:2.6.0-gpu-py312-cu124" in image("GpuEndpoint")
+    assert "pytorch-inference-neuronx:" in image("Inferentia2Endpoint")
+    assert "pytorch-inference-neuronx:" in image("TrainiumEndpoint")
+    # The DLC registry account is looked up per region from CDK's region facts.
+    assert "DlcRepositoryAccountMap" in image("GpuEndpoint")
