@@ -89,7 +89,10 @@ class InstanceType:
     listed_by_botocore: bool
 
     @property
-    def is_accelerated(self) -> bool:
+    def is_accelerated(self) -> bool | None:
+        """``None`` when unknown (a type newer than the installed botocore)."""
+        if self.accelerator is AcceleratorKind.UNKNOWN:
+            return None
         return self.accelerator is not AcceleratorKind.NONE
 
     @property
@@ -120,11 +123,17 @@ def _describe(name: str, *, listed: bool) -> InstanceType:
     assert match, name
     family, size = match["family"], match["size"]
     facts = FAMILY_FACTS.get(family)
+    if facts:
+        kind = facts.kind
+    else:
+        # A listed family without facts has no accelerator (a test keeps that true); an unlisted one
+        # may be anything.
+        kind = AcceleratorKind.NONE if listed else AcceleratorKind.UNKNOWN
     return InstanceType(
         name=name,
         family=family,
         size=size,
-        accelerator=facts.kind if facts else AcceleratorKind.NONE,
+        accelerator=kind,
         accelerator_name=facts.accelerator_name if facts else None,
         accelerator_count=facts.count_by_size.get(size) if facts else None,
         accelerator_memory_gib=facts.memory_gib if facts else None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -50,8 +50,6 @@ class SecureBucket(Construct):
             versioned=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=server_access_logs_bucket,
-            server_access_logs_prefix=server_access_logs_prefix,
             removal_policy=removal_policy,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -60,7 +58,31 @@ class SecureBucket(Construct):
                 )
             ],
         )
+        self._log_to(server_access_logs_bucket, server_access_logs_prefix)
         acknowledge_no_replication(self.bucket)
+
+    def _log_to(self, log_bucket: s3.IBucket, prefix: str) -> None:
+        """Server access logging through a bucket policy for the S3 logging service.
+
+        Set here rather than through ``s3.Bucket(server_access_logs_bucket=...)``, which falls back to
+        the legacy ``LogDeliveryWrite`` ACL (refused by buckets with ACLs disabled) in apps that do
+        not set the ``@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`` feature flag.
+        """
+        cfn_bucket: s3.CfnBucket = self.bucket.node.default_child
+        cfn_bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=log_bucket.bucket_name, log_file_prefix=prefix
+        )
+        log_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[log_bucket.arn_for_objects(f"{prefix}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": self.bucket.bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                },
+            )
+        )
 
     def _create_log_bucket(self, removal_policy: RemovalPolicy) -> s3.Bucket:
         log_bucket = s3.Bucket(

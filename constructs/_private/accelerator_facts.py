@@ -28,6 +28,7 @@ class AcceleratorKind(enum.Enum):
     AWS_INFERENTIA = "AWS Inferentia"
     INTEL_GAUDI = "Intel Gaudi"
     NONE = "none"
+    UNKNOWN = "unknown (instance type newer than the installed botocore)"
 
 
 class NeuronSdk(enum.Enum):

@@ -108,6 +108,8 @@ def test_unlisted_type_needs_the_escape_hatch():
     facts = check_instance_type("ml.g9.xlarge", use=REALTIME, allow_unlisted=True)
     assert facts.listed_by_botocore is False
     assert facts.family == "g9"
+    assert facts.accelerator is AcceleratorKind.UNKNOWN
+    assert facts.is_accelerated is None
 
 
 def test_escape_hatch_still_rejects_malformed_names():
