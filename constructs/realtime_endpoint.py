@@ -29,6 +29,8 @@ from mlblueprints.constructs.model_data import ModelData
 
 __all__ = ["EndpointAlarms", "EndpointAutoScaling", "EndpointConfigError", "RealtimeEndpoint"]
 
+ALLOW_UNLISTED_CONTEXT_KEY = "mlblueprints:allowUnlistedInstanceTypes"
+
 _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
@@ -82,6 +84,8 @@ class RealtimeEndpoint(Construct):
     :param role: the model's execution role. Default: a role with only what this model needs.
     :param endpoint_name: default: derived from the construct path, unique in the account.
     :param allow_unlisted_instance_types: accept an ``ml.*`` type newer than the installed botocore.
+        Also switched on for a whole app by the context key ``mlblueprints:allowUnlistedInstanceTypes``
+        (``cdk synth -c mlblueprints:allowUnlistedInstanceTypes=true``).
     """
 
     def __init__(
@@ -108,6 +112,9 @@ class RealtimeEndpoint(Construct):
         allow_unlisted_instance_types: bool = False,
     ) -> None:
         super().__init__(scope, id)
+        allow_unlisted_instance_types = allow_unlisted_instance_types or _context_flag(
+            self, ALLOW_UNLISTED_CONTEXT_KEY
+        )
         instance = check_instance_type(
             instance_type, use=SageMakerUse.REALTIME_INFERENCE, allow_unlisted=allow_unlisted_instance_types
         )
@@ -461,3 +468,8 @@ def _default_endpoint_name(scope: Construct) -> str:
     name = Names.unique_resource_name(scope, max_length=63, separator="-")
     name = re.sub(r"[^a-zA-Z0-9-]", "-", name).strip("-")
     return re.sub(r"-{2,}", "-", name)
+
+
+def _context_flag(scope: Construct, key: str) -> bool:
+    value = scope.node.try_get_context(key)
+    return value is True or (isinstance(value, str) and value.lower() == "true")

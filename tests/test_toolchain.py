@@ -57,3 +57,9 @@ def test_cdk_json_fails_synth_on_schema_violations_and_stays_offline():
     cdk_json = json.loads((REPO / "cdk.json").read_text())
     assert cdk_json["context"]["@aws-cdk/core:validateAgainstDefaultRules"] is True
     assert cdk_json["notices"] is False
+
+
+def test_ruff_lint_and_format_are_clean():
+    ruff = REPO / ".venv" / "bin" / "ruff"
+    subprocess.run([str(ruff), "check", "--quiet", "."], cwd=REPO, check=True)
+    subprocess.run([str(ruff), "format", "--check", "--quiet", "."], cwd=REPO, check=True)

@@ -207,3 +207,11 @@ def test_default_endpoint_name_is_valid_and_stable():
     endpoint = _endpoint(stack)
     assert endpoint.endpoint_name == _endpoint(Stack(App(), "Test")).endpoint_name
     assert len(endpoint.endpoint_name) <= 63
+
+
+def test_escape_hatch_can_be_switched_on_through_context():
+    stack = Stack(App(context={"mlblueprints:allowUnlistedInstanceTypes": "true"}), "Test")
+    _endpoint(stack, instance_type="ml.inf3.xlarge")
+    Annotations.from_stack(stack).has_warning(
+        "/Test/Endpoint", Match.string_like_regexp("not in the installed botocore")
+    )

@@ -1,0 +1,55 @@
+"""The README's promises: its construct example runs, and its commands are the ones CI uses."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from aws_cdk.assertions import Match, Template
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+
+
+def test_construct_example_synthesizes_under_all_packs():
+    (example,) = [b for b in _blocks("python") if "RealtimeEndpoint(" in b]
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)  # app.synth() raises on any nag finding
+    assembly = namespace["app"].synth()
+    template = Template.from_json(assembly.get_stack_by_name("MyInferenceStack").template)
+    template.has_resource_properties(
+        "AWS::SageMaker::EndpointConfig",
+        {"ProductionVariants": [Match.object_like({"InstanceType": "ml.inf2.xlarge"})]},
+    )
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {"MaxCapacity": 8})
+
+
+def test_readme_config_example_is_the_shipped_example_file():
+    (config,) = [b for b in _blocks("json") if '"stacks"' in b]
+    shipped = json.loads((REPO / "examples" / "my-endpoint.json").read_text())
+    shown = json.loads(config)
+    shipped_stack = shipped["stacks"]["LlamaOnInferentia2"]
+    shown_stack = shown["stacks"]["LlamaOnInferentia2"]
+    assert {k: v for k, v in shipped_stack.items() if k != "environment"} == shown_stack
+
+
+def test_readme_commands_are_make_synth_and_make_test_and_ci_runs_make_test():
+    (commands,) = [b for b in _blocks("sh") if "make synth" in b]
+    assert "make test" in commands
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_every_setting_is_documented():
+    from dataclasses import fields
+
+    from mlblueprints.blueprints.realtime_endpoint import RealtimeEndpointSettings
+
+    for field in fields(RealtimeEndpointSettings):
+        if field.name == "description":
+            continue
+        assert f"`{field.name}`" in README, f"setting {field.name} is missing from the README table"
