@@ -13,7 +13,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip "setuptools>=69" wheel
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=77" wheel
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(VENV)/bin/npm ci --no-audit --no-fund --loglevel=error
 	touch $@

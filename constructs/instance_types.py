@@ -18,7 +18,6 @@ import functools
 import re
 from dataclasses import dataclass
 
-import botocore.session
 from aws_cdk import Token
 
 from mlblueprints.constructs._private.accelerator_facts import (
@@ -27,6 +26,7 @@ from mlblueprints.constructs._private.accelerator_facts import (
     AcceleratorKind,
     NeuronSdk,
 )
+from mlblueprints.constructs._private.sagemaker_model import enum_values
 
 __all__ = [
     "AcceleratorKind",
@@ -102,15 +102,9 @@ class InstanceType:
         return self.accelerator_count * self.accelerator_memory_gib
 
 
-@functools.cache
-def _sagemaker_enum(shape_name: str) -> tuple[str, ...]:
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return tuple(model.shape_for(shape_name).enum)
-
-
 def instance_types_for(use: SageMakerUse) -> tuple[str, ...]:
     """Every instance type SageMaker accepts for ``use``, as the installed botocore lists them."""
-    return _sagemaker_enum(use.value)
+    return enum_values(use.value)
 
 
 @functools.cache

@@ -18,6 +18,7 @@ from aws_cdk import aws_sns as sns
 
 from constructs import Construct
 from mlblueprints.constructs._private.compliance import acknowledge, acknowledge_inline_policy
+from mlblueprints.constructs._private.sagemaker_model import map_member_rule, member_rule
 from mlblueprints.constructs.container_image import ContainerImage, check_image_for_instance
 from mlblueprints.constructs.encryption_key import (
     EncryptionKey,
@@ -30,8 +31,6 @@ from mlblueprints.constructs.model_data import ModelData
 __all__ = ["EndpointAlarms", "EndpointAutoScaling", "EndpointConfigError", "RealtimeEndpoint"]
 
 ALLOW_UNLISTED_CONTEXT_KEY = "mlblueprints:allowUnlistedInstanceTypes"
-
-_ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
 class EndpointConfigError(ValueError):
@@ -124,7 +123,9 @@ class RealtimeEndpoint(Construct):
                 Annotations.of(self).add_warning_v2(
                     "mlblueprints:unlistedInstanceType",
                     f"{instance_type} is not in the installed botocore's list; it was allowed by "
-                    "allow_unlisted_instance_types. Check the name before deploying.",
+                    "allow_unlisted_instance_types. Check the name before deploying. The KMS key is set "
+                    "on its ML storage volume: if this type serves from NVMe instance storage, "
+                    "CreateEndpointConfig will refuse it; add the family to the accelerator facts.",
                 )
         _check_counts(initial_instance_count, auto_scaling)
         if not network_isolation:
@@ -139,11 +140,7 @@ class RealtimeEndpoint(Construct):
                 "instance replacement takes it down. Use 2 or more for production.",
             )
         self.endpoint_name = endpoint_name or _default_endpoint_name(self)
-        if not Token.is_unresolved(self.endpoint_name) and not _ENDPOINT_NAME.match(self.endpoint_name):
-            raise EndpointConfigError(
-                f"endpoint_name {self.endpoint_name!r} is not a valid SageMaker endpoint name: use 1 to 63 "
-                "letters, digits and hyphens, starting and ending with a letter or digit."
-            )
+        _check_names_and_environment(self.endpoint_name, variant_name, environment or {})
         self.variant_name = variant_name
         self.instance_type = instance_type
         stack = Stack.of(self)
@@ -460,6 +457,60 @@ def _check_counts(initial_instance_count: int, auto_scaling: EndpointAutoScaling
                 f"auto_scaling.target_invocations_per_instance={auto_scaling.target_invocations_per_instance}"
                 ": the target must be a positive number of invocations per instance per minute."
             )
+    if problems:
+        raise EndpointConfigError("Invalid endpoint settings:\n- " + "\n- ".join(problems))
+
+
+# Documented for ContainerDefinition.Environment, not in the service model: all keys and values of
+# the map together may not exceed 32 KB.
+_MAX_ENV_TOTAL_BYTES = 32 * 1024
+
+
+def _check_names_and_environment(endpoint_name: str, variant_name: str, environment: dict[str, str]) -> None:
+    """The limits CreateEndpoint, CreateEndpointConfig and CreateModel enforce, read from botocore."""
+    problems = []
+    for label, value, rule in (
+        ("endpoint_name", endpoint_name, member_rule("CreateEndpointInput", "EndpointName")),
+        ("variant_name", variant_name, member_rule("ProductionVariant", "VariantName")),
+    ):
+        if Token.is_unresolved(value):
+            continue
+        violation = rule.violation(value)
+        if violation:
+            problems.append(
+                f"{label} {value!r} is not a valid SageMaker name: it {violation}; use letters, digits "
+                "and hyphens, starting and ending with a letter or digit."
+            )
+    env_rule = map_member_rule("ContainerDefinition", "Environment")
+    if env_rule.max_entries is not None and len(environment) > env_rule.max_entries:
+        problems.append(
+            f"environment has {len(environment)} variables; SageMaker accepts at most "
+            f"{env_rule.max_entries} per container. Move configuration into the model archive."
+        )
+    total = 0
+    for key, value in environment.items():
+        if Token.is_unresolved(key) or Token.is_unresolved(value):
+            continue
+        violation = env_rule.key.violation(key)
+        if violation:
+            problems.append(
+                f"environment variable name {key!r} {violation}: use letters, digits and underscores, "
+                "not starting with a digit."
+            )
+        if not isinstance(value, str):
+            problems.append(f"environment variable {key!r} = {value!r}: values must be strings; quote it.")
+            continue
+        violation = env_rule.value.violation(value)
+        if violation:
+            problems.append(
+                f"environment variable {key!r} {violation}. Move the value into the model archive."
+            )
+        total += len(key.encode()) + len(value.encode())
+    if total > _MAX_ENV_TOTAL_BYTES:
+        problems.append(
+            f"environment holds {total} bytes of keys and values; SageMaker accepts at most 32 KB in all. "
+            "Move configuration into the model archive."
+        )
     if problems:
         raise EndpointConfigError("Invalid endpoint settings:\n- " + "\n- ".join(problems))
 

@@ -109,7 +109,7 @@ def test_neuron_image_on_gpu_rejected_by_the_construct():
 
 def test_invalid_endpoint_name_rejected():
     with pytest.raises(
-        EndpointConfigError, match=r"endpoint_name 'my_endpoint' is not a valid SageMaker endpoint name"
+        EndpointConfigError, match=r"endpoint_name 'my_endpoint' is not a valid SageMaker name: it must match"
     ):
         _endpoint(endpoint_name="my_endpoint")
 
@@ -215,3 +215,26 @@ def test_escape_hatch_can_be_switched_on_through_context():
     Annotations.from_stack(stack).has_warning(
         "/Test/Endpoint", Match.string_like_regexp("not in the installed botocore")
     )
+
+
+def test_invalid_variant_name_rejected():
+    with pytest.raises(
+        EndpointConfigError, match=r"variant_name 'all traffic' is not a valid SageMaker name"
+    ):
+        _endpoint(variant_name="all traffic")
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"MODEL-ID": "x"}, r"environment variable name 'MODEL-ID' must match .*: use letters, digits and"),
+        ({"BATCH": 8}, r"environment variable 'BATCH' = 8: values must be strings"),
+        ({"PROMPT": "x" * 1025}, r"'PROMPT' must be 0 to 1024 characters long \(is 1025\)"),
+        ({f"V{i}": "x" * 1000 for i in range(40)}, r"environment holds \d+ bytes .* at most 32 KB"),
+        ({f"V{i}": "1" for i in range(101)}, r"environment has 101 variables; SageMaker accepts at most 100"),
+    ],
+)
+def test_environment_limits_of_create_model_are_enforced(environment, message):
+    # The limits come from botocore's ContainerDefinition shape (100 entries, 1024 per key/value).
+    with pytest.raises(EndpointConfigError, match=message):
+        _endpoint(environment=environment)
