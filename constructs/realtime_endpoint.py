@@ -172,11 +172,22 @@ class RealtimeEndpoint(Construct):
         )
         image_uri = image.bind(self, self.role)
         model_data.grant_read(self, self.role)
+        # What the CreateModel documentation lists for an execution role: container logs to this
+        # endpoint's log group, and instance metrics (CPU/GPU/memory utilization) to its namespace.
         self.log_group.grant_write(self.role)
+        self.log_group.grant(self.role, "logs:CreateLogGroup", "logs:DescribeLogStreams")
+        iam.Grant.add_to_principal(
+            grantee=self.role,
+            actions=["cloudwatch:PutMetricData"],
+            resource_arns=["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"}},
+        )
         # Statements IAM accepts only with "Resource": "*", each with why; acknowledged once below.
         wildcard_reasons = [
             "ecr:GetAuthorizationToken returns a registry login token and supports no resource-level "
-            "permissions (image pulls are limited to this model's one repository)"
+            "permissions (image pulls are limited to this model's one repository)",
+            "cloudwatch:PutMetricData supports no resource-level permissions; a condition limits it to "
+            "the /aws/sagemaker/Endpoints namespace of instance metrics",
         ]
 
         vpc_config = None

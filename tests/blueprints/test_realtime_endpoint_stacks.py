@@ -170,7 +170,7 @@ def test_outputs_endpoint_name_and_arn(stack, templates):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_only_unscopable_actions_use_a_wildcard_resource(stack, catalog_templates):
-    allowed = {"ecr:GetAuthorizationToken"} | {
+    allowed = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"} | {
         f"ec2:Describe{what}"
         for what in ("DhcpOptions", "NetworkInterfaces", "SecurityGroups", "Subnets", "Vpcs")
     }
