@@ -12,6 +12,15 @@ from mlblueprints.constructs._private.compliance import acknowledge
 
 __all__ = ["SecureBucket"]
 
+# What every bucket here shares: TLS 1.2+ only, versioned, no public access, no ACLs.
+_PRIVATE_BUCKET = {
+    "enforce_ssl": True,
+    "minimum_tls_version": 1.2,
+    "versioned": True,
+    "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+    "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+}
+
 
 class SecureBucket(Construct):
     """A KMS-encrypted, versioned, SSL-only, public-access-blocked bucket with server access logs.
@@ -45,12 +54,8 @@ class SecureBucket(Construct):
             encryption=s3.BucketEncryption.KMS,
             encryption_key=encryption_key,
             bucket_key_enabled=True,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=removal_policy,
+            **_PRIVATE_BUCKET,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     abort_incomplete_multipart_upload_after=Duration.days(7),
@@ -89,12 +94,8 @@ class SecureBucket(Construct):
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=removal_policy,
+            **_PRIVATE_BUCKET,
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
         )
         acknowledge(
