@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aws_cdk import Annotations, Duration, Names, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Aws, Duration, Fn, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -81,7 +81,10 @@ class RealtimeEndpoint(Construct):
     :param vpc: run the model in this VPC's ``subnets`` (default: isolated subnets). Default: no VPC.
     :param encryption_key: encrypts the ML storage volume, logs and alarm topic. Default: a new key.
     :param role: the model's execution role. Default: a role with only what this model needs.
-    :param endpoint_name: default: derived from the construct path, unique in the account.
+    :param endpoint_name: default: the construct path plus the first block of the stack's ID, unique
+        in the account and new for each re-creation of the stack. A fixed name collides with the log
+        group ``/aws/sagemaker/Endpoints/<name>`` that a deleted stack retained (``RETAIN``): delete
+        or import that log group before re-creating the stack.
     :param allow_unlisted_instance_types: accept an ``ml.*`` type newer than the installed botocore.
         Also switched on for a whole app by the context key ``mlblueprints:allowUnlistedInstanceTypes``
         (``cdk synth -c mlblueprints:allowUnlistedInstanceTypes=true``).
@@ -139,8 +142,18 @@ class RealtimeEndpoint(Construct):
                 "initial_instance_count=1 puts the endpoint in one availability zone; an AZ outage or "
                 "instance replacement takes it down. Use 2 or more for production.",
             )
-        self.endpoint_name = endpoint_name or _default_endpoint_name(self)
-        _check_names_and_environment(self.endpoint_name, variant_name, environment or {})
+        if endpoint_name is None:
+            # The stack's own ID ends the default name, so that re-creating a deleted stack does not
+            # collide with the endpoint log group the deleted one retained.
+            base = _default_endpoint_name(self)
+            stack_suffix = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))))
+            self.endpoint_name = f"{base}-{stack_suffix}"
+            arn_name = f"{base.lower()}-{stack_suffix}"
+            _check_names_and_environment(f"{base}-0123abcd", variant_name, environment or {})
+        else:
+            self.endpoint_name = endpoint_name
+            arn_name = endpoint_name if Token.is_unresolved(endpoint_name) else endpoint_name.lower()
+            _check_names_and_environment(endpoint_name, variant_name, environment or {})
         self.variant_name = variant_name
         self.instance_type = instance_type
         stack = Stack.of(self)
@@ -149,7 +162,7 @@ class RealtimeEndpoint(Construct):
             encryption_key = EncryptionKey(
                 self,
                 "Key",
-                description=f"Encrypts SageMaker endpoint {self.endpoint_name}",
+                description=f"Encrypts SageMaker endpoint {self.node.path}",
                 removal_policy=removal_policy,
             ).key
         allow_cloudwatch_logs(encryption_key)
@@ -168,7 +181,7 @@ class RealtimeEndpoint(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description=f"Execution role of the SageMaker model behind endpoint {self.endpoint_name}",
+            description=f"Execution role of the SageMaker model behind endpoint {self.node.path}",
         )
         image_uri = image.bind(self, self.role)
         model_data.grant_read(self, self.role)
@@ -206,7 +219,7 @@ class RealtimeEndpoint(Construct):
                 self,
                 "SecurityGroup",
                 vpc=vpc,
-                description=f"SageMaker endpoint {self.endpoint_name}: HTTPS to VPC endpoints only",
+                description=f"SageMaker model of {self.node.path}: HTTPS to VPC endpoints only",
                 allow_all_outbound=False,
             )
             self.security_group.add_egress_rule(
@@ -280,9 +293,7 @@ class RealtimeEndpoint(Construct):
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
         )
         self.endpoint.node.add_dependency(self.log_group)
-        self.endpoint_arn = stack.format_arn(
-            service="sagemaker", resource="endpoint", resource_name=self.endpoint_name.lower()
-        )
+        self.endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=arn_name)
 
         if auto_scaling is not None:
             self._add_auto_scaling(auto_scaling, initial_instance_count)
@@ -527,7 +538,8 @@ def _check_names_and_environment(endpoint_name: str, variant_name: str, environm
 
 
 def _default_endpoint_name(scope: Construct) -> str:
-    name = Names.unique_resource_name(scope, max_length=63, separator="-")
+    # 54 characters leave room for "-" and the 8-character stack-ID block within SageMaker's 63.
+    name = Names.unique_resource_name(scope, max_length=54, separator="-")
     name = re.sub(r"[^a-zA-Z0-9-]", "-", name).strip("-")
     return re.sub(r"-{2,}", "-", name)
 

@@ -202,11 +202,23 @@ def test_grant_invoke_is_scoped_to_the_endpoint():
     assert "endpoint/llm-prod" in str(statement["Resource"])
 
 
-def test_default_endpoint_name_is_valid_and_stable():
+def test_default_endpoint_name_is_unique_per_stack_instance():
     stack = Stack(App(), "Test")
-    endpoint = _endpoint(stack)
-    assert endpoint.endpoint_name == _endpoint(Stack(App(), "Test")).endpoint_name
-    assert len(endpoint.endpoint_name) <= 63
+    _endpoint(stack)
+    template = Template.from_stack(stack)
+    (endpoint,) = template.find_resources("AWS::SageMaker::Endpoint").values()
+    name = endpoint["Properties"]["EndpointName"]["Fn::Join"][1]
+    assert name[0].startswith("Test-Endpoint-") and len(name[0]) <= 55
+    # The stack's ID, new on every re-creation, ends the name (and the log group's name).
+    assert "AWS::StackId" in str(name[1])
+    (log_group,) = template.find_resources("AWS::Logs::LogGroup").values()
+    assert "AWS::StackId" in str(log_group["Properties"]["LogGroupName"])
+
+
+def test_endpoint_arn_uses_the_lowercase_name_sagemaker_reports():
+    stack = Stack(App(), "Test")
+    endpoint = _endpoint(stack, endpoint_name="Llm-Prod")
+    assert stack.resolve(endpoint.endpoint_arn)["Fn::Join"][1][-1].endswith(":endpoint/llm-prod")
 
 
 def test_escape_hatch_can_be_switched_on_through_context():
