@@ -198,6 +198,10 @@ class RealtimeEndpointStack(Stack):
             removal_policy=removal_policy,
             allow_unlisted_instance_types=settings.allow_unlisted_instance_types,
         )
+        if self.network is not None:
+            # Interface and gateway endpoints first: the instances pull the image and the model
+            # through them as soon as the endpoint is created.
+            self.endpoint.endpoint.node.add_dependency(self.network)
         CfnOutput(
             self, "EndpointName", value=self.endpoint.endpoint_name, description="SageMaker endpoint name"
         )

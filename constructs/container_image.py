@@ -15,12 +15,18 @@ from dataclasses import dataclass
 from aws_cdk import Aws, Stack, Token
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
-from aws_cdk.region_info import FactName
+from aws_cdk.region_info import FactName, RegionInfo
 
 from constructs import Construct
 from mlblueprints.constructs.instance_types import AcceleratorKind, InstanceType, NeuronSdk
 
-__all__ = ["ContainerImage", "ImageAccelerator", "ImageCompatibilityError", "check_image_for_instance"]
+__all__ = [
+    "ContainerImage",
+    "ImageAccelerator",
+    "ImageCompatibilityError",
+    "check_image_for_instance",
+    "image_advice",
+]
 
 
 class ImageCompatibilityError(ValueError):
@@ -36,10 +42,14 @@ class ImageAccelerator(enum.Enum):
     UNKNOWN = "unknown"
 
 
+# Whole words of a repository name or tag ("pytorch-inference-neuronx", "2.9.0-neuronx-py312"),
+# so that a name such as "neuronpedia-llm" is not taken for a Neuron image.
+_NEURONX = re.compile(r"(^|[-_./:])neuronx([-_./:]|$)")
+_NEURON = re.compile(r"(^|[-_./:])neuron([-_./:]|$)")
 _CUDA_TAG = re.compile(r"(^|[-_.])(cu\d{2,3}|gpu|cuda)([-_.]|$)")
 _ECR_URI = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-    r"(?P<repository>[a-z0-9._/-]+)(?::(?P<tag>[\w.-]+)|@(?P<digest>sha256:[a-f0-9]{64}))$"
+    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"(?P<repository>[a-z0-9._/-]+)(?::(?P<tag>[\w.-]+))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
 
 
@@ -49,11 +59,10 @@ def classify_image(repository_name: str | None, tag: str | None) -> ImageAcceler
     ``pytorch-inference-neuronx:2.9.0-neuronx-...`` is neuronx, ``pytorch-inference-neuron`` is
     neuron, ``...-gpu-py312-cu124-...`` is CUDA. Unresolved tokens and other names are UNKNOWN.
     """
-    parts = [p for p in (repository_name, tag) if p and not Token.is_unresolved(p)]
-    text = " ".join(parts).lower()
-    if "neuronx" in text:
+    parts = [p.lower() for p in (repository_name, tag) if p and not Token.is_unresolved(p)]
+    if any(_NEURONX.search(p) for p in parts):
         return ImageAccelerator.NEURONX
-    if "neuron" in text:
+    if any(_NEURON.search(p) for p in parts):
         return ImageAccelerator.NEURON
     if tag and not Token.is_unresolved(tag) and _CUDA_TAG.search(tag.lower()):
         return ImageAccelerator.CUDA
@@ -92,11 +101,11 @@ class ContainerImage:
     def from_image_uri(cls, uri: str) -> ContainerImage:
         """An ECR image by URI: ``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>``."""
         match = _ECR_URI.match(uri)
-        if not match:
+        if not match or not (match["tag"] or match["digest"]):
             raise ValueError(
                 f"Container image {uri!r} is not an Amazon ECR image URI. SageMaker pulls model images "
                 "from ECR only: use '<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>' "
-                "(push the image to ECR first), or an AWS Deep Learning Container."
+                "(or '@sha256:<digest>'; push the image to ECR first), or an AWS Deep Learning Container."
             )
         return cls(repository_name=match["repository"], tag=match["tag"] or match["digest"], _uri=uri)
 
@@ -109,7 +118,7 @@ class ContainerImage:
         if self._repository is not None:
             return self._repository.repository_arn
         if self._dlc:
-            account = stack.regional_fact(FactName.DLC_REPOSITORY_ACCOUNT)
+            account = _dlc_account(stack)
             region = Aws.REGION
         else:
             match = _ECR_URI.match(self._uri or "")
@@ -136,8 +145,19 @@ class ContainerImage:
             return self._repository.repository_uri_for_tag(self.tag)
         if self._uri is not None:
             return self._uri
-        account = Stack.of(scope).regional_fact(FactName.DLC_REPOSITORY_ACCOUNT)
+        account = _dlc_account(Stack.of(scope))
         return f"{account}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/{self.repository_name}:{self.tag}"
+
+
+def _dlc_account(stack: Stack) -> str:
+    """The Deep Learning Containers registry account of the stack's region (a mapping if agnostic)."""
+    if not Token.is_unresolved(stack.region) and RegionInfo.get(stack.region).dlc_repository_account is None:
+        raise ValueError(
+            f"AWS Deep Learning Containers are not published in region {stack.region!r} (CDK's region "
+            "facts list no registry account for it). Deploy to a region that has them, or use your own "
+            "image with ContainerImage.from_ecr_repository() / image_uri."
+        )
+    return stack.regional_fact(FactName.DLC_REPOSITORY_ACCOUNT)
 
 
 def check_image_for_instance(image: ContainerImage, instance: InstanceType) -> None:
@@ -172,12 +192,28 @@ def check_image_for_instance(image: ContainerImage, instance: InstanceType) -> N
             f"Container image {name!r} is a Neuron 'neuron' image (Inferentia1), but {instance.name!r} "
             f"({instance.accelerator_name}) needs the 'neuronx' SDK. Use '{_neuron_example(instance)}'."
         )
-    if kind is AcceleratorKind.NONE and runtime is not ImageAccelerator.UNKNOWN:
+    if kind is AcceleratorKind.INTEL_GAUDI:
+        raise ImageCompatibilityError(
+            f"Container image {name!r} is built for {runtime.value}, but {instance.name!r} has Intel "
+            "Gaudi accelerators, which run only Habana SynapseAI images. Use a Gaudi image, or a GPU "
+            "(ml.g5.xlarge) or Neuron (ml.inf2.xlarge) instance type for this image."
+        )
+    if kind is AcceleratorKind.NONE and runtime in (ImageAccelerator.NEURON, ImageAccelerator.NEURONX):
         raise ImageCompatibilityError(
             f"Container image {name!r} is built for {runtime.value}, but {instance.name!r} has no "
-            "accelerator. Use an accelerated instance type (ml.g5.xlarge for CUDA, ml.inf2.xlarge for "
-            "Neuron) or a CPU image."
+            "accelerator, and a Neuron-compiled model cannot run without one. Use a Neuron instance "
+            "type such as 'ml.inf2.xlarge', or a CPU image."
         )
+
+
+def image_advice(image: ContainerImage, instance: InstanceType) -> str | None:
+    """A combination that deploys and runs but wastes money or speed; the construct warns about it."""
+    if instance.accelerator is AcceleratorKind.NONE and image.accelerator is ImageAccelerator.CUDA:
+        return (
+            f"Container image {image.repository_name}:{image.tag} is a CUDA image on {instance.name}, "
+            "which has no GPU: it runs on the CPU only. Use a GPU instance type or the CPU image."
+        )
+    return None
 
 
 def _neuron_example(instance: InstanceType) -> str:

@@ -57,12 +57,13 @@ class EncryptionKey(Construct):
         allow_cloudwatch_alarms(self.key)
 
 
-def allow_cloudwatch_logs(key: kms.IKey) -> None:
+def allow_cloudwatch_logs(key: kms.IKey) -> bool:
     """Add the key-policy statement CloudWatch Logs needs to encrypt this account's log groups.
 
-    An imported key's policy cannot be changed from here: it must already allow it.
+    Returns ``False`` for an imported key, whose policy cannot be changed from here: it must already
+    allow it.
     """
-    key.add_to_resource_policy(
+    return key.add_to_resource_policy(
         iam.PolicyStatement(
             principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
             actions=[
@@ -82,12 +83,12 @@ def allow_cloudwatch_logs(key: kms.IKey) -> None:
             },
         ),
         allow_no_op=True,
-    )
+    ).statement_added
 
 
-def allow_cloudwatch_alarms(key: kms.IKey) -> None:
+def allow_cloudwatch_alarms(key: kms.IKey) -> bool:
     """Add the key-policy statement CloudWatch alarms need to publish to SNS topics encrypted with it."""
-    key.add_to_resource_policy(
+    return key.add_to_resource_policy(
         iam.PolicyStatement(
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
@@ -95,4 +96,4 @@ def allow_cloudwatch_alarms(key: kms.IKey) -> None:
             conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
         ),
         allow_no_op=True,
-    )
+    ).statement_added

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from aws_cdk import Token
 
 from mlblueprints.constructs._private.accelerator_facts import (
+    EBS_ONLY_FAMILIES,
     FAMILY_FACTS,
     INSTANCE_STORAGE_FAMILIES,
     AcceleratorKind,
@@ -74,7 +75,8 @@ class InstanceType:
     """A SageMaker instance type and the accelerator facts known for it.
 
     ``accelerator_count`` and ``accelerator_memory_gib`` (per accelerator) are ``None`` where AWS does
-    not document them for that size, or for a type newer than the installed botocore.
+    not document them for that size, or for a type newer than the installed botocore;
+    ``has_instance_storage`` is ``None`` when it is not known whether the type serves from NVMe.
     """
 
     name: str
@@ -85,7 +87,7 @@ class InstanceType:
     accelerator_count: int | None
     accelerator_memory_gib: int | None
     neuron_sdk: NeuronSdk | None
-    has_instance_storage: bool
+    has_instance_storage: bool | None
     listed_by_botocore: bool
 
     @property
@@ -132,9 +134,18 @@ def _describe(name: str, *, listed: bool) -> InstanceType:
         accelerator_count=facts.count_by_size.get(size) if facts else None,
         accelerator_memory_gib=facts.memory_gib if facts else None,
         neuron_sdk=facts.neuron_sdk if facts else None,
-        has_instance_storage=family in INSTANCE_STORAGE_FAMILIES,
+        has_instance_storage=_storage(family),
         listed_by_botocore=listed,
     )
+
+
+def _storage(family: str) -> bool | None:
+    """True for local NVMe storage, False for an EBS ML storage volume, None when not known."""
+    if family in INSTANCE_STORAGE_FAMILIES:
+        return True
+    if family in EBS_ONLY_FAMILIES:
+        return False
+    return None
 
 
 def _closest(name: str, candidates: tuple[str, ...]) -> str:
@@ -146,9 +157,10 @@ def _alternative_for(use: SageMakerUse, wanted: AcceleratorKind) -> str:
     """A type valid for ``use`` that serves the same purpose, for the "use X instead" part of an error."""
     if use is SageMakerUse.TRAINING and wanted is AcceleratorKind.AWS_INFERENTIA:
         return _EXAMPLE_BY_KIND[AcceleratorKind.AWS_TRAINIUM]
-    example = _EXAMPLE_BY_KIND.get(wanted)
-    if example and example in instance_types_for(use):
-        return example
+    for kind in (wanted, AcceleratorKind.NVIDIA_GPU):
+        example = _EXAMPLE_BY_KIND.get(kind)
+        if example and example in instance_types_for(use):
+            return example
     return instance_types_for(use)[0]
 
 

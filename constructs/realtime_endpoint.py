@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aws_cdk import Annotations, Aws, Duration, Fn, Names, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, ArnFormat, Aws, Duration, Fn, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -19,7 +19,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 from mlblueprints.constructs._private.compliance import acknowledge, acknowledge_inline_policy
 from mlblueprints.constructs._private.sagemaker_model import map_member_rule, member_rule
-from mlblueprints.constructs.container_image import ContainerImage, check_image_for_instance
+from mlblueprints.constructs.container_image import ContainerImage, check_image_for_instance, image_advice
 from mlblueprints.constructs.encryption_key import (
     EncryptionKey,
     allow_cloudwatch_alarms,
@@ -122,6 +122,9 @@ class RealtimeEndpoint(Construct):
         )
         if instance is not None:
             check_image_for_instance(image, instance)
+            advice = image_advice(image, instance)
+            if advice:
+                Annotations.of(self).add_warning_v2("mlblueprints:imageOnCpu", advice)
             if not instance.listed_by_botocore:
                 Annotations.of(self).add_warning_v2(
                     "mlblueprints:unlistedInstanceType",
@@ -165,7 +168,14 @@ class RealtimeEndpoint(Construct):
                 description=f"Encrypts SageMaker endpoint {self.node.path}",
                 removal_policy=removal_policy,
             ).key
-        allow_cloudwatch_logs(encryption_key)
+        if not allow_cloudwatch_logs(encryption_key):
+            Annotations.of(self).add_warning_v2(
+                "mlblueprints:importedKeyPolicy",
+                "encryption_key is imported, so its key policy cannot be changed here: it must already "
+                "allow logs.<region>.amazonaws.com to use it for this account's log groups, and "
+                "cloudwatch.amazonaws.com to publish alarms to the topic it encrypts, or the log group "
+                "and alarms fail at deploy time.",
+            )
         self.encryption_key = encryption_key
 
         self.log_group = logs.LogGroup(
@@ -174,7 +184,13 @@ class RealtimeEndpoint(Construct):
             log_group_name=f"/aws/sagemaker/Endpoints/{self.endpoint_name}",
             encryption_key=encryption_key,
             retention=log_retention,
-            removal_policy=removal_policy,
+            # Kept on stack deletion, but removed when a first creation rolls back, so that a retry
+            # does not collide with its own leftover log group.
+            removal_policy=(
+                RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+                if removal_policy is RemovalPolicy.RETAIN
+                else removal_policy
+            ),
         )
 
         self.role = role or iam.Role(
@@ -219,11 +235,14 @@ class RealtimeEndpoint(Construct):
                 self,
                 "SecurityGroup",
                 vpc=vpc,
-                description=f"SageMaker model of {self.node.path}: HTTPS to VPC endpoints only",
+                description=f"SageMaker model of {self.node.path}: HTTPS out only",
                 allow_all_outbound=False,
             )
+            # The model's artifact and image layers come from S3 through the gateway endpoint, which
+            # routes to S3's public address ranges, not to the VPC CIDR. The destination is the
+            # route table's business: isolated subnets reach only the VPC and the gateway endpoints.
             self.security_group.add_egress_rule(
-                ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "HTTPS to VPC endpoints"
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC interface endpoints and the S3 gateway"
             )
             vpc_config = sagemaker.CfnModel.VpcConfigProperty(
                 security_group_ids=[self.security_group.security_group_id], subnets=selection.subnet_ids
@@ -255,17 +274,24 @@ class RealtimeEndpoint(Construct):
             vpc_config=vpc_config,
         )
         # The role's policy must exist before SageMaker validates the model's access to image and data.
-        role_policy = self.role.node.try_find_child("DefaultPolicy")
-        if role_policy is not None:
-            self.model.node.add_dependency(role_policy)
+        if isinstance(self.role, iam.Role):
+            self.model.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+        else:
+            self.model.node.add_dependency(self.role)  # the policies CDK attaches to an imported role
+            Annotations.of(self).add_warning_v2(
+                "mlblueprints:importedRole",
+                "role is imported: the grants for the image, model artifact, logs and VPC are attached "
+                "as a new policy only if the role was imported as mutable; otherwise give the role "
+                "those permissions yourself before deploying.",
+            )
 
         # Instance types with local NVMe storage encrypt it in hardware, and CreateEndpointConfig
-        # fails if a KmsKeyId is given for them.
-        uses_instance_storage = instance is not None and instance.has_instance_storage
+        # fails if a KmsKeyId is given for them: the key is set only where the volume is known EBS.
+        key_on_volume = instance is not None and instance.has_instance_storage is False
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            kms_key_id=None if uses_instance_storage else encryption_key.key_arn,
+            kms_key_id=encryption_key.key_arn if key_on_volume else None,
             production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                     variant_name=variant_name,
@@ -276,12 +302,29 @@ class RealtimeEndpoint(Construct):
                 )
             ],
         )
-        if uses_instance_storage:
+        if not key_on_volume:
+            if instance is not None and instance.has_instance_storage:
+                reason = (
+                    f"{instance_type} serves from local NVMe instance storage, which the instance "
+                    "encrypts with a hardware module; the CreateEndpointConfig API rejects a KmsKeyId "
+                    "for such types."
+                )
+            else:
+                reason = (
+                    f"whether {instance_type} serves from NVMe or EBS is not known at synth (a type "
+                    "newer than botocore, or a deploy-time value), and a KmsKeyId makes "
+                    "CreateEndpointConfig fail on NVMe types; SageMaker still encrypts an EBS volume "
+                    "with its AWS managed key."
+                )
+                Annotations.of(self).add_warning_v2(
+                    "mlblueprints:volumeKeyUnknown",
+                    f"The ML storage volume of {instance_type} is not encrypted with encryption_key "
+                    "because its storage kind is unknown; add its family to the accelerator facts.",
+                )
             acknowledge(
                 self.endpoint_config,
                 f"KMS key on the ML storage volume of {instance_type}",
-                f"{instance_type} serves from local NVMe instance storage, which the instance encrypts "
-                "with a hardware module; the CreateEndpointConfig API rejects a KmsKeyId for such types.",
+                reason,
                 "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
                 "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured",
                 "PCI.DSS.321-SageMakerEndpointConfigurationKMSKeyConfigured",
@@ -413,6 +456,26 @@ class RealtimeEndpoint(Construct):
                 enforce_ssl=True,
             )
             allow_cloudwatch_alarms(self.encryption_key)
+            # enforce_ssl gives the topic a policy, which replaces SNS's default one: CloudWatch
+            # needs its own statement to publish this account's alarms.
+            topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                    actions=["sns:Publish"],
+                    resources=[topic.topic_arn],
+                    conditions={
+                        "ArnLike": {
+                            "aws:SourceArn": Stack.of(self).format_arn(
+                                service="cloudwatch",
+                                resource="alarm",
+                                resource_name="*",
+                                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                            )
+                        },
+                        "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                    },
+                )
+            )
         self.alarm_topic = topic
         errors = cloudwatch.Alarm(
             self,

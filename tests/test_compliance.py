@@ -71,11 +71,23 @@ def test_all_five_packs_are_applied():
     }
 
 
-def test_catalog_synthesizes_with_zero_unacknowledged_findings(catalog_assembly):
-    report = json.loads((catalog_assembly / "validation-report.json").read_text())
-    assert report["pluginReports"] == [] or all(
-        plugin["conclusion"] == "success" for plugin in report["pluginReports"]
-    ), report
+def test_catalog_app_fails_synth_on_an_unacknowledged_finding(tmp_path):
+    # The catalog's own app (not a test double) must carry the gate: add one plain bucket to an
+    # example stack and synth must fail. The real `cdk synth` in conftest proves the passing side.
+    from mlblueprints.apps.catalog import build_app
+
+    app = build_app(App(outdir=str(tmp_path)))
+    s3.Bucket(app.node.find_child("GpuEndpoint"), "Unreviewed")
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    paths = {
+        construct["constructPath"]
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+        for construct in violation["violatingConstructs"]
+    }
+    assert paths == {"GpuEndpoint/Unreviewed/Resource"}
 
 
 def test_gate_fails_synth_on_an_unacknowledged_finding(tmp_path):
@@ -105,10 +117,18 @@ def test_every_acknowledgement_names_one_finding_with_a_specific_reason(catalog_
         assert topic, f"{path} {rule}: reason must say what it accepts"
 
 
-def test_acknowledgements_sit_on_the_resource_they_cover(catalog_assembly):
-    # None at stack or app level: a blanket acknowledgement would hide findings on future resources.
+def test_acknowledgements_sit_on_the_resource_they_cover(catalog_assembly, catalog_templates):
+    # On a resource's own construct (its L2 or L1), never on a stack or a whole blueprint: a blanket
+    # acknowledgement would hide findings on resources added later.
     for path, rule, _ in nag_acknowledgements(catalog_assembly):
-        assert path.count("/") >= 2, f"{rule} acknowledged at {path}, not on a resource"
+        stack, _, construct = path.lstrip("/").partition("/")
+        covered = [
+            logical_id
+            for logical_id, resource in catalog_templates[stack]["Resources"].items()
+            if resource.get("Metadata", {}).get("aws:cdk:path", "").startswith(f"{stack}/{construct}/")
+            or resource.get("Metadata", {}).get("aws:cdk:path", "") == f"{stack}/{construct}"
+        ]
+        assert 1 <= len(covered) <= 2, f"{rule} acknowledged at {path}, which covers {covered}"
 
 
 def test_acknowledgement_inventory(catalog_assembly):

@@ -109,9 +109,13 @@ def test_keys_rotate_and_data_is_retained(stack, templates):
         {"Properties": Match.object_like({"EnableKeyRotation": True}), "DeletionPolicy": "Retain"},
     )
     for log_group in template.find_resources("AWS::Logs::LogGroup").values():
-        assert log_group["DeletionPolicy"] == "Retain"
         assert "KmsKeyId" in log_group["Properties"]
         assert log_group["Properties"]["RetentionInDays"] == 365
+        assert log_group["UpdateReplacePolicy"] == "Retain"
+        # The endpoint's log group has a fixed name: it is dropped when a first create rolls back,
+        # so that a retry does not collide with it; otherwise kept like the flow logs.
+        named = "LogGroupName" in log_group["Properties"]
+        assert log_group["DeletionPolicy"] == ("RetainExceptOnCreate" if named else "Retain")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -197,3 +201,57 @@ def test_neuron_stacks_use_neuronx_images_and_gpu_stack_a_cuda_image(catalog_tem
     assert "pytorch-inference-neuronx:" in image("TrainiumEndpoint")
     # The DLC registry account is looked up per region from CDK's region facts.
     assert "DlcRepositoryAccountMap" in image("GpuEndpoint")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_model_can_reach_s3_through_the_gateway_endpoint(stack, templates):
+    # The S3 gateway endpoint routes to S3's public ranges, not the VPC CIDR: an egress rule limited
+    # to the VPC CIDR would strand the model download. The route table confines the traffic.
+    templates[stack].has_resource_properties(
+        "AWS::EC2::SecurityGroup",
+        {
+            "GroupDescription": Match.string_like_regexp("SageMaker model"),
+            "SecurityGroupEgress": [
+                Match.object_like(
+                    {"CidrIp": "0.0.0.0/0", "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443}
+                )
+            ],
+        },
+    )
+    for table in templates[stack].find_resources("AWS::EC2::Route").values():
+        raise AssertionError(
+            f"isolated subnets must have no routes besides local and gateway endpoints: {table}"
+        )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cloudwatch_may_publish_alarms_to_the_topic(stack, templates):
+    templates[stack].has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": "sns:Publish",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Condition": Match.object_like(
+                                    {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+                                ),
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_endpoint_waits_for_the_vpc_endpoints(stack, catalog_templates):
+    resources = catalog_templates[stack]["Resources"]
+    (endpoint,) = [r for r in resources.values() if r["Type"] == "AWS::SageMaker::Endpoint"]
+    vpc_endpoints = {k for k, r in resources.items() if r["Type"] == "AWS::EC2::VPCEndpoint"}
+    assert vpc_endpoints <= set(endpoint["DependsOn"])

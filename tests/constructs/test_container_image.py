@@ -7,6 +7,7 @@ from mlblueprints.constructs.container_image import (
     ImageAccelerator,
     ImageCompatibilityError,
     check_image_for_instance,
+    image_advice,
 )
 from mlblueprints.constructs.instance_types import SageMakerUse, check_instance_type
 
@@ -81,14 +82,59 @@ def test_neuron_v1_image_on_inferentia2_rejected():
         check_image_for_instance(NEURON_IMAGE, _instance("ml.inf2.xlarge"))
 
 
-def test_accelerator_image_on_cpu_instance_rejected():
-    with pytest.raises(ImageCompatibilityError, match=r"'ml.m5.xlarge' has no accelerator"):
-        check_image_for_instance(GPU_IMAGE, _instance("ml.m5.xlarge"))
+def test_neuron_image_on_cpu_instance_rejected():
+    with pytest.raises(ImageCompatibilityError, match=r"'ml.m5.xlarge' has no accelerator.*ml.inf2.xlarge"):
+        check_image_for_instance(NEURONX_IMAGE, _instance("ml.m5.xlarge"))
+
+
+def test_cuda_image_on_cpu_instance_is_advice_not_an_error():
+    # CUDA images fall back to the CPU: it deploys and runs, only slower; the construct warns.
+    check_image_for_instance(GPU_IMAGE, _instance("ml.m5.xlarge"))
+    assert "has no GPU" in image_advice(GPU_IMAGE, _instance("ml.m5.xlarge"))
+    assert image_advice(GPU_IMAGE, _instance("ml.g5.xlarge")) is None
+
+
+def test_gpu_and_neuron_images_rejected_on_gaudi():
+    for image in (GPU_IMAGE, NEURONX_IMAGE):
+        with pytest.raises(ImageCompatibilityError, match=r"'ml.dl1.24xlarge' has Intel Gaudi"):
+            check_image_for_instance(image, _instance("ml.dl1.24xlarge"))
+
+
+def test_neuron_must_be_a_whole_word_of_the_name():
+    assert ContainerImage.from_dlc("neuronpedia-llm", "1.0").accelerator is ImageAccelerator.UNKNOWN
+    assert ContainerImage.from_dlc("team/llm", "2.1-neuronx").accelerator is ImageAccelerator.NEURONX
 
 
 def test_image_uri_must_be_ecr():
     with pytest.raises(ValueError, match=r"'docker.io/library/python:3.12' is not an Amazon ECR image URI"):
         ContainerImage.from_image_uri("docker.io/library/python:3.12")
+
+
+@pytest.mark.parametrize(
+    ("uri", "tag"),
+    [
+        ("123456789012.dkr.ecr-fips.us-east-1.amazonaws.com/llm:1.0", "1.0"),
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com/llm@sha256:" + "a" * 64, "sha256:" + "a" * 64),
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com/llm:1.0@sha256:" + "b" * 64, "1.0"),
+    ],
+)
+def test_fips_and_digest_image_uris_are_accepted(uri, tag):
+    assert ContainerImage.from_image_uri(uri).tag == tag
+
+
+def test_image_uri_needs_a_tag_or_digest():
+    with pytest.raises(ValueError, match="is not an Amazon ECR image URI"):
+        ContainerImage.from_image_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/llm")
+
+
+def test_dlc_in_a_region_without_deep_learning_containers_is_rejected():
+    from aws_cdk import App, Environment, Stack
+    from aws_cdk import aws_iam as iam
+
+    stack = Stack(App(), "Test", env=Environment(account="123456789012", region="us-iso-east-1"))
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    with pytest.raises(ValueError, match=r"not published in region 'us-iso-east-1'.*from_ecr_repository"):
+        GPU_IMAGE.bind(stack, role)
 
 
 def test_ecr_image_uri_is_parsed():

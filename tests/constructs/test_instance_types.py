@@ -6,7 +6,11 @@ import botocore.session
 import pytest
 from aws_cdk import Token
 
-from mlblueprints.constructs._private.accelerator_facts import FAMILY_FACTS
+from mlblueprints.constructs._private.accelerator_facts import (
+    EBS_ONLY_FAMILIES,
+    FAMILY_FACTS,
+    INSTANCE_STORAGE_FAMILIES,
+)
 from mlblueprints.constructs.instance_types import (
     AcceleratorKind,
     InstanceTypeError,
@@ -121,6 +125,37 @@ def test_unresolved_token_is_left_to_deploy_time():
     assert check_instance_type(Token.as_string({"Ref": "InstanceType"}), use=REALTIME) is None
 
 
-def test_instance_storage_families_refuse_kms_volume_keys():
-    assert check_instance_type("ml.g5.xlarge", use=REALTIME).has_instance_storage
-    assert not check_instance_type("ml.inf2.xlarge", use=REALTIME).has_instance_storage
+def test_every_hosting_family_has_a_known_storage_kind():
+    # A KmsKeyId on an NVMe-backed type makes CreateEndpointConfig fail: a botocore upgrade that
+    # brings a new hosting family fails here until the family is classified.
+    families = {name.split(".")[1] for name in instance_types_for(REALTIME)}
+    unclassified = sorted(families - INSTANCE_STORAGE_FAMILIES - EBS_ONLY_FAMILIES)
+    assert unclassified == []
+    assert not INSTANCE_STORAGE_FAMILIES & EBS_ONLY_FAMILIES
+
+
+@pytest.mark.parametrize(
+    ("name", "nvme"),
+    [
+        ("ml.g5.xlarge", True),
+        ("ml.m6gd.large", True),
+        ("ml.r7gd.large", True),
+        ("ml.p6-b200.48xlarge", True),
+        ("ml.trn2.48xlarge", True),
+        ("ml.inf2.xlarge", False),
+        ("ml.m5.xlarge", False),
+    ],
+)
+def test_storage_kind(name, nvme):
+    assert check_instance_type(name, use=REALTIME).has_instance_storage is nvme
+
+
+def test_storage_kind_of_an_unlisted_type_is_unknown():
+    assert check_instance_type("ml.g9.xlarge", use=REALTIME, allow_unlisted=True).has_instance_storage is None
+
+
+def test_accelerated_type_not_offered_for_a_use_points_to_an_accelerated_one():
+    with pytest.raises(
+        InstanceTypeError, match=r"'ml.dl1.24xlarge' cannot be used for training.*'ml.g5.xlarge'"
+    ):
+        check_instance_type("ml.dl1.24xlarge", use=TRAINING)

@@ -250,3 +250,34 @@ def test_environment_limits_of_create_model_are_enforced(environment, message):
     # The limits come from botocore's ContainerDefinition shape (100 entries, 1024 per key/value).
     with pytest.raises(EndpointConfigError, match=message):
         _endpoint(environment=environment)
+
+
+def test_imported_role_and_key_get_dependencies_and_warnings():
+    stack = Stack(App(), "Test")
+    role = iam.Role.from_role_arn(stack, "Imported", "arn:aws:iam::123456789012:role/ml-exec")
+    key = kms.Key.from_key_arn(stack, "ImportedKey", "arn:aws:kms:us-east-1:123456789012:key/abc")
+    _endpoint(stack, role=role, encryption_key=key)
+    template = Template.from_stack(stack)
+    (model,) = template.find_resources("AWS::SageMaker::Model").values()
+    policies = template.find_resources("AWS::IAM::Policy")
+    assert set(policies) and set(policies) <= set(model["DependsOn"])
+    annotations = Annotations.from_stack(stack)
+    annotations.has_warning("/Test/Endpoint", Match.string_like_regexp("role is imported"))
+    annotations.has_warning("/Test/Endpoint", Match.string_like_regexp("encryption_key is imported"))
+
+
+def test_unknown_storage_kind_leaves_the_volume_key_out_and_warns():
+    stack = Stack(App(), "Test")
+    _endpoint(stack, instance_type="ml.inf3.xlarge", allow_unlisted_instance_types=True)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::EndpointConfig", {"KmsKeyId": Match.absent()}
+    )
+    Annotations.from_stack(stack).has_warning(
+        "/Test/Endpoint", Match.string_like_regexp("storage kind is unknown")
+    )
+
+
+def test_cuda_image_on_cpu_instance_warns():
+    stack = Stack(App(), "Test")
+    _endpoint(stack, instance_type="ml.m5.xlarge", image=GPU_IMAGE)
+    Annotations.from_stack(stack).has_warning("/Test/Endpoint", Match.string_like_regexp("has no GPU"))
