@@ -43,6 +43,9 @@ class RealtimeEndpointSettings:
     :param model_data_kms_key_arn: the KMS key of an SSE-KMS model bucket, granted for decryption.
     :param create_vpc: run the model in a new private VPC (default). ``False`` runs it without a VPC,
         still network-isolated.
+    :param auto_scaling: register the variant with Application Auto Scaling (default). SageMaker
+        refuses to change the instance type of a registered variant: deploy once with ``false``,
+        then with the new ``instance_type`` and ``true`` again.
     :param retain_data: keep the KMS key and log groups when the stack is deleted (default).
     """
 
@@ -53,6 +56,7 @@ class RealtimeEndpointSettings:
     model_data_url: str | None = None
     model_data_kms_key_arn: str | None = None
     initial_instance_count: int = 2
+    auto_scaling: bool = True
     min_capacity: int | None = None
     max_capacity: int | None = None
     target_invocations_per_instance: float = 70.0
@@ -190,7 +194,9 @@ class RealtimeEndpointStack(Stack):
                 min_capacity=settings.min_capacity,
                 max_capacity=settings.max_capacity,
                 target_invocations_per_instance=settings.target_invocations_per_instance,
-            ),
+            )
+            if settings.auto_scaling
+            else None,
             alarms=EndpointAlarms(
                 model_latency_p90_ms=settings.model_latency_p90_ms,
                 invocation_5xx_errors=settings.invocation_5xx_errors,

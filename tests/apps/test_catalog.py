@@ -154,3 +154,10 @@ def test_no_vpc_option_keeps_network_isolation():
     template.has_resource_properties(
         "AWS::SageMaker::Model", {"EnableNetworkIsolation": True, "VpcConfig": Match.absent()}
     )
+
+
+def test_auto_scaling_can_be_switched_off_for_an_instance_type_change():
+    app = _app_with({"Mine": {**VALID, "auto_scaling": False}})
+    template = Template.from_stack(app.node.find_child("Mine"))
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+    template.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 0)
