@@ -4,18 +4,27 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov pins an older boto3/botocore than the catalog needs, so it gets a virtualenv of its own.
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
 # The venv's Node.js (>= 22) must come before the machine's end-of-life Node 20, for jsii and for the CLI.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install synth test lint format bench clean
+.PHONY: install synth test scan lint format bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(SCAN_STAMP)
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools>=77" wheel
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(VENV)/bin/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(SCAN_STAMP): requirements-scan.txt
+	python3 -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
 	touch $@
 
 synth: install
@@ -34,6 +43,9 @@ format: install
 
 bench: install
 	$(PY) benchmarks/synth_benchmark.py
+
+scan: synth
+	$(SCAN_VENV)/bin/checkov --directory cdk.out --framework cloudformation --compact --quiet
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -170,3 +170,53 @@ def test_cfn_lint_exceptions_have_reasons():
     for rule, reason in CFN_LINT_IGNORED.items():
         assert rule.startswith("W"), f"{rule}: errors are never ignored"
         assert len(reason) >= 60
+
+
+CHECKOV = Path(__file__).resolve().parents[1] / ".venv-scan" / "bin" / "checkov"
+
+
+def test_checkov_passes_every_template(catalog_assembly):
+    import subprocess
+
+    result = subprocess.run(
+        [
+            str(CHECKOV),
+            "--directory",
+            str(catalog_assembly),
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--quiet",
+            "--compact",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    failed = [
+        f"{check['check_id']} {check['resource']} ({check['file_path']})"
+        for report in reports
+        for check in report["results"]["failed_checks"]
+    ]
+    assert failed == []
+    assert sum(report["summary"]["passed"] for report in reports) > 100
+    assert result.returncode == 0
+
+
+def test_checkov_skips_are_on_their_resource_with_a_reason(catalog_templates):
+    skips = [
+        (stack, logical_id, skip)
+        for stack, template in catalog_templates.items()
+        for logical_id, resource in template["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert {skip["id"] for _, _, skip in skips} == {"CKV_AWS_115", "CKV_AWS_116", "CKV_AWS_117"}
+    for stack, logical_id, skip in skips:
+        assert logical_id.startswith("CustomVpcRestrictDefaultSGCustomResourceProviderHandler"), (
+            stack,
+            logical_id,
+        )
+        assert len(skip["comment"]) >= 60, skip
