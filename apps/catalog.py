@@ -88,10 +88,23 @@ def build_app(app: App) -> App:
             )
         settings_type, stack_type = BLUEPRINTS[blueprint]
         settings = settings_type.from_config(stack_name, settings_config)
-        env = Environment(**env_config) if env_config else _env_from_cli()
+        env = _env_from_config(stack_name, env_config) if env_config else _env_from_cli()
         stack_type(app, stack_name, settings=settings, env=env)
     add_compliance_packs(app)
     return app
+
+
+def _env_from_config(stack_name: str, env_config: Any) -> Environment:
+    if (
+        not isinstance(env_config, dict)
+        or set(env_config) - {"account", "region"}
+        or not all(isinstance(v, str) for v in env_config.values())
+    ):
+        raise BlueprintConfigError(
+            f"Stack {stack_name!r}: 'env' is {env_config!r}; expected an object with string 'account' "
+            'and/or \'region\', e.g. {"account": "123456789012", "region": "us-east-1"}.'
+        )
+    return Environment(**env_config)
 
 
 def _env_from_cli() -> Environment | None:

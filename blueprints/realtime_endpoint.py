@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Environment, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
 
 from constructs import Construct
 from mlblueprints.constructs.container_image import ContainerImage
@@ -167,8 +168,6 @@ class RealtimeEndpointStack(Stack):
             )
 
         if settings.model_data_url:
-            from aws_cdk import aws_kms as kms
-
             data_key = (
                 kms.Key.from_key_arn(self, "ModelDataKey", settings.model_data_kms_key_arn)
                 if settings.model_data_kms_key_arn

@@ -161,3 +161,13 @@ def test_auto_scaling_can_be_switched_off_for_an_instance_type_change():
     template = Template.from_stack(app.node.find_child("Mine"))
     template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
     template.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 0)
+
+
+def test_env_pins_the_stack_environment_and_rejects_other_keys():
+    app = _app_with({"Mine": {**VALID, "env": {"account": "123456789012", "region": "eu-west-1"}}})
+    stack = app.node.find_child("Mine")
+    assert (stack.account, stack.region) == ("123456789012", "eu-west-1")
+    with pytest.raises(
+        BlueprintConfigError, match=r"'env' is \{'acount': '1'\}; expected an object with string"
+    ):
+        _app_with({"Mine": {**VALID, "env": {"acount": "1"}}})
