@@ -78,7 +78,8 @@ class RealtimeEndpoint(Construct):
 
     :param instance_type: a ``ProductionVariantInstanceType`` such as ``ml.g5.xlarge``,
         ``ml.inf2.xlarge`` or ``ml.trn1.2xlarge``.
-    :param vpc: run the model in this VPC's ``subnets`` (default: isolated subnets). Default: no VPC.
+    :param vpc: run the model in this VPC's ``subnets`` (default: CDK's default selection, private
+        subnets first; public subnets are refused). Default: no VPC.
     :param encryption_key: encrypts the ML storage volume, logs and alarm topic. Default: a new key.
     :param role: the model's execution role. Default: a role with only what this model needs.
     :param endpoint_name: default: the construct path plus the first block of the stack's ID, unique
@@ -222,15 +223,7 @@ class RealtimeEndpoint(Construct):
         vpc_config = None
         self.security_group: ec2.ISecurityGroup | None = None
         if vpc is not None:
-            wanted = subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-            selection = vpc.select_subnets(
-                subnet_type=wanted.subnet_type,
-                subnet_group_name=wanted.subnet_group_name,
-                subnets=wanted.subnets,
-                availability_zones=wanted.availability_zones,
-                one_per_az=wanted.one_per_az,
-                subnet_filters=wanted.subnet_filters,
-            )
+            selection = _select_private_subnets(vpc, subnets)
             self.security_group = ec2.SecurityGroup(
                 self,
                 "SecurityGroup",
@@ -605,6 +598,25 @@ def _default_endpoint_name(scope: Construct) -> str:
     name = Names.unique_resource_name(scope, max_length=54, separator="-")
     name = re.sub(r"[^a-zA-Z0-9-]", "-", name).strip("-")
     return re.sub(r"-{2,}", "-", name)
+
+
+def _select_private_subnets(vpc: ec2.IVpc, subnets: ec2.SubnetSelection | None) -> ec2.SelectedSubnets:
+    wanted = subnets or ec2.SubnetSelection()
+    selection = vpc.select_subnets(
+        subnet_type=wanted.subnet_type,
+        subnet_group_name=wanted.subnet_group_name,
+        subnets=wanted.subnets,
+        availability_zones=wanted.availability_zones,
+        one_per_az=wanted.one_per_az,
+        subnet_filters=wanted.subnet_filters,
+    )
+    if selection.has_public:
+        raise EndpointConfigError(
+            "The subnets selected for the model include public subnets: a model with a VPC config "
+            "belongs in private subnets. Pass subnets=ec2.SubnetSelection(subnet_type="
+            "ec2.SubnetType.PRIVATE_ISOLATED) (or PRIVATE_WITH_EGRESS), or a VPC with private subnets."
+        )
+    return selection
 
 
 def _context_flag(scope: Construct, key: str) -> bool:

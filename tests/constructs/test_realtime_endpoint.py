@@ -281,3 +281,22 @@ def test_cuda_image_on_cpu_instance_warns():
     stack = Stack(App(), "Test")
     _endpoint(stack, instance_type="ml.m5.xlarge", image=GPU_IMAGE)
     Annotations.from_stack(stack).has_warning("/Test/Endpoint", Match.string_like_regexp("has no GPU"))
+
+
+def test_public_subnets_are_refused_for_the_model():
+    stack = Stack(App(), "Test")
+    vpc = ec2.Vpc(
+        stack,
+        "Vpc",
+        subnet_configuration=[ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC)],
+    )
+    with pytest.raises(EndpointConfigError, match=r"include public subnets.*PRIVATE_ISOLATED"):
+        _endpoint(stack, vpc=vpc)
+
+
+def test_private_subnets_with_egress_are_used_by_default():
+    stack = Stack(App(), "Test")
+    vpc = ec2.Vpc(stack, "Vpc", nat_gateways=1)  # public + private-with-egress subnets
+    _endpoint(stack, vpc=vpc)
+    (model,) = Template.from_stack(stack).find_resources("AWS::SageMaker::Model").values()
+    assert all("Private" in subnet["Ref"] for subnet in model["Properties"]["VpcConfig"]["Subnets"])
