@@ -130,9 +130,8 @@ class RealtimeEndpoint(Construct):
                 Annotations.of(self).add_warning_v2(
                     "mlblueprints:unlistedInstanceType",
                     f"{instance_type} is not in the installed botocore's list; it was allowed by "
-                    "allow_unlisted_instance_types. Check the name before deploying. The KMS key is set "
-                    "on its ML storage volume: if this type serves from NVMe instance storage, "
-                    "CreateEndpointConfig will refuse it; add the family to the accelerator facts.",
+                    "allow_unlisted_instance_types. Check the name before deploying, and add its "
+                    "family to constructs/_private/accelerator_facts.py.",
                 )
         _check_counts(initial_instance_count, auto_scaling)
         if not network_isolation:
