@@ -71,23 +71,17 @@ def test_all_five_packs_are_applied():
     }
 
 
-def test_catalog_app_fails_synth_on_an_unacknowledged_finding(tmp_path):
-    # The catalog's own app (not a test double) must carry the gate: add one plain bucket to an
-    # example stack and synth must fail. The real `cdk synth` in conftest proves the passing side.
+def test_catalog_app_carries_all_five_packs():
+    # The catalog's own app (not a test double) registers the gate; the next test proves that a
+    # registered gate fails synth, and the real `cdk synth` in conftest proves the catalog passes it.
+    # Checked on the construct tree, so the catalog is synthesized only once per session.
     from mlblueprints.apps.catalog import build_app
 
-    app = build_app(App(outdir=str(tmp_path)))
-    s3.Bucket(app.node.find_child("GpuEndpoint"), "Unreviewed")
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    report = json.loads((tmp_path / "validation-report.json").read_text())
-    paths = {
-        construct["constructPath"]
-        for plugin in report["pluginReports"]
-        for violation in plugin["violations"]
-        for construct in violation["violatingConstructs"]
-    }
-    assert paths == {"GpuEndpoint/Unreviewed/Resource"}
+    app = build_app(App())
+    # Validations.of(app).plugins is not in aws-cdk-lib 2.275's Python binding; the Stage property
+    # it supersedes still lists what Validations.add_plugins registered.
+    names = sorted(plugin.name for plugin in app.policy_validation_beta1)
+    assert names == ["AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless"]
 
 
 def test_gate_fails_synth_on_an_unacknowledged_finding(tmp_path):
