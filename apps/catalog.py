@@ -57,23 +57,27 @@ def load_stack_config(app: App) -> dict[str, dict[str, Any]]:
         path = Path(config_path)
         if not path.is_file():
             raise BlueprintConfigError(f"Config file {config_path!r} (context 'config') does not exist.")
-        try:
-            document = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise BlueprintConfigError(f"Config file {config_path!r} is not valid JSON: {error}") from error
+        document = _parse_json(path.read_text(), f"Config file {config_path!r}")
         stacks = document.get("stacks") if isinstance(document, dict) else None
     else:
         stacks = app.node.try_get_context("stacks")
         if stacks is None:
             return EXAMPLE_STACKS
-        if isinstance(stacks, str):
-            stacks = json.loads(stacks)
+        if isinstance(stacks, str):  # -c stacks='{...}' arrives as a string
+            stacks = _parse_json(stacks, "Context 'stacks'")
     if not isinstance(stacks, dict) or not stacks:
         raise BlueprintConfigError(
             'The config must hold a non-empty \'stacks\' object: {"stacks": {"MyEndpoint": '
             '{"blueprint": "realtime-endpoint", "instance_type": "ml.g5.xlarge", ...}}}.'
         )
     return stacks
+
+
+def _parse_json(text: str, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise BlueprintConfigError(f"{source} is not valid JSON: {error}") from error
 
 
 def build_app(app: App) -> App:

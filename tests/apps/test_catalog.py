@@ -133,6 +133,8 @@ def test_missing_or_malformed_config_file(tmp_path):
     bad.write_text("{stacks: }")
     with pytest.raises(BlueprintConfigError, match=r"is not valid JSON"):
         build_app(App(context={"config": str(bad)}))
+    with pytest.raises(BlueprintConfigError, match=r"Context 'stacks' is not valid JSON"):
+        build_app(App(context={"stacks": "{Mine: }"}))
     empty = tmp_path / "empty.json"
     empty.write_text('{"stacks": {}}')
     with pytest.raises(BlueprintConfigError, match=r"non-empty 'stacks' object"):
