@@ -141,26 +141,38 @@ def test_missing_or_malformed_config_file(tmp_path):
         build_app(App(context={"config": str(empty)}))
 
 
-def test_opting_out_of_retention_deletes_data_with_the_stack(tmp_path):
-    app = _app_with({"Mine": {**VALID, "retain_data": False}})
-    template = Template.from_stack(app.node.find_child("Mine"))
+# The settings that change what a stack deploys, one stack each, synthesized together once.
+VARIANTS = {
+    "NoRetention": {**VALID, "retain_data": False},
+    "NoVpc": {**VALID, "create_vpc": False},
+    "NoScaling": {**VALID, "auto_scaling": False},
+}
+
+
+@pytest.fixture(scope="module")
+def variants():
+    app = _app_with(VARIANTS)
+    assembly = app.synth()
+    return {name: Template.from_json(assembly.get_stack_by_name(name).template) for name in VARIANTS}
+
+
+def test_opting_out_of_retention_deletes_data_with_the_stack(variants):
+    template = variants["NoRetention"]
     template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Delete"})
     for group in template.find_resources("AWS::Logs::LogGroup").values():
         assert group["DeletionPolicy"] == "Delete"
 
 
-def test_no_vpc_option_keeps_network_isolation():
-    app = _app_with({"Mine": {**VALID, "create_vpc": False}})
-    template = Template.from_stack(app.node.find_child("Mine"))
+def test_no_vpc_option_keeps_network_isolation(variants):
+    template = variants["NoVpc"]
     template.resource_count_is("AWS::EC2::VPC", 0)
     template.has_resource_properties(
         "AWS::SageMaker::Model", {"EnableNetworkIsolation": True, "VpcConfig": Match.absent()}
     )
 
 
-def test_auto_scaling_can_be_switched_off_for_an_instance_type_change():
-    app = _app_with({"Mine": {**VALID, "auto_scaling": False}})
-    template = Template.from_stack(app.node.find_child("Mine"))
+def test_auto_scaling_can_be_switched_off_for_an_instance_type_change(variants):
+    template = variants["NoScaling"]
     template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
     template.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 0)
 
