@@ -113,40 +113,35 @@ class ContainerImage:
     def accelerator(self) -> ImageAccelerator:
         return classify_image(self.repository_name, self.tag)
 
-    def _repository_arn(self, scope: Construct) -> str:
-        stack = Stack.of(scope)
-        if self._repository is not None:
-            return self._repository.repository_arn
-        if self._dlc:
-            account = _dlc_account(stack)
-            region = Aws.REGION
-        else:
-            match = _ECR_URI.match(self._uri or "")
-            assert match
-            account, region = match["account"], match["region"]
-        return stack.format_arn(
-            service="ecr",
-            account=account,
-            region=region,
-            resource="repository",
-            resource_name=self.repository_name,
-        )
-
     def bind(self, scope: Construct, role: iam.IGrantable) -> str:
         """Grant ``role`` pull access to exactly this repository and return the image URI."""
+        stack = Stack.of(scope)
+        if self._repository is not None:
+            repository_arn = self._repository.repository_arn
+            uri = self._repository.repository_uri_for_tag(self.tag)
+        else:
+            if self._dlc:
+                account, region = _dlc_account(stack), Aws.REGION
+                uri = f"{account}.dkr.ecr.{region}.{Aws.URL_SUFFIX}/{self.repository_name}:{self.tag}"
+            else:
+                match = _ECR_URI.match(self._uri or "")
+                assert match, self._uri
+                account, region, uri = match["account"], match["region"], self._uri
+            repository_arn = stack.format_arn(
+                service="ecr",
+                account=account,
+                region=region,
+                resource="repository",
+                resource_name=self.repository_name,
+            )
         iam.Grant.add_to_principal(
             grantee=role,
             actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            resource_arns=[self._repository_arn(scope)],
+            resource_arns=[repository_arn],
         )
         # GetAuthorizationToken is account-level: IAM accepts no narrower resource for it.
         iam.Grant.add_to_principal(grantee=role, actions=["ecr:GetAuthorizationToken"], resource_arns=["*"])
-        if self._repository is not None:
-            return self._repository.repository_uri_for_tag(self.tag)
-        if self._uri is not None:
-            return self._uri
-        account = _dlc_account(Stack.of(scope))
-        return f"{account}.dkr.ecr.{Aws.REGION}.{Aws.URL_SUFFIX}/{self.repository_name}:{self.tag}"
+        return uri
 
 
 def _dlc_account(stack: Stack) -> str:
