@@ -143,3 +143,35 @@ def test_ecr_image_uri_is_parsed():
     )
     assert (image.repository_name, image.tag) == ("team/llm", "1.4.0-neuronx")
     assert image.accelerator is ImageAccelerator.NEURONX
+
+
+def _bound(image, stack=None):
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_iam as iam
+    from aws_cdk.assertions import Template
+
+    stack = stack or Stack(App(), "Test")
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    uri = stack.resolve(image.bind(stack, role))
+    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    return uri, policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_own_image_uri_is_pulled_from_its_own_account_and_repository():
+    uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/llm:1.4.0"
+    resolved, statements = _bound(ContainerImage.from_image_uri(uri))
+    assert resolved == uri
+    assert ":ecr:eu-west-1:123456789012:repository/team/llm" in str(statements[0]["Resource"])
+
+
+def test_ecr_repository_image_is_pulled_from_that_repository():
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_ecr as ecr
+
+    stack = Stack(App(), "Repo")
+    repository = ecr.Repository.from_repository_name(stack, "Models", "byoc-llm")
+    image = ContainerImage.from_ecr_repository(repository, "2.0")
+    assert (image.repository_name, image.tag) == ("byoc-llm", "2.0")
+    uri, statements = _bound(image, stack)
+    assert "/byoc-llm:2.0" in str(uri)
+    assert "repository/byoc-llm" in str(statements[0]["Resource"])

@@ -300,3 +300,36 @@ def test_private_subnets_with_egress_are_used_by_default():
     _endpoint(stack, vpc=vpc)
     (model,) = Template.from_stack(stack).find_resources("AWS::SageMaker::Model").values()
     assert all("Private" in subnet["Ref"] for subnet in model["Properties"]["VpcConfig"]["Subnets"])
+
+
+def test_model_data_url_must_be_literal_to_scope_the_grant():
+    from aws_cdk import Fn
+
+    with pytest.raises(
+        ModelDataError, match=r"needs a literal 's3://<bucket>/<key>.tar.gz' URL.*from_bucket"
+    ):
+        ModelData.from_s3_url(Fn.join("", ["s3://", Fn.ref("Bucket"), "/model.tar.gz"]))
+
+
+def test_model_directory_must_exist(tmp_path):
+    with pytest.raises(ModelDataError, match=r"does not exist or is not a directory"):
+        ModelData.from_directory(Stack(App(), "Test"), "Model", tmp_path / "missing")
+
+
+def test_directory_asset_is_refused_as_model_data(tmp_path):
+    from aws_cdk import aws_s3_assets as s3_assets
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "inference.py").write_text("")
+    asset = s3_assets.Asset(Stack(App(), "Test"), "Model", path=str(tmp_path))
+    with pytest.raises(ModelDataError, match=r"is a directory, which CDK uploads as a zip.*from_directory"):
+        ModelData.from_asset(asset)
+
+
+def test_model_data_from_bucket_grants_that_object_only():
+    stack = Stack(App(), "Test")
+    bucket = s3.Bucket.from_bucket_name(stack, "Models", "my-models")
+    _endpoint(stack, model_data=ModelData.from_bucket(bucket, "llm/model.tar.gz"))
+    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    assert "my-models/llm/model.tar.gz" in str(policy)
+    assert "my-models/*" not in str(policy)
