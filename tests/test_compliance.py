@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -170,8 +171,6 @@ CHECKOV = Path(__file__).resolve().parents[1] / ".venv-scan" / "bin" / "checkov"
 
 
 def test_checkov_passes_every_template(catalog_assembly):
-    import subprocess
-
     result = subprocess.run(
         [
             str(CHECKOV),
