@@ -133,7 +133,7 @@ class RealtimeEndpoint(Construct):
                     "allow_unlisted_instance_types. Check the name before deploying, and add its "
                     "family to constructs/_private/accelerator_facts.py.",
                 )
-        _check_counts(initial_instance_count, auto_scaling)
+        problems = _count_problems(initial_instance_count, auto_scaling)
         if not network_isolation:
             Annotations.of(self).add_warning_v2(
                 "mlblueprints:networkIsolationOff",
@@ -152,11 +152,14 @@ class RealtimeEndpoint(Construct):
             stack_suffix = Fn.select(0, Fn.split("-", Fn.select(2, Fn.split("/", Aws.STACK_ID))))
             self.endpoint_name = f"{base}-{stack_suffix}"
             arn_name = f"{base.lower()}-{stack_suffix}"
-            _check_names_and_environment(f"{base}-0123abcd", variant_name, environment or {})
+            problems += _name_and_environment_problems(f"{base}-0123abcd", variant_name, environment or {})
         else:
             self.endpoint_name = endpoint_name
             arn_name = endpoint_name if Token.is_unresolved(endpoint_name) else endpoint_name.lower()
-            _check_names_and_environment(endpoint_name, variant_name, environment or {})
+            problems += _name_and_environment_problems(endpoint_name, variant_name, environment or {})
+        if problems:
+            # Every problem at once, so that one synth shows the user all there is to fix.
+            raise EndpointConfigError("Invalid endpoint settings:\n- " + "\n- ".join(problems))
         self.variant_name = variant_name
         self.instance_type = instance_type
         stack = Stack.of(self)
@@ -498,7 +501,7 @@ class RealtimeEndpoint(Construct):
         self.alarms = [errors, latency]
 
 
-def _check_counts(initial_instance_count: int, auto_scaling: EndpointAutoScaling | None) -> None:
+def _count_problems(initial_instance_count: int, auto_scaling: EndpointAutoScaling | None) -> list[str]:
     problems = []
     if not isinstance(initial_instance_count, int) or initial_instance_count < 1:
         problems.append(
@@ -534,8 +537,7 @@ def _check_counts(initial_instance_count: int, auto_scaling: EndpointAutoScaling
                 f"auto_scaling.target_invocations_per_instance={auto_scaling.target_invocations_per_instance}"
                 ": the target must be a positive number of invocations per instance per minute."
             )
-    if problems:
-        raise EndpointConfigError("Invalid endpoint settings:\n- " + "\n- ".join(problems))
+    return problems
 
 
 # Documented for ContainerDefinition.Environment, not in the service model: all keys and values of
@@ -543,7 +545,9 @@ def _check_counts(initial_instance_count: int, auto_scaling: EndpointAutoScaling
 _MAX_ENV_TOTAL_BYTES = 32 * 1024
 
 
-def _check_names_and_environment(endpoint_name: str, variant_name: str, environment: dict[str, str]) -> None:
+def _name_and_environment_problems(
+    endpoint_name: str, variant_name: str, environment: dict[str, str]
+) -> list[str]:
     """The limits CreateEndpoint, CreateEndpointConfig and CreateModel enforce, read from botocore."""
     problems = []
     for label, value, rule in (
@@ -588,8 +592,7 @@ def _check_names_and_environment(endpoint_name: str, variant_name: str, environm
             f"environment holds {total} bytes of keys and values; SageMaker accepts at most 32 KB in all. "
             "Move configuration into the model archive."
         )
-    if problems:
-        raise EndpointConfigError("Invalid endpoint settings:\n- " + "\n- ".join(problems))
+    return problems
 
 
 def _default_endpoint_name(scope: Construct) -> str:

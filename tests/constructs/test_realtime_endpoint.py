@@ -333,3 +333,12 @@ def test_model_data_from_bucket_grants_that_object_only():
     (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
     assert "my-models/llm/model.tar.gz" in str(policy)
     assert "my-models/*" not in str(policy)
+
+
+def test_count_name_and_environment_problems_come_in_one_error():
+    with pytest.raises(EndpointConfigError) as error:
+        _endpoint(initial_instance_count=0, endpoint_name="bad_name", environment={"A-B": "1"})
+    message = str(error.value)
+    assert "initial_instance_count=0" in message
+    assert "endpoint_name 'bad_name'" in message
+    assert "environment variable name 'A-B'" in message
