@@ -11,7 +11,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_s3 as s3
 from cfnlint.api import ManualArgs, lint
 
-from mlblueprints.constructs.compliance import COMPLIANCE_PACKS, add_compliance_packs
+from mlblueprints.constructs.compliance.gates import COMPLIANCE_PACKS, add_compliance_packs
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
 PACK_PREFIXES = ("AwsSolutions-", "HIPAA.Security-", "NIST.800.53.R5-", "PCI.DSS.321-", "Serverless-")

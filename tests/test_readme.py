@@ -47,7 +47,7 @@ def test_readme_commands_are_make_synth_and_make_test_and_ci_runs_make_test():
 def test_every_setting_is_documented():
     from dataclasses import fields
 
-    from mlblueprints.blueprints.realtime_endpoint import RealtimeEndpointSettings
+    from mlblueprints.blueprints.realtime_endpoint.stack import RealtimeEndpointSettings
 
     for field in fields(RealtimeEndpointSettings):
         if field.name == "description":

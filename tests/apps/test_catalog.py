@@ -10,10 +10,10 @@ from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
 from mlblueprints.apps.catalog import EXAMPLE_STACKS, build_app
-from mlblueprints.blueprints.realtime_endpoint import BlueprintConfigError
-from mlblueprints.constructs.container_image import ImageCompatibilityError
-from mlblueprints.constructs.instance_types import InstanceTypeError
-from mlblueprints.constructs.model_data import ModelDataError
+from mlblueprints.blueprints.realtime_endpoint.stack import BlueprintConfigError
+from mlblueprints.constructs.compute.instance_types import InstanceTypeError
+from mlblueprints.constructs.sagemaker.container_image import ImageCompatibilityError
+from mlblueprints.constructs.sagemaker.model_data import ModelDataError
 
 REPO = Path(__file__).resolve().parents[2]
 VALID = {

@@ -11,8 +11,8 @@ import subprocess
 import sys
 import tarfile
 
-from mlblueprints.blueprints.realtime_endpoint import SMOKE_TEST_MODEL
-from mlblueprints.constructs.model_data import _pack_model_archive
+from mlblueprints.blueprints.realtime_endpoint.stack import SMOKE_TEST_MODEL
+from mlblueprints.constructs.sagemaker.model_data import _pack_model_archive
 
 DRIVER = """
 import importlib.util, json, sys

@@ -2,14 +2,14 @@
 
 import pytest
 
-from mlblueprints.constructs.container_image import (
+from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
+from mlblueprints.constructs.sagemaker.container_image import (
     ContainerImage,
     ImageAccelerator,
     ImageCompatibilityError,
     check_image_for_instance,
     image_advice,
 )
-from mlblueprints.constructs.instance_types import SageMakerUse, check_instance_type
 
 GPU_IMAGE = ContainerImage.from_dlc("pytorch-inference", "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker")
 NEURONX_IMAGE = ContainerImage.from_dlc(

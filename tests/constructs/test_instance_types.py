@@ -6,12 +6,12 @@ import botocore.session
 import pytest
 from aws_cdk import Token
 
-from mlblueprints.constructs._private.accelerator_facts import (
+from mlblueprints.constructs.compute._private.accelerator_facts import (
     EBS_ONLY_FAMILIES,
     FAMILY_FACTS,
     INSTANCE_STORAGE_FAMILIES,
 )
-from mlblueprints.constructs.instance_types import (
+from mlblueprints.constructs.compute.instance_types import (
     AcceleratorKind,
     InstanceTypeError,
     NeuronSdk,

@@ -11,14 +11,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Annotations, Match, Template
 
-from mlblueprints.constructs.container_image import ContainerImage, ImageCompatibilityError
-from mlblueprints.constructs.instance_types import InstanceTypeError
-from mlblueprints.constructs.model_data import ModelData, ModelDataError
-from mlblueprints.constructs.realtime_endpoint import (
+from mlblueprints.constructs.compute.instance_types import InstanceTypeError
+from mlblueprints.constructs.sagemaker.container_image import ContainerImage, ImageCompatibilityError
+from mlblueprints.constructs.sagemaker.endpoint import (
     EndpointAutoScaling,
     EndpointConfigError,
     RealtimeEndpoint,
 )
+from mlblueprints.constructs.sagemaker.model_data import ModelData, ModelDataError
 
 GPU_IMAGE = ContainerImage.from_dlc("pytorch-inference", "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker")
 NEURONX_IMAGE = ContainerImage.from_dlc(
@@ -147,7 +147,7 @@ def test_existing_vpc_key_role_and_topic_are_used_instead_of_new_ones():
     key = kms.Key(stack, "SharedKey", enable_key_rotation=True)
     role = iam.Role(stack, "SharedRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
     topic = sns.Topic(stack, "OpsTopic")
-    from mlblueprints.constructs.realtime_endpoint import EndpointAlarms
+    from mlblueprints.constructs.sagemaker.endpoint import EndpointAlarms
 
     endpoint = _endpoint(stack, vpc=vpc, encryption_key=key, role=role, alarms=EndpointAlarms(topic=topic))
     template = Template.from_stack(stack)

@@ -8,10 +8,10 @@ import pytest
 from aws_cdk import App, RemovalPolicy, Stack
 from aws_cdk.assertions import Match, Template
 
-from mlblueprints.constructs.compliance import add_compliance_packs
-from mlblueprints.constructs.encryption_key import EncryptionKey
-from mlblueprints.constructs.private_network import PrivateNetwork
-from mlblueprints.constructs.secure_bucket import SecureBucket
+from mlblueprints.constructs.compliance.gates import add_compliance_packs
+from mlblueprints.constructs.security.encryption_key import EncryptionKey
+from mlblueprints.constructs.security.private_network import PrivateNetwork
+from mlblueprints.constructs.security.secure_bucket import SecureBucket
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
+from mlblueprints.constructs.errors import ModelDataError
 
 __all__ = ["ModelData", "ModelDataError"]
 
+# Anchored at both ends: "model.tar.gz.bak" is not a model archive.
 _S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S+\.tar\.gz)$")
-
-
-class ModelDataError(ValueError):
-    """A model artifact location SageMaker would not load."""
 
 
 @dataclass(frozen=True)
@@ -91,25 +89,32 @@ class ModelData:
             )
         return cls(s3_url=asset.s3_object_url, _asset=asset)
 
+    def object_arn(self, scope: Construct) -> str:
+        """The ARN of the archive object, e.g. for a VPC endpoint policy."""
+        if self._asset is not None:
+            return self._asset.bucket.arn_for_objects(self._asset.s3_object_key)
+        if self._bucket_construct is not None:
+            return self._bucket_construct.arn_for_objects(self._key)
+        return Stack.of(scope).format_arn(
+            service="s3", region="", account="", resource=self._bucket, resource_name=self._key
+        )
+
     def grant_read(self, scope: Construct, grantee: iam.IGrantable) -> None:
         """Let ``grantee`` read exactly this object (and decrypt it, if a key was given)."""
         if self._asset is not None:
             # Asset.grant_read would open the whole bootstrap bucket (s3:GetObject*, s3:List*);
             # the model needs exactly one object.
             iam.Grant.add_to_principal(
-                grantee=grantee,
-                actions=["s3:GetObject"],
-                resource_arns=[self._asset.bucket.arn_for_objects(self._asset.s3_object_key)],
+                grantee=grantee, actions=["s3:GetObject"], resource_arns=[self.object_arn(scope)]
             )
             return
         if self._bucket_construct is not None:
             self._bucket_construct.grant_read(grantee, self._key)
             return
         if self._bucket is not None:
-            object_arn = Stack.of(scope).format_arn(
-                service="s3", region="", account="", resource=self._bucket, resource_name=self._key
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=["s3:GetObject"], resource_arns=[self.object_arn(scope)]
             )
-            iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"], resource_arns=[object_arn])
         if self._encryption_key is not None:
             self._encryption_key.grant_decrypt(grantee)
 

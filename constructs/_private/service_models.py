@@ -1,7 +1,10 @@
-"""SageMaker API facts read from botocore's service model: enums, name patterns, size limits.
+"""AWS API facts read from botocore's data files: enums, name patterns, size limits, partitions.
 
-botocore ships the same model the SageMaker API validates requests against, so limits read from it
-stay right when AWS changes them and botocore is upgraded.
+botocore ships the same models the AWS APIs validate requests against, so limits read from them stay
+right when AWS changes them and botocore is upgraded. They are read with botocore's loader alone,
+never through a session: a session reads ``~/.aws/config`` and dies with ``ProfileNotFound`` when
+``AWS_PROFILE`` names a profile the machine lacks (a CI runner's common case). Synth reads no AWS
+configuration and no credentials.
 """
 
 from __future__ import annotations
@@ -10,13 +13,39 @@ import functools
 import re
 from dataclasses import dataclass
 
-import botocore.session
+from botocore.loaders import create_loader
 from botocore.model import ServiceModel
 
 
 @functools.cache
-def service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model("sagemaker")
+def _loader():
+    return create_loader()
+
+
+@functools.cache
+def service_model(service: str = "sagemaker") -> ServiceModel:
+    return ServiceModel(_loader().load_service_model(service, "service-2"), service_name=service)
+
+
+@functools.cache
+def partitions() -> dict[str, dict]:
+    """botocore's partition table: partition ID -> its regions and DNS suffix."""
+    return {p["id"]: p for p in _loader().load_data("partitions")["partitions"]}
+
+
+@functools.cache
+def known_regions() -> dict[str, str]:
+    """Every region botocore knows, mapped to its partition (``cn-north-1`` -> ``aws-cn``)."""
+    return {
+        region: pid
+        for pid, p in partitions().items()
+        for region in p.get("regions", {})
+        if not region.startswith("aws-")  # "aws-global", "aws-cn-global": endpoints, not regions
+    }
+
+
+def partition_of(region: str) -> str | None:
+    return known_regions().get(region)
 
 
 @functools.cache

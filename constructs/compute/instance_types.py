@@ -20,14 +20,15 @@ from dataclasses import dataclass
 
 from aws_cdk import Token
 
-from mlblueprints.constructs._private.accelerator_facts import (
+from mlblueprints.constructs._private.service_models import enum_values
+from mlblueprints.constructs.compute._private.accelerator_facts import (
     EBS_ONLY_FAMILIES,
     FAMILY_FACTS,
     INSTANCE_STORAGE_FAMILIES,
     AcceleratorKind,
     NeuronSdk,
 )
-from mlblueprints.constructs._private.sagemaker_model import enum_values
+from mlblueprints.constructs.errors import InstanceTypeError, Problem
 
 __all__ = [
     "AcceleratorKind",
@@ -36,12 +37,9 @@ __all__ = [
     "NeuronSdk",
     "SageMakerUse",
     "check_instance_type",
+    "instance_type_problem",
     "instance_types_for",
 ]
-
-
-class InstanceTypeError(ValueError):
-    """An instance type that SageMaker would refuse for the requested use."""
 
 
 class SageMakerUse(enum.Enum):
@@ -62,6 +60,10 @@ _NAME = re.compile(r"^ml\.(?P<family>[a-z0-9-]+)\.(?P<size>[a-z0-9]+)$")
 
 # Retired by AWS; SageMaker no longer attaches them (botocore still lists them as accelerator types).
 _ELASTIC_INFERENCE = re.compile(r"^ml\.eia\d\.")
+
+# EC2's naming: a "g" right after the generation digit marks an AWS Graviton (arm64) processor.
+_GRAVITON = re.compile(r"^[a-z]+\d+g")
+_BURSTABLE = re.compile(r"^t\d")
 
 _EXAMPLE_BY_KIND = {
     AcceleratorKind.NVIDIA_GPU: "ml.g5.xlarge",
@@ -96,6 +98,16 @@ class InstanceType:
         if self.accelerator is AcceleratorKind.UNKNOWN:
             return None
         return self.accelerator is not AcceleratorKind.NONE
+
+    @property
+    def is_burstable(self) -> bool:
+        """T-family instances run on CPU credits; SageMaker does not auto scale them."""
+        return bool(_BURSTABLE.match(self.family))
+
+    @property
+    def cpu_architecture(self) -> str:
+        """``arm64`` for AWS Graviton families (``c7g``, ``m6g``, ``r8g``, ``g5g``), else ``x86_64``."""
+        return "arm64" if _GRAVITON.match(self.family) else "x86_64"
 
     @property
     def total_accelerator_memory_gib(self) -> int | None:
@@ -149,7 +161,7 @@ def _storage(family: str) -> bool | None:
 
 
 def _closest(name: str, candidates: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    close = difflib.get_close_matches(name.lower(), candidates, n=3, cutoff=0.6)
     return ", ".join(close) if close else ", ".join(candidates[:3])
 
 
@@ -175,18 +187,28 @@ def check_instance_type(name: str, *, use: SageMakerUse, allow_unlisted: bool = 
     """
     if Token.is_unresolved(name):
         return None
+    problem = instance_type_problem(name, use=use, allow_unlisted=allow_unlisted)
+    if problem is not None:
+        raise InstanceTypeError(Problem(problem, setting="instance_type", value=name))
+    return _describe(name, listed=name in instance_types_for(use))
+
+
+def instance_type_problem(name: str, *, use: SageMakerUse, allow_unlisted: bool = False) -> str | None:
+    """Why SageMaker would refuse ``name`` for ``use``, and what to use instead; ``None`` if it is fine."""
     valid = instance_types_for(use)
     if name in valid:
-        return _describe(name, listed=True)
+        return None
+    if name.lower() in valid:
+        return f"{name!r} is not a SageMaker instance type: names are lower case. Use {name.lower()!r}."
     if _ELASTIC_INFERENCE.match(name):
-        raise InstanceTypeError(
+        return (
             f"{name!r} is an Elastic Inference accelerator, which AWS retired: SageMaker no longer "
             "attaches it to endpoints. Use an AWS Inferentia instance type such as 'ml.inf2.xlarge' "
             "with a Neuron (neuronx) container image instead."
         )
-    if not name.startswith("ml.") and f"ml.{name}" in valid:
-        raise InstanceTypeError(
-            f"{name!r} is an EC2 instance type name; SageMaker names it {f'ml.{name}'!r}. Use that."
+    if not name.startswith("ml.") and f"ml.{name.lower()}" in valid:
+        return (
+            f"{name!r} is an EC2 instance type name; SageMaker names it {f'ml.{name.lower()}'!r}. Use that."
         )
     if name in _all_listed():
         described = _describe(name, listed=True)
@@ -194,16 +216,17 @@ def check_instance_type(name: str, *, use: SageMakerUse, allow_unlisted: bool = 
             reason = "AWS Inferentia serves inference only and SageMaker does not run training jobs on it"
         else:
             reason = f"SageMaker does not offer it for {use.label}"
-        raise InstanceTypeError(
+        return (
             f"{name!r} cannot be used for {use.label}: {reason}. "
             f"Use {_alternative_for(use, described.accelerator)!r} or another type from "
             f"botocore's {use.value} list instead."
         )
     if allow_unlisted and _NAME.match(name):
-        return _describe(name, listed=False)
-    raise InstanceTypeError(
+        return None
+    return (
         f"{name!r} is not a SageMaker instance type for {use.label} known to the installed botocore. "
         f"Closest valid names: {_closest(name, valid)}. If AWS launched this type after your botocore "
-        "release, upgrade botocore or set allow_unlisted_instance_types=True (context key "
-        "'mlblueprints:allowUnlistedInstanceTypes')."
+        'release, upgrade botocore, or set "allow_unlisted_instance_types": true in the stack\'s config '
+        "(allow_unlisted_instance_types=True on a construct; context key "
+        "'mlblueprints:allowUnlistedInstanceTypes' for a whole app)."
     )

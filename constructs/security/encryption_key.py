@@ -8,7 +8,12 @@ from aws_cdk import aws_kms as kms
 
 from constructs import Construct
 
-__all__ = ["EncryptionKey", "allow_cloudwatch_alarms", "allow_cloudwatch_logs"]
+__all__ = [
+    "EncryptionKey",
+    "allow_cloudwatch_alarms",
+    "allow_cloudwatch_logs",
+    "limit_grants_to_aws_services",
+]
 
 
 class EncryptionKey(Construct):
@@ -17,6 +22,10 @@ class EncryptionKey(Construct):
     Rotation is on (yearly). The key is retained on stack deletion by default because deleting it
     makes every object it encrypted unreadable; pass ``removal_policy=RemovalPolicy.DESTROY`` to
     schedule its deletion (after ``pending_window``) together with the stack.
+
+    The key policy limits ``kms:CreateGrant`` to grants that AWS services make for the account's
+    resources (AWS Control Tower control CT.KMS.PR.3): principals may use the key through SageMaker,
+    EBS or CloudWatch Logs, but cannot hand its use on to anyone else.
     """
 
     def __init__(
@@ -37,6 +46,7 @@ class EncryptionKey(Construct):
             removal_policy=removal_policy,
             pending_window=pending_window,
         )
+        limit_grants_to_aws_services(self.key)
 
     @property
     def key_arn(self) -> str:
@@ -48,24 +58,48 @@ class EncryptionKey(Construct):
     def grant_decrypt(self, grantee: iam.IGrantable) -> iam.Grant:
         return self.key.grant_decrypt(grantee)
 
-    def allow_cloudwatch_logs(self) -> None:
-        """Let CloudWatch Logs encrypt log groups of this account and region with the key."""
-        allow_cloudwatch_logs(self.key)
+    def allow_cloudwatch_logs(self, log_group_name: str) -> None:
+        """Let CloudWatch Logs encrypt the log group ``log_group_name`` (``*`` allowed) with the key."""
+        allow_cloudwatch_logs(self.key, log_group_name)
 
     def allow_cloudwatch_alarms(self) -> None:
         """Let CloudWatch alarms publish to SNS topics encrypted with the key."""
         allow_cloudwatch_alarms(self.key)
 
 
-def allow_cloudwatch_logs(key: kms.IKey) -> bool:
-    """Add the key-policy statement CloudWatch Logs needs to encrypt this account's log groups.
+def limit_grants_to_aws_services(key: kms.IKey) -> bool:
+    """Deny ``kms:CreateGrant`` unless an AWS service asks for it, or asks on a principal's behalf.
 
-    Returns ``False`` for an imported key, whose policy cannot be changed from here: it must already
-    allow it.
+    The statement the AWS Control Tower control CT.KMS.PR.3 requires: deny for all principals when
+    both ``kms:GrantIsForAWSResource`` and ``aws:PrincipalIsAWSService`` are false (``BoolIfExists``).
+    SageMaker (for ML volumes) and EBS create their grants that way, so nothing this catalog deploys
+    needs any other grant.
     """
     return key.add_to_resource_policy(
         iam.PolicyStatement(
-            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            sid="DenyGrantsNotForAwsResources",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={
+                "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+            },
+        ),
+        allow_no_op=True,
+    ).statement_added
+
+
+def allow_cloudwatch_logs(key: kms.IKey, log_group_name: str) -> bool:
+    """Add the key-policy statement CloudWatch Logs needs to encrypt one log group (or a name pattern).
+
+    The condition names the log group's ARN, so the key encrypts this stack's groups and no others
+    of the account. Returns ``False`` for an imported key, whose policy cannot be changed from here:
+    it must already allow it.
+    """
+    return key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.{Aws.URL_SUFFIX}")],
             actions=[
                 "kms:Encrypt*",
                 "kms:Decrypt*",
@@ -77,7 +111,7 @@ def allow_cloudwatch_logs(key: kms.IKey) -> bool:
             conditions={
                 "ArnLike": {
                     "kms:EncryptionContext:aws:logs:arn": (
-                        f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"
+                        f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:{log_group_name}"
                     )
                 }
             },

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from mlblueprints.constructs._private.compliance import acknowledge
+from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
 
 __all__ = ["SecureBucket"]
 
@@ -98,24 +98,19 @@ class SecureBucket(Construct):
             **_PRIVATE_BUCKET,
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(90))],
         )
-        acknowledge(
-            log_bucket,
-            "server access logs of the access-log bucket itself",
+        topic = "server access logs of the access-log bucket itself"
+        reason = (
             "This bucket is the server access log destination; logging it into itself would create "
-            "a feedback loop, and S3 records its own management events in CloudTrail.",
-            "AwsSolutions-S1",
-            "HIPAA.Security-S3BucketLoggingEnabled",
-            "NIST.800.53.R5-S3BucketLoggingEnabled",
-            "PCI.DSS.321-S3BucketLoggingEnabled",
+            "a feedback loop, and S3 records its own management events in CloudTrail."
         )
+        acknowledge(log_bucket, "S1", topic=topic, reason=reason, packs=(Pack.AWS_SOLUTIONS,))
+        acknowledge(log_bucket, "S3BucketLoggingEnabled", topic=topic, reason=reason)
         acknowledge(
             log_bucket,
-            "KMS default encryption on the access-log bucket",
-            "S3 server access log delivery only supports SSE-S3 (AES-256) on the destination bucket; "
-            "SSE-KMS would make log delivery fail.",
-            "HIPAA.Security-S3DefaultEncryptionKMS",
-            "NIST.800.53.R5-S3DefaultEncryptionKMS",
-            "PCI.DSS.321-S3DefaultEncryptionKMS",
+            "S3DefaultEncryptionKMS",
+            topic="KMS default encryption on the access-log bucket",
+            reason="S3 server access log delivery only supports SSE-S3 (AES-256) on the destination "
+            "bucket; SSE-KMS would make log delivery fail.",
         )
         acknowledge_no_replication(log_bucket)
         return log_bucket
@@ -138,11 +133,9 @@ class SecureBucket(Construct):
 def acknowledge_no_replication(bucket: s3.IBucket) -> None:
     acknowledge(
         bucket,
-        "cross-region replication",
-        "Replication needs a destination bucket and key in a second region, which a single-region "
+        "S3BucketReplicationEnabled",
+        topic="cross-region replication",
+        reason="Replication needs a destination bucket and key in a second region, which a single-region "
         "blueprint cannot create; versioning and retention on deletion protect against loss here. "
         "Add replication_configuration when your recovery plan needs a second region.",
-        "HIPAA.Security-S3BucketReplicationEnabled",
-        "NIST.800.53.R5-S3BucketReplicationEnabled",
-        "PCI.DSS.321-S3BucketReplicationEnabled",
     )

@@ -1,0 +1,61 @@
+"""Every blueprint of the catalog: its name, settings, stack and example config, in one place.
+
+The catalog app, the JSON Schemas, the README's settings tables and the contract test all read this
+registry, so a blueprint added here is synthesized, documented and gated with no other edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Environment, Stack
+
+from constructs import Construct
+from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
+from mlblueprints.blueprints.realtime_endpoint.stack import RealtimeEndpointStack
+from mlblueprints.blueprints.settings_base import BlueprintSettings
+
+__all__ = ["BLUEPRINTS", "SCHEMA_DIR", "Blueprint"]
+
+BLUEPRINTS_DIR = Path(__file__).parent
+SCHEMA_DIR = BLUEPRINTS_DIR / "schemas"
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    name: str
+    summary: str
+    settings: type[BlueprintSettings]
+    stack: Callable[..., Stack]
+    example: Path
+
+    def build(
+        self, scope: Construct, id: str, *, settings: BlueprintSettings, env: Environment | None
+    ) -> Stack:
+        return self.stack(scope, id, settings=settings, env=env)
+
+    @property
+    def schema_path(self) -> Path:
+        return SCHEMA_DIR / f"{self.name}.schema.json"
+
+
+BLUEPRINTS: dict[str, Blueprint] = {
+    blueprint.name: blueprint
+    for blueprint in (
+        Blueprint(
+            name=RealtimeEndpointSettings.blueprint_name,
+            summary=(
+                "A SageMaker real-time endpoint (model, endpoint config, endpoint) on GPU, Inferentia or "
+                "Trainium, in a private VPC with the SageMaker, ECR, CloudWatch Logs, STS and S3 endpoints; "
+                "network isolation; a rotating KMS key; two instances across availability zones; "
+                "target-tracking auto scaling; alarms on 5XX errors and p90 model latency to an encrypted "
+                "SNS topic; outputs for the endpoint name and ARN."
+            ),
+            settings=RealtimeEndpointSettings,
+            stack=RealtimeEndpointStack,
+            example=BLUEPRINTS_DIR / "realtime_endpoint" / "example.json",
+        ),
+    )
+}

@@ -1,0 +1,88 @@
+"""What every blueprint's settings share: strict pydantic models and one owner for each default.
+
+Settings describe a config entry; they never re-state a default the construct owns. A field that
+stays unset (``None``) is not passed to the construct, which applies its own default; the schema
+and README show that default, read from the construct's signature with :func:`construct_default`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mlblueprints.constructs.errors import BlueprintConfigError, Problem
+
+__all__ = ["BlueprintSettings", "construct_default", "settings_problems"]
+
+
+def construct_default(owner: Callable, parameter: str) -> dict[str, Any]:
+    """JSON-schema extras that document ``owner``'s own default for ``parameter``."""
+    function = owner.__init__ if isinstance(owner, type) else owner
+    default = inspect.signature(function).parameters[parameter].default
+    if default is inspect.Parameter.empty:
+        raise TypeError(f"{owner.__qualname__}({parameter}) has no default to document")
+    return {"default": _jsonable(default), "x-default-owner": owner.__qualname__}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+class BlueprintSettings(BaseModel):
+    """Base of each blueprint's settings: strict types, unknown keys refused, frozen."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    blueprint_name: ClassVar[str]
+
+    def explicit(self, *names: str) -> dict[str, Any]:
+        """The named settings the user set (not ``None``), to pass on as keyword arguments."""
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+    @classmethod
+    def parse(cls, stack: str, config: dict[str, Any]) -> BaseModel:
+        try:
+            return cls.model_validate(config)
+        except ValidationError as error:
+            raise BlueprintConfigError(settings_problems(error, cls), stack=stack) from None
+
+
+_PYDANTIC_NOISE = re.compile(r"^(Value error|Assertion failed), ")
+
+
+def settings_problems(error: ValidationError, model: type[BaseModel]) -> list[Problem]:
+    """One :class:`Problem` per pydantic error, worded for someone editing a JSON file.
+
+    Each names the setting and the value, says why, and repeats the setting's description, which
+    says what it takes.
+    """
+    valid = sorted(model.model_fields)
+    problems = []
+    for item in error.errors(include_url=False):
+        setting = ".".join(str(part) for part in item["loc"]) or "(the stack entry)"
+        message = _PYDANTIC_NOISE.sub("", item["msg"])
+        if item["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(setting, valid, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(
+                Problem(
+                    f"unknown setting {setting!r}: {hint}Valid settings: {', '.join(valid)}.", setting=setting
+                )
+            )
+            continue
+        if item["type"] == "missing":
+            problems.append(Problem(f"setting {setting!r} is required", setting=setting))
+            continue
+        value = item.get("input")
+        field = model.model_fields.get(str(item["loc"][0])) if item["loc"] else None
+        hint = f" ({field.description})" if field is not None and field.description else ""
+        subject = f"setting {setting!r} is {value!r}" if item["loc"] else "the settings"
+        problems.append(Problem(f"{subject}: {message}{hint}", setting=setting, value=value))
+    return problems

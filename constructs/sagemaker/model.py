@@ -1,0 +1,131 @@
+"""A SageMaker model: container image, model artifact, execution role and VPC attachment."""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, Token
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_sagemaker as sagemaker
+
+from constructs import Construct
+from mlblueprints.constructs.errors import EndpointConfigError, Problem
+from mlblueprints.constructs.sagemaker.container_image import ContainerImage
+from mlblueprints.constructs.sagemaker.execution_role import ExecutionRole
+from mlblueprints.constructs.sagemaker.model_data import ModelData
+
+__all__ = ["Model", "select_private_subnets"]
+
+
+class Model(Construct):
+    """``AWS::SageMaker::Model`` with every grant its role needs, in the VPC when one is given.
+
+    The role gets pull access to exactly the image's repository, read access to exactly the model
+    artifact, and, with a VPC, the network-interface permissions limited to that VPC. The model gets
+    a security group that allows HTTPS out only (to the VPC's interface endpoints and the S3
+    gateway) and nothing in.
+
+    :param network_isolation: no outbound network calls from the container (default).
+    :param subnets: default: CDK's default selection, private subnets first; public ones are refused.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        image: ContainerImage,
+        model_data: ModelData | None,
+        role: ExecutionRole,
+        environment: dict[str, str] | None = None,
+        network_isolation: bool = True,
+        vpc: ec2.IVpc | None = None,
+        subnets: ec2.SubnetSelection | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.role = role
+        self.image_uri = image.bind(self, role.role)
+        role.acknowledge_wildcard(
+            "ecr:GetAuthorizationToken returns a registry login token and supports no resource-level "
+            "permissions; image pulls are limited to this model's one repository."
+        )
+        if model_data is not None:
+            model_data.grant_read(self, role.role)
+
+        vpc_config = None
+        self.security_group: ec2.ISecurityGroup | None = None
+        if vpc is not None:
+            selection = select_private_subnets(vpc, subnets)
+            self.security_group = ec2.SecurityGroup(
+                self,
+                "SecurityGroup",
+                vpc=vpc,
+                description=f"SageMaker model of {scope.node.path}: HTTPS out only",
+                allow_all_outbound=False,
+            )
+            # Artifact and image layers come from S3 through the gateway endpoint, which routes to S3's
+            # public address ranges, not the VPC CIDR; isolated subnets reach nothing else.
+            self.security_group.add_egress_rule(
+                ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC interface endpoints and the S3 gateway"
+            )
+            vpc_config = sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=[self.security_group.security_group_id], subnets=selection.subnet_ids
+            )
+            role.grant_vpc_access(vpc, selection.subnet_ids, self.security_group)
+
+        # "Default" keeps the model's logical ID what it was before this construct wrapped it.
+        self.resource = sagemaker.CfnModel(
+            self,
+            "Default",
+            execution_role_arn=role.role_arn,
+            enable_network_isolation=network_isolation,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=self.image_uri,
+                model_data_url=model_data.s3_url if model_data is not None else None,
+                environment=environment or None,
+            ),
+            vpc_config=vpc_config,
+        )
+        # SageMaker checks the role's access to image and data when it creates the model.
+        self.resource.node.add_dependency(role.policy_dependable)
+        if not role.owned:
+            Annotations.of(self).add_warning_v2(
+                "mlblueprints:importedRole",
+                "role is imported: the grants for the image, model artifact, logs and VPC are attached "
+                "as a new policy only if the role was imported as mutable; otherwise give the role "
+                "those permissions yourself before deploying.",
+            )
+        if not network_isolation:
+            Annotations.of(self).add_warning_v2(
+                "mlblueprints:networkIsolationOff",
+                "network_isolation=False lets the model container make outbound network calls.",
+            )
+
+    @property
+    def model_name(self) -> str:
+        return self.resource.attr_model_name
+
+
+def select_private_subnets(vpc: ec2.IVpc, subnets: ec2.SubnetSelection | None) -> ec2.SelectedSubnets:
+    """The selected subnets, refusing public ones: a SageMaker container belongs in private subnets."""
+    wanted = subnets or ec2.SubnetSelection()
+    selection = vpc.select_subnets(
+        subnet_type=wanted.subnet_type,
+        subnet_group_name=wanted.subnet_group_name,
+        subnets=wanted.subnets,
+        availability_zones=wanted.availability_zones,
+        one_per_az=wanted.one_per_az,
+        subnet_filters=wanted.subnet_filters,
+    )
+    if selection.has_public:
+        raise EndpointConfigError(
+            Problem(
+                "The subnets selected for the model include public subnets: a model with a VPC config "
+                "belongs in private subnets. Pass subnets=ec2.SubnetSelection(subnet_type="
+                "ec2.SubnetType.PRIVATE_ISOLATED) (or PRIVATE_WITH_EGRESS), or a VPC with private subnets.",
+                setting="subnets",
+            )
+        )
+    if not Token.is_unresolved(selection.subnet_ids) and not selection.subnet_ids:
+        raise EndpointConfigError(
+            Problem("The subnet selection for the model matches no subnet of the VPC.", setting="subnets")
+        )
+    return selection
