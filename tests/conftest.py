@@ -1,8 +1,10 @@
 """Shared fixtures. jsii starts Node.js on the first aws_cdk import, so pin it before anything else.
 
 The default catalog is synthesized once per test session, by the real CDK CLI (``cdk synth``) with
-all five compliance packs, offline and without AWS credentials; every blueprint test reads its
-templates from that one cloud assembly.
+all six compliance gates, offline and without AWS credentials; every blueprint test reads its
+templates from that one cloud assembly. The path ``cdk deploy`` takes, stacks pinned to an account
+and region, is synthesized once too (``pinned_assembly``): every registered blueprint's example
+config, agnostic and pinned to several regions, one of them in ``aws-cn``.
 """
 
 from __future__ import annotations
@@ -48,7 +50,57 @@ def catalog_assembly(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def catalog_templates(catalog_assembly) -> dict[str, dict]:
+    return templates_of(catalog_assembly)
+
+
+def templates_of(assembly: Path) -> dict[str, dict]:
     return {
         path.name.removesuffix(".template.json"): json.loads(path.read_text())
-        for path in sorted(catalog_assembly.glob("*.template.json"))
+        for path in sorted(assembly.glob("*.template.json"))
     }
+
+
+def cdk_json_context() -> dict:
+    """The feature flags of cdk.json, so an in-process App synthesizes as ``cdk synth`` does."""
+    return json.loads((REPO / "cdk.json").read_text())["context"]
+
+
+ACCOUNT = "123456789012"
+# Where the contract synthesizes each blueprint's example: agnostic, and pinned as cdk deploy pins.
+PINNED_REGIONS = ("us-east-1", "eu-west-1", "ap-northeast-1")
+# China (aws-cn): Neuron images are not published there, so the GPU example stands for the partition.
+CHINA_STACK = ("GpuEndpoint", "cn-north-1")
+
+
+def contract_stacks() -> dict[str, dict]:
+    """Every blueprint's example stacks, agnostic and pinned; the GPU example also in aws-cn."""
+    from mlblueprints.apps.catalog import EXAMPLE_STACKS
+    from mlblueprints.blueprints.registry import BLUEPRINTS
+
+    stacks: dict[str, dict] = {}
+    for blueprint in BLUEPRINTS.values():
+        for name, entry in json.loads(blueprint.example.read_text())["stacks"].items():
+            stacks[f"{name}-agnostic"] = entry
+            for region in PINNED_REGIONS:
+                stacks[f"{name}-{region}"] = {**entry, "env": {"account": ACCOUNT, "region": region}}
+    name, region = CHINA_STACK
+    stacks[f"{name}-{region}"] = {**EXAMPLE_STACKS[name], "env": {"account": ACCOUNT, "region": region}}
+    return stacks
+
+
+@pytest.fixture(scope="session")
+def contract_assembly(tmp_path_factory) -> Path:
+    """One in-process synth, all six gates, of :func:`contract_stacks` (a failing gate fails it)."""
+    from aws_cdk import App
+
+    from mlblueprints.apps.catalog import build_app
+
+    outdir = tmp_path_factory.mktemp("contract.out")
+    context = {**cdk_json_context(), "stacks": json.dumps(contract_stacks())}
+    build_app(App(context=context, outdir=str(outdir))).synth()
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def contract_templates(contract_assembly) -> dict[str, dict]:
+    return templates_of(contract_assembly)

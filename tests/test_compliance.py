@@ -1,4 +1,4 @@
-"""The compliance gate: all five cdk-nag packs, justified acknowledgements, cfn-lint."""
+"""The compliance gates: cdk-nag packs, Control Tower, justified acknowledgements, cfn-lint, checkov."""
 
 from __future__ import annotations
 
@@ -7,14 +7,27 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import App, Stack, Validations
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from cfnlint.api import ManualArgs, lint
 
-from mlblueprints.constructs.compliance.gates import COMPLIANCE_PACKS, add_compliance_packs
+from mlblueprints.constructs.compliance.gates import (
+    COMPLIANCE_PACKS,
+    GATE_NAMES,
+    add_compliance_gates,
+    compliance_gates,
+)
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
-PACK_PREFIXES = ("AwsSolutions-", "HIPAA.Security-", "NIST.800.53.R5-", "PCI.DSS.321-", "Serverless-")
+PACK_PREFIXES = (
+    "AwsSolutions-",
+    "HIPAA.Security-",
+    "NIST.800.53.R5-",
+    "PCI.DSS.321-",
+    "Serverless-",
+    "cdk-validator-cfnguard::",
+)
 
 # Reasons that explain nothing. A reason must say why the finding is safe for that resource.
 BOILERPLATE = {
@@ -72,7 +85,7 @@ def test_all_five_packs_are_applied():
     }
 
 
-def test_catalog_app_carries_all_five_packs():
+def test_catalog_app_carries_all_six_gates():
     # The catalog's own app (not a test double) registers the gate; the next test proves that a
     # registered gate fails synth, and the real `cdk synth` in conftest proves the catalog passes it.
     # Checked on the construct tree, so the catalog is synthesized only once per session.
@@ -82,21 +95,63 @@ def test_catalog_app_carries_all_five_packs():
     # Validations.of(app).plugins is not in aws-cdk-lib 2.275's Python binding; the Stage property
     # it supersedes still lists what Validations.add_plugins registered.
     names = sorted(plugin.name for plugin in app.policy_validation_beta1)
-    assert names == ["AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321", "Serverless"]
+    assert names == sorted(GATE_NAMES)
+    assert "cdk-validator-cfnguard" in names
 
 
 def test_gate_fails_synth_on_an_unacknowledged_finding(tmp_path):
     app = App(outdir=str(tmp_path))
     stack = Stack(app, "Insecure")
     s3.Bucket(stack, "PlainBucket")  # no KMS, no logging, no SSL policy
-    add_compliance_packs(app)
+    add_compliance_gates(app)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())
     failing = {
         plugin["pluginName"] for plugin in report["pluginReports"] if plugin["conclusion"] == "failure"
     }
-    assert {"AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321"} <= failing
+    assert {
+        "AwsSolutions",
+        "HIPAA.Security",
+        "NIST.800.53.R5",
+        "PCI.DSS.321",
+        "cdk-validator-cfnguard",
+    } <= failing
+
+
+def test_one_acknowledged_control_tower_finding_does_not_wave_the_others_through(tmp_path):
+    # cdk-validator-cfnguard leaves severities unset; without ControlTowerChecks, acknowledging one
+    # finding made aws-cdk-lib pass every other finding of the plugin.
+    from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
+
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "Partly")
+    first = s3.Bucket(stack, "First")
+    s3.Bucket(stack, "Second")
+    for rule in (
+        "s3_bucket_logging_enabled",
+        "s3_bucket_versioning_enabled",
+        "s3_bucket_level_public_access_prohibited",
+    ):
+        acknowledge(
+            first,
+            rule,
+            topic="test",
+            reason="an acknowledgement on the first bucket only, for this test",
+            packs=(Pack.CONTROL_TOWER,),
+        )
+    Validations.of(app).add_plugins(*[g for g in compliance_gates(app) if g.name == "cdk-validator-cfnguard"])
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+
+
+def test_key_without_the_create_grant_statement_fails_the_control_tower_gate(tmp_path):
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "PlainKey")
+    kms.Key(stack, "Key", enable_key_rotation=True)
+    Validations.of(app).add_plugins(*[g for g in compliance_gates(app) if g.name == "cdk-validator-cfnguard"])
+    with pytest.raises(RuntimeError, match=r"CT.KMS.PR.3|ValidationFailed"):
+        app.synth()
 
 
 def test_every_acknowledgement_names_one_finding_with_a_specific_reason(catalog_assembly):
@@ -134,14 +189,18 @@ def test_acknowledgement_inventory(catalog_assembly):
         per_stack.setdefault(stack, set()).add((construct, rule))
     gpu = per_stack["GpuEndpoint"]
     assert gpu == {
-        ("Endpoint/Role", "AwsSolutions-IAM5[Resource::*]"),
+        ("Endpoint/Role/Default", "AwsSolutions-IAM5[Resource::*]"),
         (
-            "Endpoint/Role",
+            "Endpoint/Role/Default",
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]",
         ),
-        ("Endpoint/Role", "HIPAA.Security-IAMNoInlinePolicy"),
-        ("Endpoint/Role", "NIST.800.53.R5-IAMNoInlinePolicy"),
-        ("Endpoint/Role", "PCI.DSS.321-IAMNoInlinePolicy"),
+        ("Endpoint/Role/Default", "HIPAA.Security-IAMNoInlinePolicy"),
+        ("Endpoint/Role/Default", "NIST.800.53.R5-IAMNoInlinePolicy"),
+        ("Endpoint/Role/Default", "PCI.DSS.321-IAMNoInlinePolicy"),
+        (
+            "Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler",
+            "cdk-validator-cfnguard::lambda_inside_vpc_check",
+        ),
         ("Network/Resource/FlowLog/IAMRole", "HIPAA.Security-IAMNoInlinePolicy"),
         ("Network/Resource/FlowLog/IAMRole", "NIST.800.53.R5-IAMNoInlinePolicy"),
         ("Network/Resource/FlowLog/IAMRole", "PCI.DSS.321-IAMNoInlinePolicy"),

@@ -297,8 +297,6 @@ def render(configs: Mapping[str, dict], digest: str) -> str:
         "Read it through ``dlc_catalog``; tags are the SDK's ``image_uris.retrieve`` tags, newest first.",
         '"""',
         "",
-        "# ruff: noqa: E501",
-        "",
         f'SOURCE = "{SOURCE}"',
         f'SOURCE_SHA256 = "{digest}"',
         "",

@@ -18,6 +18,8 @@ from cdk_nag import (
     ServerlessChecks,
 )
 
+from mlblueprints.constructs.compliance.control_tower import ControlTowerChecks
+
 __all__ = ["COMPLIANCE_PACKS", "GATE_NAMES", "add_compliance_gates", "compliance_gates"]
 
 COMPLIANCE_PACKS: tuple[type[NagPack], ...] = (
@@ -29,15 +31,9 @@ COMPLIANCE_PACKS: tuple[type[NagPack], ...] = (
 )
 
 
-def _control_tower_gate() -> IPolicyValidationPluginBeta1:
-    from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
-
-    return CfnGuardValidator(control_tower_rules_enabled=True)
-
-
 def compliance_gates(app: Stage) -> list[IPolicyValidationPluginBeta1]:
     """A fresh plugin for each of the six gates."""
-    return [*(pack(app) for pack in COMPLIANCE_PACKS), _control_tower_gate()]
+    return [*(pack(app) for pack in COMPLIANCE_PACKS), ControlTowerChecks()]
 
 
 def add_compliance_gates(app: Stage) -> None:

@@ -171,7 +171,12 @@ class PrivateNetwork(Construct):
             log_group_name=flow_log_group_name,
             encryption_key=encryption_key,
             retention=flow_log_retention,
-            removal_policy=removal_policy,
+            # Kept on stack deletion, dropped when a first creation rolls back (as the endpoint's).
+            removal_policy=(
+                RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+                if removal_policy is RemovalPolicy.RETAIN
+                else removal_policy
+            ),
         )
         flow_log = self.vpc.add_flow_log(
             "FlowLog",

@@ -1,22 +1,23 @@
-"""The catalog app: configuration from a file or CDK context, and the errors bad config gets."""
+"""The catalog app: configuration from a file or CDK context, and the one block of errors bad config gets."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
+from conftest import REPO, offline_env
 
 from mlblueprints.apps.catalog import EXAMPLE_STACKS, build_app
-from mlblueprints.blueprints.realtime_endpoint.stack import BlueprintConfigError
-from mlblueprints.constructs.compute.instance_types import InstanceTypeError
-from mlblueprints.constructs.sagemaker.container_image import ImageCompatibilityError
-from mlblueprints.constructs.sagemaker.model_data import ModelDataError
+from mlblueprints.apps.config import CatalogConfigError
 
-REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "blueprints" / "realtime_endpoint" / "example.json"
 VALID = {
+    "blueprint": "realtime-endpoint",
     "instance_type": "ml.g6.2xlarge",
     "dlc_repository": "pytorch-inference",
     "dlc_tag": "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker",
@@ -28,10 +29,14 @@ def _app_with(stacks: dict) -> App:
     return build_app(App(context={"stacks": json.dumps(stacks)}))
 
 
+def _problems(stacks: dict) -> str:
+    with pytest.raises(CatalogConfigError) as caught:
+        _app_with(stacks)
+    return str(caught.value)
+
+
 def test_example_config_file_deploys_the_users_model(tmp_path):
-    app = build_app(
-        App(context={"config": str(REPO / "examples" / "my-endpoint.json")}, outdir=str(tmp_path))
-    )
+    app = build_app(App(context={"config": str(EXAMPLE)}, outdir=str(tmp_path)))
     (stack,) = app.node.children[:1]
     assert stack.node.id == "LlamaOnInferentia2"
     template = Template.from_stack(stack)
@@ -63,82 +68,114 @@ def test_example_config_file_deploys_the_users_model(tmp_path):
 
 
 def test_context_stacks_replace_the_examples():
-    app = _app_with({"Mine": VALID})
-    ids = {child.node.id for child in app.node.children}
+    ids = {child.node.id for child in _app_with({"Mine": VALID}).node.children}
     assert "Mine" in ids
     assert not ids & set(EXAMPLE_STACKS)
 
 
 def test_without_config_the_examples_are_built():
-    app = build_app(App())
-    assert {c.node.id for c in app.node.children} >= set(EXAMPLE_STACKS)
+    assert {c.node.id for c in build_app(App()).node.children} >= set(EXAMPLE_STACKS)
 
 
-def test_unknown_setting_is_named_with_the_valid_ones():
-    with pytest.raises(
-        BlueprintConfigError,
-        match=r"Stack 'Mine': unknown setting\(s\) 'instance_typ'.*Valid settings: .*instance_type",
-    ):
-        _app_with({"Mine": {**VALID, "instance_typ": "ml.g5.xlarge"}})
+def test_every_problem_of_every_stack_in_one_error():
+    message = _problems(
+        {
+            "Typo": {**VALID, "instance_typ": "ml.g5.xlarge"},
+            "Range": {**VALID, "initial_instance_count": 10**12, "invocation_5xx_errors": 0},
+            "Latency": {**VALID, "model_latency_p90_ms": 1e300},
+            "NotAnObject": [1, 2],
+            "Env": {**VALID, "env": {"account": 1234, "region": "moon-1"}},
+            "Cidr": {**VALID, "vpc_cidr": "10.80.0.0/28"},
+            "Construct": {**VALID, "instance_type": "ml.inf2.xlarg"},
+            "Fine": VALID,
+        }
+    )
+    expected = [
+        r"Stack 'Typo': unknown setting 'instance_typ': did you mean 'instance_type'\?",
+        r"Stack 'Range': setting 'initial_instance_count' is 1000000000000: Input should be less than or equal to 1000",
+        r"Stack 'Range': setting 'invocation_5xx_errors' is 0: Input should be greater than or equal to 1",
+        r"Stack 'Latency': setting 'model_latency_p90_ms' is 1e\+300",
+        r"Stack 'NotAnObject': the stack entry is \[1, 2\]; expected an object",
+        r"Stack 'Env': \"env.account\" is 1234; an AWS account ID is a string of 12 digits",
+        r"Stack 'Env': \"env.region\" is 'moon-1'",
+        r"Stack 'Cidr': .*vpc_cidr '10.80.0.0/28' is too small.*needs a /19 or larger",
+        r"Stack 'Construct': 'ml.inf2.xlarg' is not a SageMaker instance type.*ml.inf2.xlarge",
+    ]
+    for pattern in expected:
+        assert __import__("re").search(pattern, message), f"{pattern!r} not in:\n{message}"
+    assert "Fine" not in message
+    assert message.startswith("9 problem(s) in the catalog configuration:")
 
 
-def test_wrong_type_is_named():
-    with pytest.raises(
-        BlueprintConfigError, match=r"setting 'initial_instance_count' is '2' \(str\); expected int"
-    ):
-        _app_with({"Mine": {**VALID, "initial_instance_count": "2"}})
+def test_strict_types():
+    message = _problems(
+        {"Mine": {**VALID, "initial_instance_count": "2"}, "Other": {**VALID, "auto_scaling": 1}}
+    )
+    assert "setting 'initial_instance_count' is '2': Input should be a valid integer" in message
+    assert "setting 'auto_scaling' is 1: Input should be a valid boolean" in message
+    assert "is True" in _problems({"Mine": {**VALID, "initial_instance_count": True}})
 
 
-def test_boolean_is_not_a_count():
-    with pytest.raises(BlueprintConfigError, match=r"'initial_instance_count' is True \(bool\)"):
-        _app_with({"Mine": {**VALID, "initial_instance_count": True}})
+def test_blueprint_is_required_and_must_be_known():
+    config = {k: v for k, v in VALID.items() if k != "blueprint"}
+    assert '"blueprint" is missing; set it to one of: realtime-endpoint' in _problems({"Mine": config})
+    assert "\"blueprint\" is 'batch'; set it to one of: realtime-endpoint" in _problems(
+        {"Mine": {**VALID, "blueprint": "batch"}}
+    )
 
 
-def test_missing_instance_type_is_named():
-    config = {k: v for k, v in VALID.items() if k != "instance_type"}
-    with pytest.raises(BlueprintConfigError, match=r"'instance_type' is required"):
-        _app_with({"Mine": config})
+def test_missing_instance_type_and_image_are_named():
+    config = {k: v for k, v in VALID.items() if k not in ("instance_type", "dlc_repository", "dlc_tag")}
+    message = _problems({"Mine": config})
+    assert "setting 'instance_type' is required" in message
+    assert _problems(
+        {"Mine": {**VALID, "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1"}}
+    ).count("not both")
 
 
-def test_unknown_blueprint_is_named():
-    with pytest.raises(
-        BlueprintConfigError, match=r"unknown blueprint 'batch'. Available: realtime-endpoint"
-    ):
-        _app_with({"Mine": {**VALID, "blueprint": "batch"}})
+def test_kms_alias_is_not_a_key_arn():
+    message = _problems(
+        {"Mine": {**VALID, "model_data_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:alias/models"}}
+    )
+    assert "setting 'model_data_kms_key_arn'" in message and "not an alias" in message
 
 
-def test_image_must_be_given_once():
-    with pytest.raises(BlueprintConfigError, match=r"either image_uri .* not both"):
-        _app_with({"Mine": {**VALID, "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1"}})
-    config = {k: v for k, v in VALID.items() if not k.startswith("dlc_")}
-    with pytest.raises(BlueprintConfigError, match=r"No container image"):
-        _app_with({"Mine": config})
-
-
-def test_config_errors_from_constructs_reach_the_user():
-    with pytest.raises(InstanceTypeError, match=r"'ml.inf2.xlarg'.*ml.inf2.xlarge"):
-        _app_with({"Mine": {**VALID, "instance_type": "ml.inf2.xlarg"}})
-    with pytest.raises(ImageCompatibilityError, match=r"CUDA"):
-        _app_with({"Mine": {**VALID, "instance_type": "ml.inf2.xlarge"}})
-    with pytest.raises(ModelDataError, match=r"not an S3 URL of a .tar.gz"):
-        _app_with({"Mine": {**VALID, "model_data_url": "s3://models/m/model.bin"}})
+def test_empty_config_context_is_an_error_not_the_examples():
+    with pytest.raises(CatalogConfigError, match=r"context 'config' is empty"):
+        build_app(App(context={"config": ""}))
 
 
 def test_missing_or_malformed_config_file(tmp_path):
     with pytest.raises(
-        BlueprintConfigError, match=r"Config file '.*nope.json' \(context 'config'\) does not exist"
+        CatalogConfigError, match=r"config file '.*nope.json' \(context 'config'\) does not exist"
     ):
         build_app(App(context={"config": str(tmp_path / "nope.json")}))
     bad = tmp_path / "bad.json"
     bad.write_text("{stacks: }")
-    with pytest.raises(BlueprintConfigError, match=r"is not valid JSON"):
+    with pytest.raises(CatalogConfigError, match=r"is not valid JSON"):
         build_app(App(context={"config": str(bad)}))
-    with pytest.raises(BlueprintConfigError, match=r"Context 'stacks' is not valid JSON"):
+    with pytest.raises(CatalogConfigError, match=r"context 'stacks' is not valid JSON"):
         build_app(App(context={"stacks": "{Mine: }"}))
     empty = tmp_path / "empty.json"
     empty.write_text('{"stacks": {}}')
-    with pytest.raises(BlueprintConfigError, match=r"non-empty 'stacks' object"):
+    with pytest.raises(CatalogConfigError, match=r"non-empty \"stacks\" object"):
         build_app(App(context={"config": str(empty)}))
+
+
+def test_the_cli_prints_one_block_and_no_traceback(tmp_path):
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"stacks": {"A": {**VALID, "vpc_cidr": "10.80.0.0/28"}, "B": [1]}}))
+    result = subprocess.run(
+        [sys.executable, "-m", "mlblueprints.apps.catalog"],
+        cwd=REPO,
+        env={**offline_env(), "CDK_CONTEXT_JSON": json.dumps({"config": str(config)})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Stack 'A':" in result.stderr and "Stack 'B':" in result.stderr
 
 
 # The settings that change what a stack deploys, one stack each, synthesized together once.
@@ -151,8 +188,7 @@ VARIANTS = {
 
 @pytest.fixture(scope="module")
 def variants():
-    app = _app_with(VARIANTS)
-    assembly = app.synth()
+    assembly = _app_with(VARIANTS).synth()
     return {name: Template.from_json(assembly.get_stack_by_name(name).template) for name in VARIANTS}
 
 
@@ -177,11 +213,25 @@ def test_auto_scaling_can_be_switched_off_for_an_instance_type_change(variants):
     template.resource_count_is("AWS::ApplicationAutoScaling::ScalingPolicy", 0)
 
 
-def test_env_pins_the_stack_environment_and_rejects_other_keys():
+def test_env_pins_the_stack_environment():
     app = _app_with({"Mine": {**VALID, "env": {"account": "123456789012", "region": "eu-west-1"}}})
     stack = app.node.find_child("Mine")
     assert (stack.account, stack.region) == ("123456789012", "eu-west-1")
-    with pytest.raises(
-        BlueprintConfigError, match=r"'env' is \{'acount': '1'\}; expected an object with string"
-    ):
-        _app_with({"Mine": {**VALID, "env": {"acount": "1"}}})
+    assert "\"env\" is {'acount': '1'}" in _problems({"Mine": {**VALID, "env": {"acount": "1"}}})
+
+
+def test_cli_environment_pins_unpinned_stacks(monkeypatch):
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "ap-northeast-1")
+    stack = _app_with({"Mine": VALID}).node.find_child("Mine")
+    assert (stack.account, stack.region) == ("123456789012", "ap-northeast-1")
+
+
+def test_synth_reads_no_aws_profile(monkeypatch):
+    # A CI runner's AWS_PROFILE names a profile this machine does not have: botocore's session would die.
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile-on-this-machine")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(Path("/nonexistent/config")))
+    from mlblueprints.constructs._private import service_models
+
+    service_models.service_model.cache_clear()
+    assert service_models.service_model().service_name == "sagemaker"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -112,10 +113,10 @@ def test_keys_rotate_and_data_is_retained(stack, templates):
         assert "KmsKeyId" in log_group["Properties"]
         assert log_group["Properties"]["RetentionInDays"] == 365
         assert log_group["UpdateReplacePolicy"] == "Retain"
-        # The endpoint's log group has a fixed name: it is dropped when a first create rolls back,
-        # so that a retry does not collide with it; otherwise kept like the flow logs.
-        named = "LogGroupName" in log_group["Properties"]
-        assert log_group["DeletionPolicy"] == ("RetainExceptOnCreate" if named else "Retain")
+        # Log groups have fixed names: dropped when a first create rolls back, so that a retry does
+        # not collide with them; kept on stack deletion.
+        assert "LogGroupName" in log_group["Properties"]
+        assert log_group["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -199,8 +200,57 @@ def test_neuron_stacks_use_neuronx_images_and_gpu_stack_a_cuda_image(catalog_tem
     assert "pytorch-inference:2.6.0-gpu-py312-cu124" in image("GpuEndpoint")
     assert "pytorch-inference-neuronx:" in image("Inferentia2Endpoint")
     assert "pytorch-inference-neuronx:" in image("TrainiumEndpoint")
-    # The DLC registry account is looked up per region from CDK's region facts.
-    assert "DlcRepositoryAccountMap" in image("GpuEndpoint")
+    # The DLC registry account is looked up per region in a mapping from the SageMaker SDK's tables.
+    assert "DlcRegistry" in image("GpuEndpoint")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_agnostic_stack_stops_at_change_set_in_a_region_without_its_image(stack, catalog_templates):
+    template = catalog_templates[stack]
+    (mapping,) = [m for name, m in template["Mappings"].items() if name.startswith("DlcRegistry")]
+    (rule,) = [r for name, r in template["Rules"].items() if name.startswith("DlcRegion")]
+    (assertion,) = rule["Assertions"]
+    regions, region = assertion["Assert"]["Fn::Contains"]
+    assert region == {"Ref": "AWS::Region"}
+    assert sorted(regions) == sorted(mapping)
+    assert "only in" in assertion["AssertDescription"]
+    if "Neuron" in stack or "Trainium" in stack or "Inferentia" in stack:
+        assert "eu-west-2" not in regions, "AWS publishes no Neuron images in eu-west-2"
+    else:
+        assert mapping["af-south-1"] == {"account": "626614931356"}, "CDK's region facts lacked it"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_s3_gateway_reads_only_the_model_and_ecr_layers(stack, templates):
+    (endpoint,) = [
+        e
+        for e in templates[stack].find_resources("AWS::EC2::VPCEndpoint").values()
+        if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"
+    ]
+    statements = endpoint["Properties"]["PolicyDocument"]["Statement"]
+    resources = json.dumps([s["Resource"] for s in statements])
+    assert all(s["Action"] == "s3:GetObject" for s in statements)
+    assert "starport-layer-bucket/*" in resources
+    assert "cdk-hnb659fds-assets" in resources, "the smoke-test model's asset object"
+    assert '"*"' not in resources
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_key_policy_limits_grants_to_aws_services(stack, templates):
+    (key,) = templates[stack].find_resources("AWS::KMS::Key").values()
+    (deny,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Action"] == "kms:CreateGrant"
+    assert deny["Condition"] == {
+        "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+    }
+    logs = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if "kms:EncryptionContext:aws:logs:arn" in json.dumps(s)
+    ]
+    patterns = json.dumps([s["Condition"] for s in logs])
+    assert "/aws/sagemaker/Endpoints/" in patterns and "/mlblueprints/vpc-flow-logs/" in patterns
+    assert "log-group:*" not in patterns, "the logs statements name this stack's groups, not all of them"
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -5,8 +5,6 @@ GENERATED FILE, DO NOT EDIT. Regenerate with ``python tools/generate_dlc_tables.
 Read it through ``dlc_catalog``; tags are the SDK's ``image_uris.retrieve`` tags, newest first.
 """
 
-# ruff: noqa: E501
-
 SOURCE = "sagemaker-core==2.27.0"
 SOURCE_SHA256 = "62e5b4e2296dd26c042f28d26b9292501cdcf0c83a02656e280d61f132114312"
 

@@ -13,12 +13,12 @@ from mlblueprints.constructs.compute._private.accelerator_facts import (
 )
 from mlblueprints.constructs.compute.instance_types import (
     AcceleratorKind,
-    InstanceTypeError,
     NeuronSdk,
     SageMakerUse,
     check_instance_type,
     instance_types_for,
 )
+from mlblueprints.constructs.errors import InstanceTypeError, MlBlueprintsError
 
 REALTIME = SageMakerUse.REALTIME_INFERENCE
 TRAINING = SageMakerUse.TRAINING
@@ -90,6 +90,37 @@ def test_typo_rejected_with_closest_valid_names():
         match=r"'ml.inf2.xlarg' is not a SageMaker instance type.*Closest valid names: ml.inf2.xlarge",
     ):
         check_instance_type("ml.inf2.xlarg", use=REALTIME)
+
+
+def test_typo_suggestions_ignore_case():
+    with pytest.raises(InstanceTypeError, match=r"'ML.INF2.XLARG' is not a SageMaker.*Closest valid names: ml.inf2.xlarge"):
+        check_instance_type("ML.INF2.XLARG", use=REALTIME)
+
+
+def test_upper_case_name_rejected_saying_names_are_lower_case():
+    with pytest.raises(
+        InstanceTypeError,
+        match=r"^'ML.G5.XLARGE' is not a SageMaker instance type: names are lower case. Use 'ml.g5.xlarge'.$",
+    ):
+        check_instance_type("ML.G5.XLARGE", use=REALTIME)
+
+
+def test_error_names_the_setting_and_value():
+    with pytest.raises(InstanceTypeError) as error:
+        check_instance_type("ml.inf2.xlarg", use=REALTIME)
+    assert isinstance(error.value, MlBlueprintsError) and isinstance(error.value, ValueError)
+    ((problem),) = error.value.problems
+    assert (problem.setting, problem.value) == ("instance_type", "ml.inf2.xlarg")
+
+
+@pytest.mark.parametrize(("name", "burstable"), [("ml.t2.medium", True), ("ml.m5.large", False)])
+def test_burstable_families(name, burstable):
+    assert check_instance_type(name, use=REALTIME).is_burstable is burstable
+
+
+@pytest.mark.parametrize(("name", "arch"), [("ml.c7g.xlarge", "arm64"), ("ml.c7i.xlarge", "x86_64")])
+def test_cpu_architecture(name, arch):
+    assert check_instance_type(name, use=REALTIME).cpu_architecture == arch
 
 
 def test_ec2_name_rejected_with_sagemaker_name():
