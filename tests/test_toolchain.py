@@ -88,3 +88,55 @@ def test_benchmark_worker_uses_the_current_catalog_api():
         if module == "mlblueprints.apps.catalog":
             assert hasattr(catalog, name), name
     assert ("mlblueprints.apps.catalog", "build_app") in imported
+
+
+def test_a_built_wheel_ships_the_smoke_test_model_and_synthesizes(tmp_path):
+    # `pip install .` (not editable): the bundled model, example and schemas must be package data.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("mlblueprints-*.whl")
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    for shipped in (
+        "mlblueprints/blueprints/realtime_endpoint/smoke_test_model/code/inference.py",
+        "mlblueprints/blueprints/realtime_endpoint/example.json",
+        "mlblueprints/blueprints/schemas/config.schema.json",
+    ):
+        assert (target / shipped).is_file(), shipped
+    # Synthesize from the installed copy, outside the repository, with the venv's dependencies.
+    script = (
+        "import mlblueprints.blueprints.registry as r, sys; assert r.__file__.startswith(sys.argv[1]), r.__file__\n"
+        "from mlblueprints.apps.runtime import use_pinned_node; use_pinned_node()\n"
+        "from aws_cdk import App\n"
+        "from mlblueprints.apps.catalog import build_app\n"
+        "assembly = build_app(App(outdir=sys.argv[2])).synth()\n"
+        "print(len(assembly.stacks))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(target), str(tmp_path / "out")],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(target)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "3"
