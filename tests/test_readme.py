@@ -16,10 +16,11 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
 
 
-def test_construct_example_synthesizes_under_all_packs():
+def test_construct_example_synthesizes_under_all_gates():
     (example,) = [b for b in _blocks("python") if "RealtimeEndpoint(" in b]
+    assert "add_compliance_gates(app)" in example
     namespace: dict = {}
-    exec(compile(example, "README.md", "exec"), namespace)  # app.synth() raises on any nag finding
+    exec(compile(example, "README.md", "exec"), namespace)  # app.synth() raises on any finding
     assembly = namespace["app"].synth()
     template = Template.from_json(assembly.get_stack_by_name("MyInferenceStack").template)
     template.has_resource_properties(
@@ -27,15 +28,18 @@ def test_construct_example_synthesizes_under_all_packs():
         {"ProductionVariants": [Match.object_like({"InstanceType": "ml.inf2.xlarge"})]},
     )
     template.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {"MaxCapacity": 8})
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {"TargetTrackingScalingPolicyConfiguration": Match.object_like({"TargetValue": 40})},
+    )
 
 
 def test_readme_config_example_is_the_shipped_example_file():
     (config,) = [b for b in _blocks("json") if '"stacks"' in b]
-    shipped = json.loads((REPO / "examples" / "my-endpoint.json").read_text())
-    shown = json.loads(config)
-    shipped_stack = shipped["stacks"]["LlamaOnInferentia2"]
-    shown_stack = shown["stacks"]["LlamaOnInferentia2"]
-    assert {k: v for k, v in shipped_stack.items() if k != "environment"} == shown_stack
+    (path,) = re.findall(r"this one is `([^`]+\.json)`", README)
+    assert path == "blueprints/realtime_endpoint/example.json"
+    assert json.loads(config) == json.loads((REPO / path).read_text())
+    assert f"-c config={path} " in README
 
 
 def test_readme_commands_are_make_synth_and_make_test_and_ci_runs_make_test():
@@ -45,11 +49,11 @@ def test_readme_commands_are_make_synth_and_make_test_and_ci_runs_make_test():
 
 
 def test_every_setting_is_documented():
-    from dataclasses import fields
+    from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
 
-    from mlblueprints.blueprints.realtime_endpoint.stack import RealtimeEndpointSettings
-
-    for field in fields(RealtimeEndpointSettings):
-        if field.name == "description":
-            continue
-        assert f"`{field.name}`" in README, f"setting {field.name} is missing from the README table"
+    undocumented = [
+        name
+        for name in RealtimeEndpointSettings.model_fields
+        if name != "description" and f"`{name}`" not in README
+    ]
+    assert undocumented == [], f"settings missing from the README table: {undocumented}"

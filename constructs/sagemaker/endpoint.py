@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
@@ -26,7 +27,12 @@ from mlblueprints.constructs.errors import (
 )
 from mlblueprints.constructs.monitoring.alarm_topic import AlarmTopic
 from mlblueprints.constructs.monitoring.alarms import sagemaker_variant_metric, threshold_alarm
-from mlblueprints.constructs.sagemaker.container_image import ContainerImage, image_advice, image_problems
+from mlblueprints.constructs.sagemaker.container_image import (
+    ALLOW_UNLISTED_TAGS_CONTEXT_KEY,
+    ContainerImage,
+    image_advice,
+    image_problems,
+)
 from mlblueprints.constructs.sagemaker.execution_role import ExecutionRole
 from mlblueprints.constructs.sagemaker.model import Model
 from mlblueprints.constructs.sagemaker.model_data import ModelData
@@ -142,6 +148,8 @@ class RealtimeEndpoint(Construct):
             )
         except MlBlueprintsError as error:
             errors.append(error)
+        if image.is_dlc and _context_flag(self, ALLOW_UNLISTED_TAGS_CONTEXT_KEY):
+            image = dataclasses.replace(image, allow_unlisted_tag=True)
         errors += image_problems(image, instance, stack.region, service="sagemaker")
         problems = _count_problems(initial_instance_count)
         if auto_scaling is not None:
@@ -181,6 +189,14 @@ class RealtimeEndpoint(Construct):
                     "allow_unlisted_instance_types. Check the name before deploying, and add its "
                     "family to constructs/compute/_private/accelerator_facts.py.",
                 )
+        repository = image.dlc_repository
+        if repository is not None and not repository.is_known_tag(image.tag):
+            Annotations.of(self).add_warning_v2(
+                "mlblueprints:unlistedImageTag",
+                f"{image.repository_name}:{image.tag} is not in the catalog's image tables "
+                f"({repository.source}); it was allowed by allow_unlisted_image_tags. Check that AWS "
+                "publishes it in this stack's region before deploying.",
+            )
         if initial_instance_count == 1:
             Annotations.of(self).add_warning_v2(
                 "mlblueprints:singleInstance",
@@ -368,7 +384,11 @@ class RealtimeEndpoint(Construct):
 
 
 def _count_problems(initial_instance_count: int) -> list[Problem]:
-    if isinstance(initial_instance_count, int) and 1 <= initial_instance_count <= MAX_INSTANCES_PER_VARIANT:
+    if (
+        isinstance(initial_instance_count, int)
+        and not isinstance(initial_instance_count, bool)
+        and 1 <= initial_instance_count <= MAX_INSTANCES_PER_VARIANT
+    ):
         return []
     return [
         Problem(

@@ -65,6 +65,7 @@ class SecureBucket(Construct):
         )
         self._log_to(server_access_logs_bucket, server_access_logs_prefix)
         acknowledge_no_replication(self.bucket)
+        acknowledge_control_tower_bucket_controls(self.bucket)
 
     def _log_to(self, log_bucket: s3.IBucket, prefix: str) -> None:
         """Server access logging through a bucket policy for the S3 logging service.
@@ -107,12 +108,26 @@ class SecureBucket(Construct):
         acknowledge(log_bucket, "S3BucketLoggingEnabled", topic=topic, reason=reason)
         acknowledge(
             log_bucket,
-            "S3DefaultEncryptionKMS",
-            topic="KMS default encryption on the access-log bucket",
-            reason="S3 server access log delivery only supports SSE-S3 (AES-256) on the destination "
-            "bucket; SSE-KMS would make log delivery fail.",
+            "s3_bucket_logging_enabled_check",
+            topic=topic,
+            reason=reason,
+            packs=(Pack.CONTROL_TOWER,),
+        )
+        kms_topic = "KMS default encryption on the access-log bucket"
+        kms_reason = (
+            "S3 server access log delivery only supports SSE-S3 (AES-256) on the destination bucket; "
+            "SSE-KMS would make log delivery fail."
+        )
+        acknowledge(log_bucket, "S3DefaultEncryptionKMS", topic=kms_topic, reason=kms_reason)
+        acknowledge(
+            log_bucket,
+            "s3_bucket_default_encryption_kms_check",
+            topic=kms_topic,
+            reason=kms_reason,
+            packs=(Pack.CONTROL_TOWER,),
         )
         acknowledge_no_replication(log_bucket)
+        acknowledge_control_tower_bucket_controls(log_bucket)
         return log_bucket
 
     @property
@@ -128,6 +143,27 @@ class SecureBucket(Construct):
 
     def grant_read_write(self, grantee: iam.IGrantable, objects_key_pattern: str = "*") -> iam.Grant:
         return self.bucket.grant_read_write(grantee, objects_key_pattern)
+
+
+def acknowledge_control_tower_bucket_controls(bucket: s3.IBucket) -> None:
+    """CT.S3.PR.4 (event notifications) and CT.S3.PR.9 (Object Lock), which a general bucket leaves off."""
+    acknowledge(
+        bucket,
+        "s3_event_notifications_enabled_check",
+        topic="CT.S3.PR.4: S3 event notifications",
+        reason="No consumer of object events is part of this bucket's job; a notification target would "
+        "add a function or queue that reads nothing. Server access logs and versioning record changes.",
+        packs=(Pack.CONTROL_TOWER,),
+    )
+    acknowledge(
+        bucket,
+        "s3_bucket_object_lock_enabled_check",
+        topic="CT.S3.PR.9: S3 Object Lock",
+        reason="Object Lock (WORM) would keep the lifecycle rule from expiring noncurrent versions and stop "
+        "owners deleting data they must be able to delete; versioning and retention on stack deletion "
+        "protect it. Turn Object Lock on where a retention mandate requires it.",
+        packs=(Pack.CONTROL_TOWER,),
+    )
 
 
 def acknowledge_no_replication(bucket: s3.IBucket) -> None:

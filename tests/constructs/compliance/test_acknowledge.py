@@ -71,13 +71,19 @@ def test_acknowledge_records_topic_and_reason_for_each_regulatory_pack():
 
 def test_rule_ids_of_cdk_nag_and_control_tower():
     assert rule_id(Pack.HIPAA_SECURITY, "IAMNoInlinePolicy") == "HIPAA.Security-IAMNoInlinePolicy"
-    assert rule_id(Pack.CONTROL_TOWER, "lambda_inside_vpc_check") == "cdk-validator-cfnguard::lambda_inside_vpc_check"
+    assert (
+        rule_id(Pack.CONTROL_TOWER, "lambda_inside_vpc_check")
+        == "cdk-validator-cfnguard::lambda_inside_vpc_check"
+    )
 
 
 def test_nag_evidence_renders_pseudo_parameters_like_cdk_nag():
     stack = Stack(App(), "Test")
     arn = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
-    assert nag_evidence(stack, arn) == "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*"
+    assert (
+        nag_evidence(stack, arn)
+        == "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*"
+    )
 
 
 def test_secure_bucket_acknowledgements_carry_their_reasons():

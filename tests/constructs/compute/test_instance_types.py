@@ -93,7 +93,9 @@ def test_typo_rejected_with_closest_valid_names():
 
 
 def test_typo_suggestions_ignore_case():
-    with pytest.raises(InstanceTypeError, match=r"'ML.INF2.XLARG' is not a SageMaker.*Closest valid names: ml.inf2.xlarge"):
+    with pytest.raises(
+        InstanceTypeError, match=r"'ML.INF2.XLARG' is not a SageMaker.*Closest valid names: ml.inf2.xlarge"
+    ):
         check_instance_type("ML.INF2.XLARG", use=REALTIME)
 
 

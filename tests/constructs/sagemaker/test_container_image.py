@@ -23,7 +23,9 @@ GPU_TAG = "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker"
 NEURONX_TAG = "2.9.0-neuronx-py312-sdk2.31.1-ubuntu24.04"
 GPU_IMAGE = ContainerImage.from_dlc("pytorch-inference", GPU_TAG)
 NEURONX_IMAGE = ContainerImage.from_dlc("pytorch-inference-neuronx", NEURONX_TAG)
-NEURON_IMAGE = ContainerImage.from_dlc("pytorch-inference-neuron", "1.13.1-neuron-py310-sdk2.20.2-ubuntu20.04")
+NEURON_IMAGE = ContainerImage.from_dlc(
+    "pytorch-inference-neuron", "1.13.1-neuron-py310-sdk2.20.2-ubuntu20.04"
+)
 OWN_IMAGE = ContainerImage.from_image_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/my-model:v3")
 MODEL_URL = "s3://my-models/llm/model.tar.gz"
 # The AWS Deep Learning Containers registry of af-south-1 (an opt-in region with its own account).
@@ -162,12 +164,16 @@ def test_unknown_dlc_tag_rejected_pointing_to_the_escape_hatch():
 
 
 def test_unknown_dlc_tag_passes_with_the_escape_hatch():
-    endpoint = _endpoint(ContainerImage.from_dlc("pytorch-inference", "9.9.9-gpu-py312", allow_unlisted_tag=True))
+    endpoint = _endpoint(
+        ContainerImage.from_dlc("pytorch-inference", "9.9.9-gpu-py312", allow_unlisted_tag=True)
+    )
     assert endpoint.model.image_uri
 
 
 def test_latest_dlc_tag_rejected():
-    with pytest.raises(ImageCompatibilityError, match=r"'pytorch-inference:latest' uses the mutable 'latest' tag"):
+    with pytest.raises(
+        ImageCompatibilityError, match=r"'pytorch-inference:latest' uses the mutable 'latest' tag"
+    ):
         _endpoint(ContainerImage.from_dlc("pytorch-inference", "latest"))
 
 
@@ -199,7 +205,10 @@ def test_x86_dlc_on_graviton_instance_rejected():
         ImageCompatibilityError,
         match=r"built for x86_64, but 'ml.c7g.xlarge' runs on arm64 \(AWS Graviton\).*pytorch-inference-graviton",
     ):
-        _endpoint(ContainerImage.from_dlc("pytorch-inference", "2.6.0-cpu-py312-ubuntu22.04-sagemaker"), "ml.c7g.xlarge")
+        _endpoint(
+            ContainerImage.from_dlc("pytorch-inference", "2.6.0-cpu-py312-ubuntu22.04-sagemaker"),
+            "ml.c7g.xlarge",
+        )
 
 
 def test_graviton_dlc_on_x86_instance_rejected():
@@ -222,7 +231,9 @@ def test_neuron_dlc_in_a_region_without_neuron_images_rejected_naming_the_region
 
 
 def test_dlc_in_a_region_without_deep_learning_containers_rejected():
-    with pytest.raises(ImageCompatibilityError, match=r"does not publish pytorch-inference:.* in us-iso-east-1"):
+    with pytest.raises(
+        ImageCompatibilityError, match=r"does not publish pytorch-inference:.* in us-iso-east-1"
+    ):
         _endpoint(GPU_IMAGE, region="us-iso-east-1")
 
 
@@ -282,7 +293,7 @@ def agnostic_neuronx_template():
 
 def test_agnostic_stack_asserts_the_image_regions_in_its_rules(agnostic_neuronx_template):
     rules = {k: v for k, v in agnostic_neuronx_template["Rules"].items() if k.startswith("DlcRegion")}
-    ((rule_id, rule),) = rules.items()
+    (rule,) = rules.values()
     (assertion,) = rule["Assertions"]
     regions, region = assertion["Assert"]["Fn::Contains"]
     assert region == {"Ref": "AWS::Region"}
@@ -305,7 +316,9 @@ def test_agnostic_stack_maps_each_region_to_its_registry_account(agnostic_neuron
 
 def test_agnostic_stack_asserts_the_region_of_an_image_uri():
     stack = _stack()
-    _endpoint(ContainerImage.from_image_uri("123456789012.dkr.ecr.us-west-2.amazonaws.com/llm:1.0"), stack=stack)
+    _endpoint(
+        ContainerImage.from_image_uri("123456789012.dkr.ecr.us-west-2.amazonaws.com/llm:1.0"), stack=stack
+    )
     rules = Template.from_stack(stack).to_json()["Rules"]
     (rule,) = [v for k, v in rules.items() if k.startswith("ImageRegion")]
     assert rule["Assertions"][0]["Assert"] == {"Fn::Contains": [["us-west-2"], {"Ref": "AWS::Region"}]}
@@ -339,7 +352,9 @@ def test_image_uri_needs_a_tag_or_digest():
 
 
 def test_ecr_image_uri_is_parsed():
-    image = ContainerImage.from_image_uri("123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/llm:1.4.0-neuronx")
+    image = ContainerImage.from_image_uri(
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/llm:1.4.0-neuronx"
+    )
     assert (image.repository_name, image.tag, image.uri_region) == ("team/llm", "1.4.0-neuronx", "eu-west-1")
     assert image.accelerator is ImageAccelerator.NEURONX
 

@@ -25,7 +25,9 @@ from mlblueprints.constructs.sagemaker.model_data import ModelData
 from mlblueprints.constructs.sagemaker.scaling import EndpointAutoScaling
 
 GPU_IMAGE = ContainerImage.from_dlc("pytorch-inference", "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker")
-NEURONX_IMAGE = ContainerImage.from_dlc("pytorch-inference-neuronx", "2.9.0-neuronx-py312-sdk2.31.1-ubuntu24.04")
+NEURONX_IMAGE = ContainerImage.from_dlc(
+    "pytorch-inference-neuronx", "2.9.0-neuronx-py312-sdk2.31.1-ubuntu24.04"
+)
 MODEL_URL = "s3://my-models/llm/model.tar.gz"
 MODEL_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 # The first block of the stack's UUID (arn:...:stack/<name>/<uuid>), as CloudFormation computes it.
@@ -91,13 +93,19 @@ def in_vpc():
 
 
 def test_instance_count_below_one_rejected():
-    with pytest.raises(EndpointConfigError, match=r"^initial_instance_count=0: a real-time endpoint needs 1 to"):
+    with pytest.raises(
+        EndpointConfigError, match=r"^initial_instance_count=0: a real-time endpoint needs 1 to"
+    ):
         _endpoint(initial_instance_count=0)
 
 
 def test_every_count_problem_is_reported_at_once():
     with pytest.raises(EndpointConfigError, match=r"^Invalid settings:\n- ") as error:
-        _endpoint(auto_scaling=EndpointAutoScaling(min_capacity=0, max_capacity=1, target_invocations_per_instance=0))
+        _endpoint(
+            auto_scaling=EndpointAutoScaling(
+                min_capacity=0, max_capacity=1, target_invocations_per_instance=0
+            )
+        )
     settings = [problem.setting for problem in error.value.problems]
     assert "min_capacity" in settings
     assert "target_invocations_per_instance" in settings
@@ -147,7 +155,7 @@ def test_default_scaling_targets_70_invocations_between_count_and_twice_count(de
 
 
 def test_default_max_capacity_is_twice_min_capacity():
-    endpoint = _endpoint(initial_instance_count=3, auto_scaling=EndpointAutoScaling(min_capacity=3))
+    endpoint = _endpoint(initial_instance_count=4, auto_scaling=EndpointAutoScaling(min_capacity=3))
     assert (endpoint.scalable_target.min_capacity, endpoint.scalable_target.max_capacity) == (3, 6)
 
 
@@ -220,7 +228,9 @@ def test_latency_threshold_beyond_an_hour_rejected():
     ],
 )
 def test_model_artifact_must_be_an_s3_tar_gz_url(url):
-    with pytest.raises(ModelDataError, match=r"is not an S3 URL of a .tar.gz archive.*s3://<bucket>/<key>.tar.gz"):
+    with pytest.raises(
+        ModelDataError, match=r"is not an S3 URL of a .tar.gz archive.*s3://<bucket>/<key>.tar.gz"
+    ):
         ModelData.from_s3_url(url)
 
 
@@ -232,7 +242,9 @@ def test_model_artifact_key_in_bucket_must_be_tar_gz():
 
 
 def test_model_data_url_must_be_literal_to_scope_the_grant():
-    with pytest.raises(ModelDataError, match=r"needs a literal 's3://<bucket>/<key>.tar.gz' URL.*from_bucket"):
+    with pytest.raises(
+        ModelDataError, match=r"needs a literal 's3://<bucket>/<key>.tar.gz' URL.*from_bucket"
+    ):
         ModelData.from_s3_url(Fn.join("", ["s3://", Fn.ref("Bucket"), "/model.tar.gz"]))
 
 
@@ -281,7 +293,9 @@ def test_typo_in_instance_type_rejected_by_the_construct():
 
 
 def test_upper_case_instance_type_rejected_by_the_construct():
-    with pytest.raises(InstanceTypeError, match=r"'ML.G5.XLARGE' is not a SageMaker instance type: names are lower case"):
+    with pytest.raises(
+        InstanceTypeError, match=r"'ML.G5.XLARGE' is not a SageMaker instance type: names are lower case"
+    ):
         _endpoint(instance_type="ML.G5.XLARGE", image=GPU_IMAGE)
 
 
@@ -317,13 +331,17 @@ def test_unlisted_instance_type_passes_with_escape_hatch_and_warns():
     annotations.has_warning("/Test/Endpoint", Match.string_like_regexp("allow_unlisted_instance_types"))
     # Its storage kind is unknown too: no key on the volume (an NVMe type would refuse it).
     annotations.has_warning("/Test/Endpoint", Match.string_like_regexp("storage kind is unknown"))
-    Template.from_stack(stack).has_resource_properties("AWS::SageMaker::EndpointConfig", {"KmsKeyId": Match.absent()})
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::EndpointConfig", {"KmsKeyId": Match.absent()}
+    )
 
 
 def test_escape_hatch_can_be_switched_on_through_context():
     stack = Stack(App(context={"mlblueprints:allowUnlistedInstanceTypes": "true"}), "Test")
     _endpoint(stack, instance_type="ml.inf3.xlarge")
-    Annotations.from_stack(stack).has_warning("/Test/Endpoint", Match.string_like_regexp("not in the installed botocore"))
+    Annotations.from_stack(stack).has_warning(
+        "/Test/Endpoint", Match.string_like_regexp("not in the installed botocore")
+    )
 
 
 def test_cuda_image_on_cpu_instance_warns():
@@ -341,7 +359,9 @@ def test_ebs_backed_instance_gets_the_key_on_its_volume(default):
 def test_nvme_instance_gets_no_key_on_its_volume():
     stack = Stack(App(), "Test")
     _endpoint(stack, instance_type="ml.g5.xlarge", image=GPU_IMAGE)
-    Template.from_stack(stack).has_resource_properties("AWS::SageMaker::EndpointConfig", {"KmsKeyId": Match.absent()})
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SageMaker::EndpointConfig", {"KmsKeyId": Match.absent()}
+    )
 
 
 # --- names -----------------------------------------------------------------------------------------
@@ -355,7 +375,9 @@ def test_invalid_endpoint_name_rejected():
 
 
 def test_invalid_variant_name_rejected():
-    with pytest.raises(EndpointConfigError, match=r"variant_name 'all traffic' is not a valid SageMaker name"):
+    with pytest.raises(
+        EndpointConfigError, match=r"variant_name 'all traffic' is not a valid SageMaker name"
+    ):
         _endpoint(variant_name="all traffic")
 
 
@@ -372,7 +394,9 @@ def test_default_log_group_is_named_after_the_endpoint(default):
     _, template = default
     endpoint_name = _only(template, "AWS::SageMaker::Endpoint")["Properties"]["EndpointName"]["Fn::Join"][1]
     log_group_name = _only(template, "AWS::Logs::LogGroup")["Properties"]["LogGroupName"]
-    assert log_group_name == {"Fn::Join": ["", [f"/aws/sagemaker/Endpoints/{endpoint_name[0]}", STACK_ID_BLOCK]]}
+    assert log_group_name == {
+        "Fn::Join": ["", [f"/aws/sagemaker/Endpoints/{endpoint_name[0]}", STACK_ID_BLOCK]]
+    }
 
 
 def test_endpoint_arn_uses_the_lowercase_name_sagemaker_reports():
@@ -421,7 +445,10 @@ def test_key_and_log_group_are_retained_by_default(default):
     assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
     log_group = _only(template, "AWS::Logs::LogGroup")
     # RETAIN_ON_UPDATE_OR_DELETE: kept on deletion and replacement, removed if the first creation rolls back.
-    assert (log_group["DeletionPolicy"], log_group["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
+    assert (log_group["DeletionPolicy"], log_group["UpdateReplacePolicy"]) == (
+        "RetainExceptOnCreate",
+        "Retain",
+    )
 
 
 def test_destroy_removal_policy_deletes_key_and_log_group():
@@ -490,7 +517,9 @@ def test_existing_vpc_key_role_and_topic_are_used_instead_of_new_ones():
         stack,
         "Vpc",
         nat_gateways=0,
-        subnet_configuration=[ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        ],
     )
     key = kms.Key(stack, "SharedKey", enable_key_rotation=True)
     role = iam.Role(stack, "SharedRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
@@ -540,9 +569,9 @@ def test_network_interface_actions_are_limited_to_the_vpc(in_vpc):
 def test_model_in_a_vpc_gets_an_https_only_security_group(in_vpc):
     _, _, template = in_vpc
     group = _only(template, "AWS::EC2::SecurityGroup")["Properties"]
-    assert [(rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) for rule in group["SecurityGroupEgress"]] == [
-        ("tcp", 443, 443)
-    ]
+    assert [
+        (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) for rule in group["SecurityGroupEgress"]
+    ] == [("tcp", 443, 443)]
     assert "SecurityGroupIngress" not in group
 
 
@@ -575,7 +604,9 @@ def test_imported_role_and_key_get_dependencies_and_warnings():
 def test_single_instance_warns_about_availability():
     stack = Stack(App(), "Test")
     _endpoint(stack, initial_instance_count=1, auto_scaling=EndpointAutoScaling(min_capacity=1))
-    Annotations.from_stack(stack).has_warning("/Test/Endpoint", Match.string_like_regexp("one availability zone"))
+    Annotations.from_stack(stack).has_warning(
+        "/Test/Endpoint", Match.string_like_regexp("one availability zone")
+    )
 
 
 def test_public_subnets_are_refused_for_the_model():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk import App, RemovalPolicy, Stack
+from aws_cdk import App, RemovalPolicy, Stack, Validations
 from aws_cdk.assertions import Match, Template
 
-from mlblueprints.constructs.compliance.gates import add_compliance_gates
+from mlblueprints.constructs.compliance.gates import COMPLIANCE_PACKS, add_compliance_gates
 from mlblueprints.constructs.errors import NetworkConfigError
 from mlblueprints.constructs.security.encryption_key import EncryptionKey
 from mlblueprints.constructs.security.private_network import PrivateNetwork, network_problems
@@ -26,20 +26,27 @@ CREATE_GRANT_DENY = {
     "Principal": {"AWS": "*"},
     "Action": "kms:CreateGrant",
     "Resource": "*",
-    "Condition": {"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+    "Condition": {
+        "BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}
+    },
 }
 
 
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory):
-    """A stack with only the baseline constructs, synthesized once under all six gates."""
-    outdir = tmp_path_factory.mktemp("baseline")
+def _baseline_app(outdir) -> App:
     app = App(outdir=str(outdir))
     stack = Stack(app, "Baseline")
     key = EncryptionKey(stack, "Key", description="baseline test key")
     SecureBucket(stack, "Data", encryption_key=key.key)
     PrivateNetwork(stack, "Network", encryption_key=key.key)
-    add_compliance_gates(app)
+    return app
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """A stack with only the baseline constructs, synthesized once under the five cdk-nag packs."""
+    outdir = tmp_path_factory.mktemp("baseline")
+    app = _baseline_app(outdir)
+    Validations.of(app).add_plugins(*(pack(app) for pack in COMPLIANCE_PACKS))
     app.synth()  # raises on any unacknowledged finding
     return Template.from_json(json.loads((outdir / "Baseline.template.json").read_text()))
 
@@ -49,8 +56,14 @@ def _key_statements(template: Template) -> list[dict]:
     return key["Properties"]["KeyPolicy"]["Statement"]
 
 
-def test_baseline_passes_all_gates(baseline):
+def test_baseline_passes_all_packs(baseline):
     baseline.resource_count_is("AWS::S3::Bucket", 2)  # data + its access-log bucket
+
+
+def test_baseline_passes_the_control_tower_gate(tmp_path):
+    app = _baseline_app(tmp_path)
+    add_compliance_gates(app)
+    app.synth()
 
 
 def test_data_bucket_is_kms_encrypted_versioned_logged_private_and_retained(baseline):
@@ -142,7 +155,13 @@ def test_s3_gateway_lets_through_the_ecr_layer_bucket_only(baseline):
     assert statement["Resource"] == {
         "Fn::Join": [
             "",
-            ["arn:", {"Ref": "AWS::Partition"}, ":s3:::prod-", {"Ref": "AWS::Region"}, "-starport-layer-bucket/*"],
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":s3:::prod-",
+                {"Ref": "AWS::Region"},
+                "-starport-layer-bucket/*",
+            ],
         ]
     }
 
