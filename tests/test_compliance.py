@@ -272,3 +272,28 @@ def test_checkov_skips_are_on_their_resource_with_a_reason(catalog_templates):
             logical_id,
         )
         assert len(skip["comment"]) >= 60, skip
+
+
+def test_control_tower_rule_types_match_the_installed_plugin():
+    # The gate skips the rules that name none of a template's resource types; which types a rule
+    # names is generated from the plugin's own rule files and must not drift from them.
+    from mlblueprints.constructs.compliance._private import control_tower_rule_source as source
+    from mlblueprints.constructs.compliance._private.control_tower_rule_types import RULE_TYPES, SOURCE
+
+    assert f"cdklabs.cdk-validator-cfnguard=={source.plugin_version()}" == SOURCE
+    assert source.read_rule_types() == RULE_TYPES
+    assert source.TARGET.read_text() == source.render(RULE_TYPES)
+    assert RULE_TYPES["ct-kms-pr-3"] == ("AWS::KMS::Key",)
+
+
+def test_skipping_rules_keeps_the_findings(tmp_path):
+    # A template with a bucket lacking what CT.S3 controls want still fails: skipping rules for absent
+    # types never skips the rules for the types that are there.
+    app = App(outdir=str(tmp_path))
+    s3.Bucket(Stack(app, "Bucket"), "Plain")
+    Validations.of(app).add_plugins(*[g for g in compliance_gates(app) if g.name == "cdk-validator-cfnguard"])
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    rules = {v["ruleName"] for p in report["pluginReports"] for v in p["violations"]}
+    assert {"s3_bucket_logging_enabled_check", "s3_bucket_versioning_enabled_check"} <= rules

@@ -7,11 +7,20 @@ recomputes success from severities, and every remaining unacknowledged finding s
 :class:`ControlTowerChecks` wraps the plugin and marks every finding ``error``, so one acknowledged
 finding never waves the others through (``tests/test_compliance.py`` proves it).
 
+The plugin hands every one of its 237 guard rules to cfn-guard for every template, about a second
+per template on two cores. A rule that names none of a template's resource types can only answer
+"not applicable", so each run skips those rules: the findings are the same, the gate is about five
+times faster. Which types a rule names is read from the plugin's own rule files
+(``_private/control_tower_rule_types.py``, regenerated and compared by a test).
+
 Acknowledge a finding with the plugin's guard rule name:
 ``acknowledge(scope, "lambda_inside_vpc_check", ..., packs=(Pack.CONTROL_TOWER,))``.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import jsii
 from aws_cdk import (
@@ -22,6 +31,8 @@ from aws_cdk import (
     PolicyViolationBeta1,
 )
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+
+from mlblueprints.constructs.compliance._private.control_tower_rule_types import RULE_TYPES
 
 __all__ = ["ControlTowerChecks"]
 
@@ -35,7 +46,8 @@ class ControlTowerChecks:
     """
 
     def __init__(self, *, disabled_rules: list[str] | None = None) -> None:
-        self._inner = CfnGuardValidator(control_tower_rules_enabled=True, disabled_rules=disabled_rules or [])
+        self._disabled_rules = list(disabled_rules or [])
+        self._inner = CfnGuardValidator(control_tower_rules_enabled=True, disabled_rules=self._disabled_rules)
 
     @property
     def name(self) -> str:
@@ -51,8 +63,13 @@ class ControlTowerChecks:
         return self._inner.rule_ids
 
     def validate(self, context: IPolicyValidationContextBeta1) -> PolicyValidationPluginReportBeta1:
+        present = _resource_types(context.template_paths)
+        skipped = [rule for rule, types in RULE_TYPES.items() if types and not set(types) & present]
+        validator = CfnGuardValidator(
+            control_tower_rules_enabled=True, disabled_rules=sorted({*self._disabled_rules, *skipped})
+        )
         try:
-            report = self._inner.validate(context)
+            report = validator.validate(context)
         except RuntimeError as error:
             # 0.0.62 reports rules that compare against literals (CT.KMS.PR.3) with an extra, unnamed
             # resource that jsii cannot hand over; it happens only when such a rule fails.
@@ -85,3 +102,11 @@ class ControlTowerChecks:
             metadata=report.metadata,
             plugin_version=report.plugin_version,
         )
+
+
+def _resource_types(template_paths: list[str]) -> set[str]:
+    types: set[str] = set()
+    for path in template_paths:
+        resources = json.loads(Path(path).read_text()).get("Resources", {})
+        types.update(resource.get("Type", "") for resource in resources.values())
+    return types
