@@ -10,7 +10,7 @@ SCAN_STAMP := $(SCAN_VENV)/.installed
 # The venv's Node.js (>= 22) must come before the machine's end-of-life Node 20, for jsii and for the CLI.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install synth test scan lint format bench clean
+.PHONY: install synth test scan lint format bench generate clean
 
 install: $(STAMP) $(SCAN_STAMP)
 
@@ -43,6 +43,13 @@ format: install
 
 bench: install
 	$(PY) benchmarks/synth_benchmark.py
+
+# Regenerate what is derived from pinned sources: DLC image tables (sagemaker-core), the Control
+# Tower rule types (cdk-validator-cfnguard), the settings JSON Schemas and the README settings tables.
+generate: install
+	$(PY) tools/generate_dlc_tables.py
+	$(PY) -m mlblueprints.constructs.compliance._private.control_tower_rule_source
+	$(PY) -m mlblueprints.blueprints.docs README.md
 
 scan: synth
 	$(SCAN_VENV)/bin/checkov --directory cdk.out --framework cloudformation --compact --quiet

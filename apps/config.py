@@ -98,10 +98,27 @@ def read_stacks(app: App, default: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _parse_json(text: str, source: str) -> Any:
+    duplicates: list[str] = []
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        duplicates.extend(sorted({key for key in keys if keys.count(key) > 1}))
+        return dict(pairs)
+
     try:
-        return json.loads(text)
+        document = json.loads(text, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as error:
         raise CatalogConfigError([BlueprintConfigError(f"{source} is not valid JSON: {error}")]) from None
+    if duplicates:
+        raise CatalogConfigError(
+            [
+                BlueprintConfigError(
+                    f"{source} repeats the key(s) {', '.join(map(repr, duplicates))}; JSON keeps only the last "
+                    "one, so an earlier value would be silently ignored. Keep one of each."
+                )
+            ]
+        )
+    return document
 
 
 def load_stack_configs(

@@ -47,11 +47,36 @@ class BlueprintSettings(BaseModel):
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     @classmethod
-    def parse(cls, stack: str, config: dict[str, Any]) -> BaseModel:
+    def parse(cls, stack: str, config: dict[str, Any]) -> BlueprintSettings:
+        """Validated settings of ``stack``, or one error naming every problem of its config."""
+        problems: list[Problem] = []
+        settings = None
         try:
-            return cls.model_validate(config)
+            settings = cls.model_validate(config)
         except ValidationError as error:
-            raise BlueprintConfigError(settings_problems(error, cls), stack=stack) from None
+            problems += settings_problems(error, cls)
+        problems += cls.preflight(config)
+        if problems:
+            raise BlueprintConfigError(_unique(problems), stack=stack)
+        return settings
+
+    @classmethod
+    def preflight(cls, config: dict[str, Any]) -> list[Problem]:
+        """Problems the blueprint's constructs would raise, found on the raw config before building.
+
+        A blueprint runs its constructs' own checks here (never a second copy of them), so that one
+        run reports a stack's type errors and its construct-level problems together.
+        """
+        return []
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen, unique = set(), []
+    for problem in problems:
+        if problem.message not in seen:
+            seen.add(problem.message)
+            unique.append(problem)
+    return unique
 
 
 _PYDANTIC_NOISE = re.compile(r"^(Value error|Assertion failed), ")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "AcknowledgementError",
     "BlueprintConfigError",
     "EndpointConfigError",
     "ImageCompatibilityError",
@@ -93,6 +94,10 @@ class EndpointConfigError(MlBlueprintsError):
 
 class NetworkConfigError(MlBlueprintsError):
     """A VPC layout that CloudFormation or EC2 would refuse."""
+
+
+class AcknowledgementError(MlBlueprintsError):
+    """A compliance acknowledgement without a finding, a reason, or a value cdk-nag can name."""
 
 
 class RegionError(MlBlueprintsError):

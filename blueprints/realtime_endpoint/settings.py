@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, model_validator
+from aws_cdk import Aws
+from pydantic import Field
 
 from mlblueprints.blueprints.settings_base import BlueprintSettings, construct_default
+from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
+from mlblueprints.constructs.errors import MlBlueprintsError, Problem
+from mlblueprints.constructs.sagemaker.container_image import ContainerImage, image_problems
 from mlblueprints.constructs.sagemaker.endpoint import (
+    MAX_5XX_THRESHOLD,
     MAX_LATENCY_THRESHOLD_MS,
     EndpointAlarms,
     RealtimeEndpoint,
+    count_problems,
 )
-from mlblueprints.constructs.sagemaker.scaling import MAX_INSTANCES_PER_VARIANT, EndpointAutoScaling
+from mlblueprints.constructs.sagemaker.model_data import ModelData
+from mlblueprints.constructs.sagemaker.scaling import (
+    MAX_INSTANCES_PER_VARIANT,
+    MAX_TARGET_INVOCATIONS,
+    EndpointAutoScaling,
+)
 from mlblueprints.constructs.security.private_network import PrivateNetwork, network_problems
 
 __all__ = ["RealtimeEndpointSettings"]
@@ -20,7 +31,13 @@ __all__ = ["RealtimeEndpointSettings"]
 # A KMS key ARN (grants and key policies need the key, not an alias: "Using aliases to control
 # access to KMS keys", AWS KMS Developer Guide).
 KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32})$"
-Count = Annotated[int, Field(ge=1, le=MAX_INSTANCES_PER_VARIANT)]
+# Ranges are checked by the constructs' own rules (see ``preflight``); the schema states them for editors.
+Count = Annotated[int, Field(json_schema_extra={"minimum": 1, "maximum": MAX_INSTANCES_PER_VARIANT})]
+Target = Annotated[float, Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_TARGET_INVOCATIONS})]
+LatencyMs = Annotated[
+    float, Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_LATENCY_THRESHOLD_MS})
+]
+ErrorCount = Annotated[int, Field(json_schema_extra={"minimum": 1, "maximum": MAX_5XX_THRESHOLD})]
 
 
 class RealtimeEndpointSettings(BlueprintSettings):
@@ -74,24 +91,18 @@ class RealtimeEndpointSettings(BlueprintSettings):
         None, description="Auto-scaling minimum. Default: initial_instance_count."
     )
     max_capacity: Count | None = Field(None, description="Auto-scaling maximum. Default: twice min_capacity.")
-    target_invocations_per_instance: float | None = Field(
+    target_invocations_per_instance: Target | None = Field(
         None,
-        gt=0,
-        le=1_000_000,
         description="Target tracking on SageMakerVariantInvocationsPerInstance (per minute).",
         json_schema_extra=construct_default(EndpointAutoScaling, "target_invocations_per_instance"),
     )
-    model_latency_p90_ms: float | None = Field(
+    model_latency_p90_ms: LatencyMs | None = Field(
         None,
-        gt=0,
-        le=MAX_LATENCY_THRESHOLD_MS,
         description="Alarm when p90 ModelLatency stays above this for 3 minutes.",
         json_schema_extra=construct_default(EndpointAlarms, "model_latency_p90_ms"),
     )
-    invocation_5xx_errors: int | None = Field(
+    invocation_5xx_errors: ErrorCount | None = Field(
         None,
-        ge=1,
-        le=1_000_000,
         description="Alarm when a 5-minute window has at least this many 5XX errors.",
         json_schema_extra=construct_default(EndpointAlarms, "invocation_5xx_errors"),
     )
@@ -125,33 +136,129 @@ class RealtimeEndpointSettings(BlueprintSettings):
         None, max_length=1024, description="The CloudFormation stack description."
     )
 
-    @model_validator(mode="after")
-    def _one_image_source(self) -> RealtimeEndpointSettings:
-        dlc = self.dlc_repository is not None or self.dlc_tag is not None
-        if self.image_uri and dlc:
-            raise ValueError(
-                "set either image_uri (your own ECR image) or dlc_repository and dlc_tag (an AWS Deep "
-                "Learning Container), not both"
+    @classmethod
+    def preflight(cls, config: dict[str, Any]) -> list[Problem]:
+        """Every problem the constructs would raise, found on the raw config with their own checks.
+
+        Runs whether or not the field types are right (a value of the wrong type is skipped here and
+        reported by pydantic), so one run names every problem of the stack.
+        """
+        problems = _image_source_problems(config)
+        if isinstance(config.get("vpc_cidr"), str):
+            if config.get("create_vpc") is False:
+                problems.append(
+                    Problem("vpc_cidr is set but create_vpc is false; drop one of them", setting="vpc_cidr")
+                )
+            problems += network_problems(config["vpc_cidr"], max_azs=2)
+        if config.get("model_data_kms_key_arn") and not config.get("model_data_url"):
+            problems.append(
+                Problem(
+                    "model_data_kms_key_arn needs model_data_url: the bundled smoke-test model is not "
+                    "KMS-encrypted",
+                    setting="model_data_kms_key_arn",
+                )
             )
-        if not self.image_uri and not (self.dlc_repository and self.dlc_tag):
-            raise ValueError(
-                "no container image: set image_uri to your ECR image, or both dlc_repository and dlc_tag, "
-                'e.g. "pytorch-inference" and "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker"'
+        instance = None
+        if isinstance(config.get("instance_type"), str):
+            try:
+                instance = check_instance_type(
+                    config["instance_type"],
+                    use=SageMakerUse.REALTIME_INFERENCE,
+                    allow_unlisted=config.get("allow_unlisted_instance_types") is True,
+                )
+            except MlBlueprintsError as error:
+                problems += error.problems
+        image = _image(config)
+        if isinstance(image, ContainerImage):
+            problems += [p for error in image_problems(image, instance, Aws.REGION) for p in error.problems]
+        elif image is not None:
+            problems += image
+        if isinstance(config.get("model_data_url"), str):
+            try:
+                ModelData.from_s3_url(config["model_data_url"])
+            except MlBlueprintsError as error:
+                problems += error.problems
+        count = _typed(config, "initial_instance_count", int, default=2)
+        if count is not None:
+            problems += count_problems(count)
+            scaling = _typed_options(
+                config,
+                EndpointAutoScaling,
+                min_capacity=int,
+                max_capacity=int,
+                target_invocations_per_instance=float,
             )
-        if self.vpc_cidr is not None and not self.create_vpc:
-            raise ValueError("vpc_cidr is set but create_vpc is false; drop one of them")
-        if self.vpc_cidr is not None:
-            problems = network_problems(self.vpc_cidr, max_azs=2)
-            if problems:
-                raise ValueError("; ".join(problem.message for problem in problems))
-        if self.model_data_kms_key_arn and not self.model_data_url:
-            raise ValueError(
-                "model_data_kms_key_arn needs model_data_url (the bundled model is not KMS-encrypted)"
-            )
-        if not self.auto_scaling and (
-            self.min_capacity or self.max_capacity or self.target_invocations_per_instance
+            if scaling is not None and config.get("auto_scaling", True) is True:
+                problems += scaling.problems(count)
+        alarms = _typed_options(config, EndpointAlarms, model_latency_p90_ms=float, invocation_5xx_errors=int)
+        if alarms is not None:
+            problems += alarms.problems()
+        if config.get("auto_scaling") is False and any(
+            config.get(k) is not None
+            for k in ("min_capacity", "max_capacity", "target_invocations_per_instance")
         ):
-            raise ValueError(
-                "min_capacity, max_capacity and target_invocations_per_instance need auto_scaling: true"
+            problems.append(
+                Problem(
+                    "min_capacity, max_capacity and target_invocations_per_instance need auto_scaling: true",
+                    setting="auto_scaling",
+                )
             )
-        return self
+        return problems
+
+
+def _image_source_problems(config: dict[str, Any]) -> list[Problem]:
+    dlc = config.get("dlc_repository") is not None or config.get("dlc_tag") is not None
+    if config.get("image_uri") and dlc:
+        return [
+            Problem(
+                "set either image_uri (your own ECR image) or dlc_repository and dlc_tag (an AWS Deep "
+                "Learning Container), not both",
+                setting="image_uri",
+            )
+        ]
+    if not config.get("image_uri") and not (config.get("dlc_repository") and config.get("dlc_tag")):
+        return [
+            Problem(
+                "no container image: set image_uri to your ECR image, or both dlc_repository and dlc_tag, "
+                'e.g. "pytorch-inference" and "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker"',
+                setting="dlc_repository",
+            )
+        ]
+    return []
+
+
+def _image(config: dict[str, Any]) -> ContainerImage | list[Problem] | None:
+    repository, tag, uri = config.get("dlc_repository"), config.get("dlc_tag"), config.get("image_uri")
+    if isinstance(uri, str) and uri and not (repository or tag):
+        try:
+            return ContainerImage.from_image_uri(uri)
+        except MlBlueprintsError as error:
+            return error.problems
+    if isinstance(repository, str) and isinstance(tag, str) and not uri:
+        return ContainerImage.from_dlc(
+            repository, tag, allow_unlisted_tag=config.get("allow_unlisted_image_tags") is True
+        )
+    return None
+
+
+def _typed(config: dict[str, Any], key: str, kind: type, default: Any = None) -> Any:
+    """``config[key]`` if it has the type pydantic will accept (strict: no bools for numbers)."""
+    value = config.get(key, default)
+    if value is None or isinstance(value, bool):
+        return None
+    if kind is float and isinstance(value, int):
+        return float(value)
+    return value if isinstance(value, kind) else None
+
+
+def _typed_options(config: dict[str, Any], options: type, **kinds: type) -> Any:
+    """``options(**values)`` from the keys that are set with the right type; ``None`` if one is mistyped."""
+    values = {}
+    for key, kind in kinds.items():
+        if config.get(key) is None:
+            continue
+        value = _typed(config, key, kind)
+        if value is None:
+            return None
+        values[key] = value
+    return options(**values)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Environment, RemovalPolicy
+from aws_cdk import CfnOutput, Environment, RemovalPolicy, Token
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
 from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
+from mlblueprints.constructs.errors import BlueprintConfigError, Problem
 from mlblueprints.constructs.sagemaker.container_image import ContainerImage
 from mlblueprints.constructs.sagemaker.endpoint import EndpointAlarms, EndpointAutoScaling, RealtimeEndpoint
 from mlblueprints.constructs.sagemaker.model_data import ModelData
@@ -61,6 +62,7 @@ class RealtimeEndpointStack(AvailabilityZonesAtDeployTime):
                 settings.dlc_tag,
                 allow_unlisted_tag=settings.allow_unlisted_image_tags,
             )
+        _check_key_region(settings.model_data_kms_key_arn, self.region)
         if settings.model_data_url:
             data_key = (
                 kms.Key.from_key_arn(self, "ModelDataKey", settings.model_data_kms_key_arn)
@@ -109,3 +111,20 @@ class RealtimeEndpointStack(AvailabilityZonesAtDeployTime):
                 value=self.endpoint.alarm_topic.topic_arn,
                 description="Subscribe to this SNS topic to receive the endpoint's alarms",
             )
+
+
+def _check_key_region(key_arn: str | None, region: str) -> None:
+    """An SSE-KMS bucket's key lives in the bucket's region, and SageMaker reads from its own region."""
+    if not key_arn or Token.is_unresolved(region):
+        return
+    key_region = key_arn.split(":")[3]
+    if key_region != region:
+        raise BlueprintConfigError(
+            Problem(
+                f"model_data_kms_key_arn is a key in {key_region}, but the stack deploys to {region}: SageMaker "
+                f"reads model artifacts from buckets in its own region, whose keys are in that region too. Copy "
+                f"the model to a bucket in {region} and use that bucket's key.",
+                setting="model_data_kms_key_arn",
+                value=key_arn,
+            )
+        )

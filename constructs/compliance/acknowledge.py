@@ -21,6 +21,7 @@ from typing import Any
 from aws_cdk import Acknowledgment, Stack, Validations
 
 from constructs import IConstruct
+from mlblueprints.constructs.errors import AcknowledgementError
 
 __all__ = [
     "REGULATORY_PACKS",
@@ -74,9 +75,11 @@ def acknowledge(
     """
     packs = tuple(packs)
     if not packs:
-        raise ValueError("acknowledge() needs at least one pack")
+        raise AcknowledgementError("acknowledge() needs at least one pack")
     if not topic.strip() or not reason.strip():
-        raise ValueError(f"acknowledge({rule!r}) needs a topic and a reason that says why it is safe here")
+        raise AcknowledgementError(
+            f"acknowledge({rule!r}) needs a topic and a reason that says why it is safe here"
+        )
     Validations.of(scope).acknowledge(
         *(Acknowledgment(id=rule_id(pack, rule), reason=f"{topic}: {reason}") for pack in packs)
     )
@@ -103,7 +106,7 @@ def _render(resolved: Any) -> str:
         if function == "Fn::Join":
             separator, parts = argument
             return separator.join(_render(part) for part in parts)
-    raise ValueError(f"cannot render {resolved!r} as cdk-nag evidence")
+    raise AcknowledgementError(f"cannot render {resolved!r} as cdk-nag evidence")
 
 
 def acknowledge_wildcard_resource(scope: IConstruct, resource: str, *, topic: str, reason: str) -> None:

@@ -299,11 +299,12 @@ def _dlc_problems(image: ContainerImage, region: str | None, service: str) -> li
             )
         )
     elif not repository.is_known_tag(image.tag) and not image.allow_unlisted_tag:
-        newest = ", ".join(repository.tags()[:3])
+        newest = ", ".join(repository.tags()[:3])  # the SDK's base tags; build suffixes may follow
         problems.append(
             Problem(
                 f"Image tag {image.tag!r} of {image.repository_name!r} is not in the catalog's image tables "
-                f"({repository.source}). Known tags include {newest}. For a tag published after that "
+                f"({repository.source}). Known base tags include {newest} (a build suffix such as "
+                "-cu124-ubuntu22.04-sagemaker may follow). For a tag published after that "
                 'release, set "allow_unlisted_image_tags": true (allow_unlisted_tag=True on '
                 "ContainerImage.from_dlc; context key 'mlblueprints:allowUnlistedImageTags').",
                 setting="dlc_tag",

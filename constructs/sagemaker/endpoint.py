@@ -45,6 +45,7 @@ ALLOW_UNLISTED_CONTEXT_KEY = "mlblueprints:allowUnlistedInstanceTypes"
 # Realtime invocations time out after 60 s (streaming after 8 minutes); a latency threshold beyond
 # an hour could never fire.
 MAX_LATENCY_THRESHOLD_MS = 3_600_000
+MAX_5XX_THRESHOLD = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class EndpointAlarms:
                     value=self.model_latency_p90_ms,
                 )
             )
-        if not 1 <= self.invocation_5xx_errors <= 1_000_000:
+        if not 1 <= self.invocation_5xx_errors <= MAX_5XX_THRESHOLD:
             problems.append(
                 Problem(
                     f"invocation_5xx_errors={self.invocation_5xx_errors}: the alarm fires at this many errors "
@@ -151,7 +152,7 @@ class RealtimeEndpoint(Construct):
         if image.is_dlc and _context_flag(self, ALLOW_UNLISTED_TAGS_CONTEXT_KEY):
             image = dataclasses.replace(image, allow_unlisted_tag=True)
         errors += image_problems(image, instance, stack.region, service="sagemaker")
-        problems = _count_problems(initial_instance_count)
+        problems = count_problems(initial_instance_count)
         if auto_scaling is not None:
             problems += auto_scaling.problems(initial_instance_count)
             if instance is not None and instance.is_burstable:
@@ -383,7 +384,7 @@ class RealtimeEndpoint(Construct):
         self.alarms = [errors, latency]
 
 
-def _count_problems(initial_instance_count: int) -> list[Problem]:
+def count_problems(initial_instance_count: int) -> list[Problem]:
     if (
         isinstance(initial_instance_count, int)
         and not isinstance(initial_instance_count, bool)

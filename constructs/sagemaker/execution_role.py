@@ -73,17 +73,21 @@ class ExecutionRole(Construct):
     ) -> None:
         """The ENI permissions SageMaker uses, as this role, to attach its containers to ``vpc``.
 
-        As the SageMaker Developer Guide's VPC policy example does ("Give SageMaker access to resources
-        in your Amazon VPC"), every action on network interfaces is conditioned on ``ec2:Vpc``: the
-        role can create and delete interfaces in this VPC only.
+        The role can create interfaces only in this VPC's subnets with this security group, and manage
+        or delete only interfaces in this VPC (an ``ec2:Vpc`` condition, as in the SageMaker Developer
+        Guide's VPC policy example).
         """
         stack = Stack.of(self)
         eni_arn = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
         in_this_vpc = {"ArnEquals": {"ec2:Vpc": _vpc_arn(stack, vpc)}}
+        # CreateNetworkInterface is authorized on the new interface and on the subnet and security
+        # group it joins; ec2:Vpc exists only on the subnet and security group for this action (Service
+        # Authorization Reference for Amazon EC2), so naming them confines the interface to this VPC.
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["ec2:CreateNetworkInterface"],
                 resources=[
+                    eni_arn,
                     *(
                         stack.format_arn(service="ec2", resource="subnet", resource_name=s)
                         for s in subnet_ids
@@ -96,10 +100,10 @@ class ExecutionRole(Construct):
                 ],
             )
         )
+        # The actions on existing interfaces carry ec2:Vpc on the network-interface resource.
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=[
-                    "ec2:CreateNetworkInterface",
                     "ec2:CreateNetworkInterfacePermission",
                     "ec2:DeleteNetworkInterface",
                     "ec2:DeleteNetworkInterfacePermission",
@@ -130,8 +134,8 @@ class ExecutionRole(Construct):
                 eni_arn,
                 topic="EC2 network-interface permissions for the VPC attachment",
                 reason="SageMaker creates the containers' ENIs with this role; their IDs do not exist before "
-                "deployment, so the ENI actions name network interfaces of this account and region and "
-                "an ec2:Vpc condition limits them to this VPC.",
+                "deployment, so the ENI actions name network interfaces of this account and region: "
+                "creation only in this VPC's subnets and security group, the rest under an ec2:Vpc condition.",
             )
 
 

@@ -10,12 +10,14 @@ from aws_cdk import aws_applicationautoscaling as appscaling
 from constructs import Construct
 from mlblueprints.constructs.errors import Problem
 
-__all__ = ["MAX_INSTANCES_PER_VARIANT", "EndpointAutoScaling"]
+__all__ = ["MAX_INSTANCES_PER_VARIANT", "MAX_TARGET_INVOCATIONS", "EndpointAutoScaling"]
 
 # The hard ceiling this catalog accepts for one variant. SageMaker's default account quota for
 # instances per endpoint is far lower (see Service Quotas, "Number of instances across all
 # production variants"); a larger fleet needs a quota increase and belongs in several endpoints.
 MAX_INSTANCES_PER_VARIANT = 1000
+# Invocations per instance per minute: far above what any model serves, and below float noise.
+MAX_TARGET_INVOCATIONS = 1_000_000
 # Application Auto Scaling cooldowns are whole seconds, at most one day in this catalog.
 MAX_COOLDOWN = Duration.days(1)
 
@@ -83,7 +85,7 @@ class EndpointAutoScaling:
                 )
             )
         target = self.target_invocations_per_instance
-        if not 0 < target <= 1_000_000:
+        if not 0 < target <= MAX_TARGET_INVOCATIONS:
             problems.append(
                 Problem(
                     f"target_invocations_per_instance={target}: the target is invocations per instance per "

@@ -92,9 +92,9 @@ def test_every_problem_of_every_stack_in_one_error():
     )
     expected = [
         r"Stack 'Typo': unknown setting 'instance_typ': did you mean 'instance_type'\?",
-        r"Stack 'Range': setting 'initial_instance_count' is 1000000000000: Input should be less than or equal to 1000",
-        r"Stack 'Range': setting 'invocation_5xx_errors' is 0: Input should be greater than or equal to 1",
-        r"Stack 'Latency': setting 'model_latency_p90_ms' is 1e\+300",
+        r"Stack 'Range': initial_instance_count=1000000000000: a real-time endpoint needs 1 to 1000 instances",
+        r"Stack 'Range': invocation_5xx_errors=0: .*0 would alarm on every quiet window",
+        r"Stack 'Latency': model_latency_p90_ms=1e\+300: use a latency above 0 and at most 3600000 ms",
         r"Stack 'NotAnObject': the stack entry is \[1, 2\]; expected an object",
         r"Stack 'Env': \"env.account\" is 1234; an AWS account ID is a string of 12 digits",
         r"Stack 'Env': \"env.region\" is 'moon-1'",
@@ -105,6 +105,45 @@ def test_every_problem_of_every_stack_in_one_error():
         assert __import__("re").search(pattern, message), f"{pattern!r} not in:\n{message}"
     assert "Fine" not in message
     assert message.startswith("9 problem(s) in the catalog configuration:")
+
+
+def test_one_stack_reports_type_range_and_construct_problems_together():
+    message = _problems(
+        {
+            "M1": {
+                **VALID,
+                "instance_type": "ml.g5.xlarg",
+                "dlc_tag": "latest",
+                "model_data_url": "s3://my-models/k.zip",
+                "initial_instance_count": "2",
+                "model_latency_p90_ms": float("nan"),
+            }
+        }
+    )
+    for part in (
+        "setting 'initial_instance_count' is '2': Input should be a valid integer",
+        "'ml.g5.xlarg' is not a SageMaker instance type",
+        "uses the mutable 'latest' tag",
+        "'s3://my-models/k.zip' is not an S3 URL of a .tar.gz archive",
+        "model_latency_p90_ms=nan",
+    ):
+        assert part in message, f"{part!r} not in:\n{message}"
+    assert message.startswith("5 problem(s)")
+
+
+def test_duplicate_json_keys_are_refused(tmp_path):
+    config = tmp_path / "dup.json"
+    config.write_text('{"stacks": {"A": {"blueprint": "realtime-endpoint", "blueprint": "x"}}}')
+    with pytest.raises(CatalogConfigError, match=r"repeats the key\(s\) 'blueprint'"):
+        build_app(App(context={"config": str(config)}))
+
+
+def test_model_data_key_must_be_in_the_stack_region():
+    key = "arn:aws:kms:eu-west-1:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab"
+    env = {"account": "123456789012", "region": "us-east-1"}
+    message = _problems({"Mine": {**VALID, "env": env, "model_data_kms_key_arn": key}})
+    assert "model_data_kms_key_arn is a key in eu-west-1, but the stack deploys to us-east-1" in message
+    _app_with({"Mine": {**VALID, "env": {**env, "region": "eu-west-1"}, "model_data_kms_key_arn": key}})
 
 
 def test_strict_types():

@@ -17,6 +17,7 @@ from mlblueprints.constructs.compliance.acknowledge import (
     rule_id,
 )
 from mlblueprints.constructs.compliance.gates import add_compliance_gates
+from mlblueprints.constructs.errors import AcknowledgementError
 from mlblueprints.constructs.sagemaker.container_image import ContainerImage
 from mlblueprints.constructs.sagemaker.endpoint import RealtimeEndpoint
 from mlblueprints.constructs.sagemaker.model_data import ModelData
@@ -46,17 +47,21 @@ def _topic() -> sns.Topic:
 
 @pytest.mark.parametrize("reason", ["", "   "], ids=["empty", "blank"])
 def test_acknowledge_refuses_an_empty_reason(reason):
-    with pytest.raises(ValueError, match=r"^acknowledge\('SNSEncryptedKMS'\) needs a topic and a reason"):
+    with pytest.raises(
+        AcknowledgementError, match=r"^acknowledge\('SNSEncryptedKMS'\) needs a topic and a reason"
+    ):
         acknowledge(_topic(), "SNSEncryptedKMS", topic="unencrypted topic", reason=reason)
 
 
 def test_acknowledge_refuses_an_empty_topic():
-    with pytest.raises(ValueError, match=r"^acknowledge\('SNSEncryptedKMS'\) needs a topic and a reason"):
+    with pytest.raises(
+        AcknowledgementError, match=r"^acknowledge\('SNSEncryptedKMS'\) needs a topic and a reason"
+    ):
         acknowledge(_topic(), "SNSEncryptedKMS", topic=" ", reason="It holds no data.")
 
 
 def test_acknowledge_refuses_no_packs():
-    with pytest.raises(ValueError, match=r"^acknowledge\(\) needs at least one pack"):
+    with pytest.raises(AcknowledgementError, match=r"^acknowledge\(\) needs at least one pack"):
         acknowledge(_topic(), "SNSEncryptedKMS", topic="t", reason="r", packs=())
 
 

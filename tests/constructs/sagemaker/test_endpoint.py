@@ -560,10 +560,19 @@ def test_network_interface_actions_are_limited_to_the_vpc(in_vpc):
     stack, vpc, template = in_vpc
     vpc_arn = stack.resolve(stack.format_arn(service="ec2", resource="vpc", resource_name=vpc.vpc_id))
     on_enis = [s for s in _role_statements(template) if "network-interface/*" in str(s["Resource"])]
-    assert on_enis, "no statement on network interfaces"
-    for statement in on_enis:
-        assert "ec2:DeleteNetworkInterface" in _actions(statement)
-        assert statement["Condition"] == {"ArnEquals": {"ec2:Vpc": vpc_arn}}
+    (create,) = [s for s in on_enis if "ec2:CreateNetworkInterface" in _actions(s)]
+    (manage,) = [s for s in on_enis if "ec2:DeleteNetworkInterface" in _actions(s)]
+    # ec2:Vpc is not in CreateNetworkInterface's request context for the network-interface resource:
+    # a condition there would deny every creation. The subnets and security group confine it instead.
+    assert "Condition" not in create
+    assert "subnet/" in str(create["Resource"]) and "security-group/" in str(create["Resource"])
+    assert _actions(create) == ("ec2:CreateNetworkInterface",)
+    assert manage["Condition"] == {"ArnEquals": {"ec2:Vpc": vpc_arn}}
+    assert set(_actions(manage)) == {
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+    }
 
 
 def test_model_in_a_vpc_gets_an_https_only_security_group(in_vpc):
