@@ -16,6 +16,7 @@ from aws_cdk import aws_sns as sns
 
 from constructs import Construct
 from mlblueprints.constructs._private.names import STACK_SUFFIX_LENGTH, stack_id_suffix, unique_base_name
+from mlblueprints.constructs._private.retention import named_log_group_removal_policy
 from mlblueprints.constructs._private.service_models import map_member_rule, member_rule
 from mlblueprints.constructs.compliance.acknowledge import acknowledge
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
@@ -230,13 +231,7 @@ class RealtimeEndpoint(Construct):
             log_group_name=log_group_name,
             encryption_key=encryption_key,
             retention=log_retention,
-            # Kept on stack deletion, but removed when a first creation rolls back, so that a retry
-            # does not collide with its own leftover log group.
-            removal_policy=(
-                RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
-                if removal_policy is RemovalPolicy.RETAIN
-                else removal_policy
-            ),
+            removal_policy=named_log_group_removal_policy(removal_policy),
         )
 
         self.execution_role = ExecutionRole(

@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 from mlblueprints.constructs._private.names import unique_name_with_stack_suffix
+from mlblueprints.constructs._private.retention import named_log_group_removal_policy
 from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge, acknowledge_inline_policy
 from mlblueprints.constructs.errors import NetworkConfigError, Problem
 from mlblueprints.constructs.security.encryption_key import allow_cloudwatch_logs
@@ -171,12 +172,7 @@ class PrivateNetwork(Construct):
             log_group_name=flow_log_group_name,
             encryption_key=encryption_key,
             retention=flow_log_retention,
-            # Kept on stack deletion, dropped when a first creation rolls back (as the endpoint's).
-            removal_policy=(
-                RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
-                if removal_policy is RemovalPolicy.RETAIN
-                else removal_policy
-            ),
+            removal_policy=named_log_group_removal_policy(removal_policy),
         )
         flow_log = self.vpc.add_flow_log(
             "FlowLog",

@@ -73,18 +73,22 @@ def default():
     return endpoint, Template.from_stack(stack)
 
 
-@pytest.fixture(scope="module")
-def in_vpc():
-    """An endpoint in an isolated VPC, synthesized once."""
-    stack = Stack(App(), "Test")
-    vpc = ec2.Vpc(
+def _isolated_vpc(stack: Stack, subnet_group: str) -> ec2.Vpc:
+    return ec2.Vpc(
         stack,
         "Vpc",
         nat_gateways=0,
         subnet_configuration=[
-            ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+            ec2.SubnetConfiguration(name=subnet_group, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
         ],
     )
+
+
+@pytest.fixture(scope="module")
+def in_vpc():
+    """An endpoint in an isolated VPC, synthesized once."""
+    stack = Stack(App(), "Test")
+    vpc = _isolated_vpc(stack, "Isolated")
     _endpoint(stack, vpc=vpc)
     return stack, vpc, Template.from_stack(stack)
 
@@ -513,14 +517,7 @@ def test_role_writes_to_its_own_log_group_only(default):
 
 def test_existing_vpc_key_role_and_topic_are_used_instead_of_new_ones():
     stack = Stack(App(), "Test")
-    vpc = ec2.Vpc(
-        stack,
-        "Vpc",
-        nat_gateways=0,
-        subnet_configuration=[
-            ec2.SubnetConfiguration(name="Private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        ],
-    )
+    vpc = _isolated_vpc(stack, "Private")
     key = kms.Key(stack, "SharedKey", enable_key_rotation=True)
     role = iam.Role(stack, "SharedRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
     topic = sns.Topic(stack, "OpsTopic")
