@@ -90,7 +90,7 @@ def test_benchmark_worker_uses_the_current_catalog_api():
     assert ("mlblueprints.apps.catalog", "build_app") in imported
 
 
-def test_a_built_wheel_ships_the_smoke_test_model_and_synthesizes(tmp_path):
+def test_a_built_wheel_installs_into_a_fresh_virtualenv_and_synthesizes(tmp_path):
     # `pip install .` (not editable): the bundled model, example and schemas must be package data.
     subprocess.run(
         [
@@ -109,21 +109,35 @@ def test_a_built_wheel_ships_the_smoke_test_model_and_synthesizes(tmp_path):
         capture_output=True,
     )
     (wheel,) = tmp_path.glob("mlblueprints-*.whl")
-    target = tmp_path / "site"
+    venv = tmp_path / "fresh"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    python = venv / "bin" / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
         check=True,
         capture_output=True,
+    )
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     )
     for shipped in (
         "mlblueprints/blueprints/realtime_endpoint/smoke_test_model/code/inference.py",
         "mlblueprints/blueprints/realtime_endpoint/example.json",
         "mlblueprints/blueprints/schemas/config.schema.json",
     ):
-        assert (target / shipped).is_file(), shipped
-    # Synthesize from the installed copy, outside the repository, with the venv's dependencies.
+        assert (site / shipped).is_file(), shipped
+    # The dependencies (aws-cdk-lib, jsii, ...) come from the project's virtualenv, after the fresh
+    # one's own site-packages, so the catalog itself is the installed wheel, not the editable checkout.
+    import aws_cdk
+
+    (site / "project-dependencies.pth").write_text(str(Path(aws_cdk.__file__).parents[1]) + "\n")
     script = (
-        "import mlblueprints.blueprints.registry as r, sys; assert r.__file__.startswith(sys.argv[1]), r.__file__\n"
+        "import sys, mlblueprints.blueprints.registry as r; assert r.__file__.startswith(sys.argv[1]), r.__file__\n"
         "from mlblueprints.apps.runtime import use_pinned_node; use_pinned_node()\n"
         "from aws_cdk import App\n"
         "from mlblueprints.apps.catalog import build_app\n"
@@ -131,9 +145,9 @@ def test_a_built_wheel_ships_the_smoke_test_model_and_synthesizes(tmp_path):
         "print(len(assembly.stacks))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script, str(target), str(tmp_path / "out")],
+        [str(python), "-c", script, str(site), str(tmp_path / "out")],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(target)},
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         capture_output=True,
         text=True,
         timeout=300,
