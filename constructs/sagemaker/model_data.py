@@ -18,12 +18,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
-from mlblueprints.constructs.errors import ModelDataError
+from mlblueprints.constructs.errors import ModelDataError, Problem
 
 __all__ = ["ModelData", "ModelDataError"]
 
 # Anchored at both ends: "model.tar.gz.bak" is not a model archive.
-_S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>\S+\.tar\.gz)$")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_S3_URL = re.compile(r"^s3://(?P<bucket>" + _BUCKET.pattern + r")/(?P<key>\S+\.tar\.gz)$")
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,13 @@ class ModelData:
         match = _S3_URL.match(s3_url)
         if not match:
             raise ModelDataError(
-                f"Model artifact {s3_url!r} is not an S3 URL of a .tar.gz archive. SageMaker loads "
-                "model data from 's3://<bucket>/<key>.tar.gz' (for example "
-                "'s3://my-models/llama/model.tar.gz'): upload the archive to S3 and use its URL."
+                Problem(
+                    f"Model artifact {s3_url!r} is not an S3 URL of a .tar.gz archive: {_url_fault(s3_url)}. "
+                    "SageMaker loads model data from 's3://<bucket>/<key>.tar.gz' (for example "
+                    "'s3://my-models/llama/model.tar.gz'): upload the archive to S3 and use its URL.",
+                    setting="model_data_url",
+                    value=s3_url,
+                )
             )
         return cls(s3_url=s3_url, _bucket=match["bucket"], _key=match["key"], _encryption_key=encryption_key)
 
@@ -117,6 +122,18 @@ class ModelData:
             )
         if self._encryption_key is not None:
             self._encryption_key.grant_decrypt(grantee)
+
+
+def _url_fault(url: str) -> str:
+    """Which part of an S3 URL is wrong, for the error message."""
+    if not url.startswith("s3://"):
+        return "it does not start with s3://"
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    if not _BUCKET.fullmatch(bucket):
+        return f"{bucket!r} is not a bucket name (3 to 63 lower-case letters, digits, dots and hyphens)"
+    if not key or not key.endswith(".tar.gz"):
+        return f"the key {key!r} does not end in .tar.gz"
+    return "the key holds whitespace"
 
 
 def _pack_model_archive(directory: Path) -> Path:

@@ -238,6 +238,20 @@ def test_model_artifact_must_be_an_s3_tar_gz_url(url):
         ModelData.from_s3_url(url)
 
 
+@pytest.mark.parametrize(
+    ("url", "cause"),
+    [
+        ("s3://b/k/model.tar.gz", r"'b' is not a bucket name"),
+        ("s3://My_Models/model.tar.gz", r"'My_Models' is not a bucket name"),
+        ("s3://my-models/model.tar.gz.bak", r"the key 'model.tar.gz.bak' does not end in .tar.gz"),
+        ("https://my-models/model.tar.gz", r"it does not start with s3://"),
+    ],
+)
+def test_model_artifact_error_names_the_faulty_part(url, cause):
+    with pytest.raises(ModelDataError, match=cause):
+        ModelData.from_s3_url(url)
+
+
 def test_model_artifact_key_in_bucket_must_be_tar_gz():
     stack = Stack(App(), "Test")
     bucket = s3.Bucket.from_bucket_name(stack, "Models", "my-models")
