@@ -1,36 +1,73 @@
 """AWS API facts read from botocore's data files: enums, name patterns, size limits, partitions.
 
 botocore ships the same models the AWS APIs validate requests against, so limits read from them stay
-right when AWS changes them and botocore is upgraded. They are read with botocore's loader alone,
-never through a session: a session reads ``~/.aws/config`` and dies with ``ProfileNotFound`` when
-``AWS_PROFILE`` names a profile the machine lacks (a CI runner's common case). Synth reads no AWS
-configuration and no credentials.
+right when AWS changes them and botocore is upgraded. They are read straight from the files of the
+installed botocore package (``botocore/data/<service>/<newest api version>/service-2.json[.gz]``, the
+version botocore's own loader picks), never through a session: a session reads ``~/.aws/config`` and
+dies with ``ProfileNotFound`` when ``AWS_PROFILE`` names a profile the machine lacks (a CI runner's
+common case), and botocore's loader also searches ``~/.aws/models``. Synth reads no AWS configuration,
+no credentials, and does not import botocore at all (its import alone costs a tenth of a second).
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
+import importlib.util
+import json
 import re
 from dataclasses import dataclass
-
-from botocore.loaders import create_loader
-from botocore.model import ServiceModel
+from pathlib import Path
+from typing import Any
 
 
 @functools.cache
-def _loader():
-    return create_loader()
+def botocore_data_dir() -> Path:
+    """``botocore/data`` of the installed botocore, found without importing it."""
+    spec = importlib.util.find_spec("botocore")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "botocore is not installed; install the mlblueprints package's dependencies"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _read_json(path: Path) -> Any:
+    gz = path.with_name(path.name + ".gz")
+    if gz.is_file():
+        with gzip.open(gz, "rt", encoding="utf-8") as handle:
+            return json.load(handle)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    """The shapes of one service model, as botocore's ``service-2.json`` defines them."""
+
+    service_name: str
+    api_version: str
+    shapes: dict[str, dict[str, Any]]
+
+    def shape(self, name: str) -> dict[str, Any]:
+        return self.shapes[name]
+
+    def member_shape(self, structure: str, member: str) -> dict[str, Any]:
+        """The shape a structure's member refers to (its constraints: min, max, pattern, enum)."""
+        return self.shapes[self.shapes[structure]["members"][member]["shape"]]
 
 
 @functools.cache
 def service_model(service: str = "sagemaker") -> ServiceModel:
-    return ServiceModel(_loader().load_service_model(service, "service-2"), service_name=service)
+    directory = botocore_data_dir() / service
+    api_version = max(p.name for p in directory.iterdir() if p.is_dir())  # ISO dates: newest last
+    document = _read_json(directory / api_version / "service-2.json")
+    return ServiceModel(service_name=service, api_version=api_version, shapes=document["shapes"])
 
 
 @functools.cache
 def partitions() -> dict[str, dict]:
     """botocore's partition table: partition ID -> its regions and DNS suffix."""
-    return {p["id"]: p for p in _loader().load_data("partitions")["partitions"]}
+    return {p["id"]: p for p in _read_json(botocore_data_dir() / "partitions.json")["partitions"]}
 
 
 @functools.cache
@@ -50,7 +87,7 @@ def partition_of(region: str) -> str | None:
 
 @functools.cache
 def enum_values(shape_name: str) -> tuple[str, ...]:
-    return tuple(service_model().shape_for(shape_name).enum)
+    return tuple(service_model().shape(shape_name)["enum"])
 
 
 @dataclass(frozen=True)
@@ -81,7 +118,7 @@ def _rule(metadata: dict) -> StringRule:
 
 @functools.cache
 def member_rule(structure: str, member: str) -> StringRule:
-    return _rule(service_model().shape_for(structure).members[member].metadata)
+    return _rule(service_model().member_shape(structure, member))
 
 
 @dataclass(frozen=True)
@@ -93,10 +130,11 @@ class MapRule:
 
 @functools.cache
 def map_member_rule(structure: str, member: str) -> MapRule:
-    shape = service_model().shape_for(structure).members[member]
-    value_rule = _rule(shape.value.metadata)
+    model = service_model()
+    shape = model.member_shape(structure, member)
+    value_rule = _rule(model.shape(shape["value"]["shape"]))
     return MapRule(
-        max_entries=shape.metadata.get("max"),
-        key=_rule(shape.key.metadata),
+        max_entries=shape.get("max"),
+        key=_rule(model.shape(shape["key"]["shape"])),
         value=StringRule(0, value_rule.max_length, None),  # an empty value is allowed
     )

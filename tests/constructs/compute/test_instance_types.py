@@ -192,3 +192,28 @@ def test_accelerated_type_not_offered_for_a_use_points_to_an_accelerated_one():
         InstanceTypeError, match=r"'ml.dl1.24xlarge' cannot be used for training.*'ml.g5.xlarge'"
     ):
         check_instance_type("ml.dl1.24xlarge", use=TRAINING)
+
+
+def test_service_model_reader_matches_botocore_without_importing_it():
+    # The catalog reads botocore's data files itself (no session, no ~/.aws); it must see exactly
+    # what botocore's own loader sees, and synth must not import botocore at all.
+    import subprocess
+    import sys
+
+    from botocore.loaders import create_loader
+
+    from mlblueprints.constructs._private import service_models
+
+    reference = create_loader().load_service_model("sagemaker", "service-2")
+    ours = service_models.service_model()
+    assert ours.api_version == reference["metadata"]["apiVersion"]
+    assert ours.shapes == reference["shapes"]
+    assert set(service_models.partitions()) == {
+        p["id"] for p in create_loader().load_data("partitions")["partitions"]
+    }
+    probe = (
+        "import sys; from mlblueprints.constructs.compute.instance_types import instance_types_for, SageMakerUse; "
+        "assert instance_types_for(SageMakerUse.TRAINING); print('botocore' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
