@@ -57,19 +57,27 @@ def read_stacks(app: App, default: dict[str, dict[str, Any]]) -> dict[str, Any]:
     config_path = app.node.try_get_context("config")
     if config_path is not None:
         if not isinstance(config_path, str) or not config_path.strip():
+            what = "empty" if not str(config_path).strip() else f"{config_path!r}, not a path"
             raise CatalogConfigError(
                 [
                     BlueprintConfigError(
-                        "context 'config' is empty; pass the path of a config file: -c config=my.json"
+                        f"context 'config' is {what}; pass the path of a config file: -c config=my.json"
                     )
                 ]
             )
         path = Path(config_path)
         if not path.is_file():
+            why = "is a directory, not a file" if path.is_dir() else "does not exist"
             raise CatalogConfigError(
-                [BlueprintConfigError(f"config file {config_path!r} (context 'config') does not exist")]
+                [BlueprintConfigError(f"config file {config_path!r} (context 'config') {why}")]
             )
-        document = _parse_json(path.read_text(), f"config file {config_path!r}")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise CatalogConfigError(
+                [BlueprintConfigError(f"config file {config_path!r} cannot be read as UTF-8 text: {error}")]
+            ) from None
+        document = _parse_json(text, f"config file {config_path!r}")
         if not isinstance(document, dict) or set(document) - {"$schema", "stacks"}:
             raise CatalogConfigError(
                 [
@@ -107,7 +115,7 @@ def _parse_json(text: str, source: str) -> Any:
 
     try:
         document = json.loads(text, object_pairs_hook=unique_keys)
-    except json.JSONDecodeError as error:
+    except (ValueError, RecursionError) as error:  # JSONDecodeError, over-long integers, deep nesting
         raise CatalogConfigError([BlueprintConfigError(f"{source} is not valid JSON: {error}")]) from None
     if duplicates:
         raise CatalogConfigError(
@@ -132,7 +140,37 @@ def load_stack_configs(
             configs.append(_stack_config(name, raw))
         except MlBlueprintsError as error:
             errors.append(error if error.stack else error.in_stack(name))
+    errors += _name_clashes(configs)
     return configs, errors
+
+
+def _name_clashes(configs: list[StackConfig]) -> list[MlBlueprintsError]:
+    """Fixed endpoint names that two stacks would create in one account and region."""
+    by_name: dict[str, list[StackConfig]] = {}
+    for config in configs:
+        name = getattr(config.settings, "endpoint_name", None)
+        if name:
+            by_name.setdefault(name, []).append(config)
+    errors = []
+    for name, owners in by_name.items():
+        if len(owners) > 1 and len({(c.env.account, c.env.region) if c.env else None for c in owners}) < len(
+            owners
+        ):
+            others = ", ".join(c.name for c in owners)
+            for config in owners:
+                errors.append(
+                    BlueprintConfigError(
+                        Problem(
+                            f"endpoint_name {name!r} is also set by another stack ({others}); SageMaker endpoint "
+                            "names are unique per account and region, so the second stack would fail to create. "
+                            "Give each stack its own name, or leave endpoint_name unset.",
+                            setting="endpoint_name",
+                            value=name,
+                        ),
+                        stack=config.name,
+                    )
+                )
+    return errors
 
 
 def _stack_config(name: str, raw: Any) -> StackConfig:
@@ -168,15 +206,39 @@ def _stack_config(name: str, raw: Any) -> StackConfig:
         )
     env, env_problems = _environment(env_config)
     problems += env_problems
+    problems += _token_problems(settings_config)
     settings = None
     if blueprint is not None:
         try:
-            settings = blueprint.settings.parse(name, settings_config)
+            settings = blueprint.settings.parse(name, settings_config, region=env.region if env else None)
         except MlBlueprintsError as error:
             problems += error.problems
     if problems:
         raise BlueprintConfigError(problems, stack=name)
     return StackConfig(name=name, blueprint=blueprint, settings=settings, env=env)
+
+
+# How CDK renders an unresolved token in a string ("${Token[TOKEN.12]}", "#{Token[...]}" in lists).
+_TOKEN = re.compile(r"[$#]\{Token\[")
+
+
+def _token_problems(value: Any, setting: str = "") -> list[Problem]:
+    """A config is literal JSON: a CDK token string in it would resolve to nothing at synth."""
+    if isinstance(value, str) and _TOKEN.search(value):
+        return [
+            Problem(
+                f"setting {setting!r} holds a CDK token string ({value!r}); a config takes literal values",
+                setting=setting,
+                value=value,
+            )
+        ]
+    if isinstance(value, dict):
+        return [
+            p for key, item in value.items() for p in _token_problems(item, f"{setting}.{key}".strip("."))
+        ]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _token_problems(item, f"{setting}[{i}]")]
+    return []
 
 
 def _environment(env_config: Any) -> tuple[Environment | None, list[Problem]]:

@@ -47,21 +47,24 @@ class BlueprintSettings(BaseModel):
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     @classmethod
-    def parse(cls, stack: str, config: dict[str, Any]) -> BlueprintSettings:
-        """Validated settings of ``stack``, or one error naming every problem of its config."""
+    def parse(cls, stack: str, config: dict[str, Any], *, region: str | None = None) -> BlueprintSettings:
+        """Validated settings of ``stack``, or one error naming every problem of its config.
+
+        ``region`` is the stack's region when it is pinned, for the region-dependent checks.
+        """
         problems: list[Problem] = []
         settings = None
         try:
             settings = cls.model_validate(config)
         except ValidationError as error:
             problems += settings_problems(error, cls)
-        problems += cls.preflight(config)
+        problems += cls.preflight(config, region=region)
         if problems:
             raise BlueprintConfigError(_unique(problems), stack=stack)
         return settings
 
     @classmethod
-    def preflight(cls, config: dict[str, Any]) -> list[Problem]:
+    def preflight(cls, config: dict[str, Any], *, region: str | None = None) -> list[Problem]:
         """Problems the blueprint's constructs would raise, found on the raw config before building.
 
         A blueprint runs its constructs' own checks here (never a second copy of them), so that one
@@ -92,6 +95,9 @@ def settings_problems(error: ValidationError, model: type[BaseModel]) -> list[Pr
     problems = []
     for item in error.errors(include_url=False):
         setting = ".".join(str(part) for part in item["loc"]) or "(the stack entry)"
+        if item["type"] == "extra_forbidden" and not str(item["loc"][-1]).strip():
+            problems.append(Problem("the stack entry has an empty key; remove it", setting=""))
+            continue
         message = _PYDANTIC_NOISE.sub("", item["msg"])
         if item["type"] == "extra_forbidden":
             close = difflib.get_close_matches(setting, valid, n=1)

@@ -137,7 +137,7 @@ class RealtimeEndpointSettings(BlueprintSettings):
     )
 
     @classmethod
-    def preflight(cls, config: dict[str, Any]) -> list[Problem]:
+    def preflight(cls, config: dict[str, Any], *, region: str | None = None) -> list[Problem]:
         """Every problem the constructs would raise, found on the raw config with their own checks.
 
         Runs whether or not the field types are right (a value of the wrong type is skipped here and
@@ -170,7 +170,9 @@ class RealtimeEndpointSettings(BlueprintSettings):
                 problems += error.problems
         image = _image(config)
         if isinstance(image, ContainerImage):
-            problems += [p for error in image_problems(image, instance, Aws.REGION) for p in error.problems]
+            problems += [
+                p for error in image_problems(image, instance, region or Aws.REGION) for p in error.problems
+            ]
         elif image is not None:
             problems += image
         if isinstance(config.get("model_data_url"), str):
@@ -178,9 +180,14 @@ class RealtimeEndpointSettings(BlueprintSettings):
                 ModelData.from_s3_url(config["model_data_url"])
             except MlBlueprintsError as error:
                 problems += error.problems
+        key_arn = config.get("model_data_kms_key_arn")
+        if isinstance(key_arn, str) and region:
+            problems += key_region_problems(key_arn, region)
         count = _typed(config, "initial_instance_count", int, default=2)
+        count_ok = count is not None and not count_problems(count)
         if count is not None:
             problems += count_problems(count)
+        if count_ok:
             scaling = _typed_options(
                 config,
                 EndpointAutoScaling,
@@ -204,6 +211,22 @@ class RealtimeEndpointSettings(BlueprintSettings):
                 )
             )
         return problems
+
+
+def key_region_problems(key_arn: str, region: str) -> list[Problem]:
+    """An SSE-KMS bucket's key lives in the bucket's region, and SageMaker reads from its own region."""
+    parts = key_arn.split(":")
+    if len(parts) < 4 or parts[3] == region:
+        return []
+    return [
+        Problem(
+            f"model_data_kms_key_arn is a key in {parts[3]}, but the stack deploys to {region}: SageMaker reads "
+            f"model artifacts from buckets in its own region, whose keys are in that region too. Copy the "
+            f"model to a bucket in {region} and use that bucket's key.",
+            setting="model_data_kms_key_arn",
+            value=key_arn,
+        )
+    ]
 
 
 def _image_source_problems(config: dict[str, Any]) -> list[Problem]:
@@ -247,7 +270,10 @@ def _typed(config: dict[str, Any], key: str, kind: type, default: Any = None) ->
     if value is None or isinstance(value, bool):
         return None
     if kind is float and isinstance(value, int):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a JSON integer beyond any float: out of every range anyway
+            return float("inf")
     return value if isinstance(value, kind) else None
 
 

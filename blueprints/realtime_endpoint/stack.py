@@ -14,8 +14,8 @@ from aws_cdk import CfnOutput, Environment, RemovalPolicy, Token
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
-from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
-from mlblueprints.constructs.errors import BlueprintConfigError, Problem
+from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings, key_region_problems
+from mlblueprints.constructs.errors import BlueprintConfigError
 from mlblueprints.constructs.sagemaker.container_image import ContainerImage
 from mlblueprints.constructs.sagemaker.endpoint import EndpointAlarms, EndpointAutoScaling, RealtimeEndpoint
 from mlblueprints.constructs.sagemaker.model_data import ModelData
@@ -114,17 +114,7 @@ class RealtimeEndpointStack(AvailabilityZonesAtDeployTime):
 
 
 def _check_key_region(key_arn: str | None, region: str) -> None:
-    """An SSE-KMS bucket's key lives in the bucket's region, and SageMaker reads from its own region."""
-    if not key_arn or Token.is_unresolved(region):
-        return
-    key_region = key_arn.split(":")[3]
-    if key_region != region:
-        raise BlueprintConfigError(
-            Problem(
-                f"model_data_kms_key_arn is a key in {key_region}, but the stack deploys to {region}: SageMaker "
-                f"reads model artifacts from buckets in its own region, whose keys are in that region too. Copy "
-                f"the model to a bucket in {region} and use that bucket's key.",
-                setting="model_data_kms_key_arn",
-                value=key_arn,
-            )
-        )
+    if key_arn and not Token.is_unresolved(region):
+        problems = key_region_problems(key_arn, region)
+        if problems:
+            raise BlueprintConfigError(problems)

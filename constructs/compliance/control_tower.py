@@ -68,16 +68,7 @@ class ControlTowerChecks:
         validator = CfnGuardValidator(
             control_tower_rules_enabled=True, disabled_rules=sorted({*self._disabled_rules, *skipped})
         )
-        try:
-            report = validator.validate(context)
-        except RuntimeError as error:
-            # 0.0.62 reports rules that compare against literals (CT.KMS.PR.3) with an extra, unnamed
-            # resource that jsii cannot hand over; it happens only when such a rule fails.
-            raise RuntimeError(
-                "A Control Tower rule failed on a resource cdk-validator-cfnguard cannot name (for "
-                "example CT.KMS.PR.3 on a KMS key without the kms:CreateGrant deny statement that "
-                f"EncryptionKey adds). ({error})"
-            ) from error
+        report = validator.validate(context)
         violations = [
             PolicyViolationBeta1(
                 rule_name=violation.rule_name,

@@ -61,8 +61,10 @@ _NAME = re.compile(r"^ml\.(?P<family>[a-z0-9-]+)\.(?P<size>[a-z0-9]+)$")
 # Retired by AWS; SageMaker no longer attaches them (botocore still lists them as accelerator types).
 _ELASTIC_INFERENCE = re.compile(r"^ml\.eia\d\.")
 
-# EC2's naming: a "g" right after the generation digit marks an AWS Graviton (arm64) processor.
-_GRAVITON = re.compile(r"^[a-z]+\d+g")
+# arm64 families: EC2's naming puts a "g" right after the generation digit for AWS Graviton
+# (c7g, m6g, r8g, g5g); NVIDIA Grace superchips (GB200, GB300) name themselves after the generation
+# ("p6e-gb200"): Grace is an Arm Neoverse V2 CPU.
+_GRAVITON = re.compile(r"^[a-z]+\d+g|-g[bh]\d+")
 _BURSTABLE = re.compile(r"^t\d")
 
 _EXAMPLE_BY_KIND = {
@@ -106,8 +108,8 @@ class InstanceType:
 
     @property
     def cpu_architecture(self) -> str:
-        """``arm64`` for AWS Graviton families (``c7g``, ``m6g``, ``r8g``, ``g5g``), else ``x86_64``."""
-        return "arm64" if _GRAVITON.match(self.family) else "x86_64"
+        """``arm64`` for AWS Graviton (``c7g``, ``m6g``, ``r8g``, ``g5g``) and NVIDIA Grace (``p6e-gb200``)."""
+        return "arm64" if _GRAVITON.search(self.family) else "x86_64"
 
     @property
     def total_accelerator_memory_gib(self) -> int | None:

@@ -19,6 +19,7 @@ from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 
 from constructs import Construct
+from mlblueprints.constructs._private.service_models import partition_of, partitions
 from mlblueprints.constructs.compute.instance_types import AcceleratorKind, InstanceType, NeuronSdk
 from mlblueprints.constructs.errors import ImageCompatibilityError, MlBlueprintsError, Problem
 from mlblueprints.constructs.sagemaker._private.dlc_catalog import (
@@ -55,7 +56,7 @@ _NEURONX = re.compile(r"(^|[-_./:])neuronx([-_./:]|$)")
 _NEURON = re.compile(r"(^|[-_./:])neuron([-_./:]|$)")
 _CUDA_TAG = re.compile(r"(^|[-_.])(cu\d{2,3}|gpu|cuda)([-_.]|$)")
 _ECR_URI = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.(?P<suffix>amazonaws\.com(?:\.cn)?)/"
     r"(?P<repository>[a-z0-9._/-]+)(?::(?P<tag>[\w.-]+))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
 
@@ -122,6 +123,26 @@ class ContainerImage:
             )
         if match["tag"] == "latest" and not match["digest"]:
             raise ImageCompatibilityError(_latest_problem(uri))
+        partition = partition_of(match["region"])
+        if partition is None:
+            raise ImageCompatibilityError(
+                Problem(
+                    f"Container image {uri!r} names ECR region {match['region']!r}, which is not a region the "
+                    "installed botocore knows. Check the URI; it is shown in the ECR console.",
+                    setting="image_uri",
+                    value=uri,
+                )
+            )
+        expected_suffix = partitions()[partition]["outputs"]["dnsSuffix"]
+        if match["suffix"] != expected_suffix:
+            raise ImageCompatibilityError(
+                Problem(
+                    f"Container image {uri!r}: ECR in {match['region']} is reached at *.{expected_suffix}, not "
+                    f"*.{match['suffix']}. Use '{match['account']}.dkr.ecr.{match['region']}.{expected_suffix}/...'.",
+                    setting="image_uri",
+                    value=uri,
+                )
+            )
         return cls(repository_name=match["repository"], tag=match["tag"] or match["digest"], _uri=uri)
 
     @property
@@ -251,10 +272,10 @@ def image_problems(
             problems.append(
                 Problem(
                     f"Container image {name!r} is built for {repository.arch}, but {instance.name!r} runs "
-                    f"on {instance.cpu_architecture} (AWS Graviton) processors. Use an arm64 image such as "
+                    f"on {instance.cpu_architecture} (AWS Graviton or NVIDIA Grace) processors. Use an arm64 image such as "
                     "'pytorch-inference-graviton', or an x86_64 instance type such as 'ml.c7i.xlarge'."
                     if instance.cpu_architecture == "arm64"
-                    else f"Container image {name!r} is built for {repository.arch} (AWS Graviton), but "
+                    else f"Container image {name!r} is built for {repository.arch}, but "
                     f"{instance.name!r} runs on x86_64 processors. Use a Graviton instance type such as "
                     "'ml.c7g.xlarge', or an x86_64 image.",
                     setting="dlc_repository",
@@ -272,7 +293,8 @@ def _dlc_problems(image: ContainerImage, region: str | None, service: str) -> li
         return [
             Problem(
                 f"{image.repository_name!r} is not an AWS Deep Learning Containers repository known to the "
-                f"catalog's image tables. Closest: {', '.join(close) or 'pytorch-inference'}.",
+                "catalog's image tables. "
+                + (f"Closest: {', '.join(close)}." if close else "Use one such as 'pytorch-inference'."),
                 setting="dlc_repository",
                 value=image.repository_name,
             )
@@ -311,7 +333,7 @@ def _dlc_problems(image: ContainerImage, region: str | None, service: str) -> li
                 value=image.tag,
             )
         )
-    elif region is not None:
+    if region is not None:
         regions = repository.regions_for_tag(image.tag) or frozenset(repository.registries)
         if region not in regions:
             problems.append(

@@ -152,7 +152,9 @@ def test_strict_types():
     )
     assert "setting 'initial_instance_count' is '2': Input should be a valid integer" in message
     assert "setting 'auto_scaling' is 1: Input should be a valid boolean" in message
-    assert "is True" in _problems({"Mine": {**VALID, "initial_instance_count": True}})
+    assert "setting 'initial_instance_count' is True: Input should be a valid integer" in _problems(
+        {"Mine": {**VALID, "initial_instance_count": True}}
+    )
 
 
 def test_blueprint_is_required_and_must_be_known():
@@ -234,7 +236,9 @@ def variants():
 def test_opting_out_of_retention_deletes_data_with_the_stack(variants):
     template = variants["NoRetention"]
     template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Delete"})
-    for group in template.find_resources("AWS::Logs::LogGroup").values():
+    groups = template.find_resources("AWS::Logs::LogGroup").values()
+    assert len(groups) == 2
+    for group in groups:
         assert group["DeletionPolicy"] == "Delete"
 
 
@@ -274,3 +278,78 @@ def test_synth_reads_no_aws_profile(monkeypatch):
 
     service_models.service_model.cache_clear()
     assert service_models.service_model().service_name == "sagemaker"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[" * 100_000 + "]" * 100_000, r"is not valid JSON"),  # nesting beyond the recursion limit
+        ('{"stacks": {"A": {"initial_instance_count": ' + "9" * 5000 + "}}}", r"is not valid JSON"),
+        ('{"stacks": {"A": {"blueprint": "realtime-endpoint", "blueprint": "x"}}}', r"repeats the key"),
+    ],
+)
+def test_hostile_json_gets_the_error_block(tmp_path, text, expected):
+    config = tmp_path / "config.json"
+    config.write_text(text)
+    with pytest.raises(CatalogConfigError, match=expected):
+        build_app(App(context={"config": str(config)}))
+
+
+def test_unreadable_or_misnamed_config_files(tmp_path):
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"stacks": {"Caf\xe9": {}}}'.encode("latin-1"))
+    with pytest.raises(CatalogConfigError, match=r"cannot be read as UTF-8 text"):
+        build_app(App(context={"config": str(latin1)}))
+    with pytest.raises(CatalogConfigError, match=r"is a directory, not a file"):
+        build_app(App(context={"config": str(tmp_path)}))
+    with pytest.raises(CatalogConfigError, match=r"context 'config' is True, not a path"):
+        build_app(App(context={"config": True}))
+
+
+def test_numbers_beyond_any_float_are_out_of_range_not_a_crash():
+    message = _problems({"Mine": {**VALID, "target_invocations_per_instance": 10**400}})
+    assert "target_invocations_per_instance=inf" in message
+
+
+def test_cdk_token_strings_are_refused_in_a_config():
+    message = _problems({"Mine": {**VALID, "instance_type": "${Token[TOKEN.1]}"}})
+    assert "setting 'instance_type' holds a CDK token string" in message
+
+
+def test_region_problems_come_with_the_other_problems_of_the_stack():
+    message = _problems(
+        {
+            "Mine": {
+                **{k: v for k, v in VALID.items() if not k.startswith("dlc_")},
+                "env": {"region": "eu-west-1"},
+                "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/model:1",
+                "initial_instance_count": 0,
+                "model_data_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/0123abcd-0123-4567-89ab-0123456789ab",
+            }
+        }
+    )
+    assert "is in ECR region us-east-1, but the stack deploys to eu-west-1" in message
+    assert "model_data_kms_key_arn is a key in us-east-1, but the stack deploys to eu-west-1" in message
+    assert "initial_instance_count=0" in message
+    assert "max_capacity" not in message, "no scaling verdicts derived from an invalid count"
+
+
+def test_two_stacks_cannot_claim_one_endpoint_name():
+    message = _problems({"A": {**VALID, "endpoint_name": "llm"}, "B": {**VALID, "endpoint_name": "llm"}})
+    assert "Stack 'A': endpoint_name 'llm' is also set by another stack (A, B)" in message
+    assert "Stack 'B': endpoint_name 'llm'" in message
+    other_region = {
+        **VALID,
+        "endpoint_name": "llm",
+        "env": {"account": "123456789012", "region": "eu-west-1"},
+    }
+    _app_with(
+        {
+            "A": {**VALID, "endpoint_name": "llm", "env": {"account": "123456789012", "region": "us-east-1"}},
+            "B": other_region,
+        }
+    )
+
+
+def test_an_empty_key_is_named_as_such():
+    assert "the stack entry has an empty key" in _problems({"Mine": {**VALID, "": 1}})

@@ -203,7 +203,7 @@ def test_training_repository_rejected_for_an_endpoint():
 def test_x86_dlc_on_graviton_instance_rejected():
     with pytest.raises(
         ImageCompatibilityError,
-        match=r"built for x86_64, but 'ml.c7g.xlarge' runs on arm64 \(AWS Graviton\).*pytorch-inference-graviton",
+        match=r"built for x86_64, but 'ml.c7g.xlarge' runs on arm64 \(AWS Graviton or NVIDIA Grace\).*pytorch-inference-graviton",
     ):
         _endpoint(
             ContainerImage.from_dlc("pytorch-inference", "2.6.0-cpu-py312-ubuntu22.04-sagemaker"),
@@ -212,9 +212,7 @@ def test_x86_dlc_on_graviton_instance_rejected():
 
 
 def test_graviton_dlc_on_x86_instance_rejected():
-    with pytest.raises(
-        ImageCompatibilityError, match=r"built for arm64 \(AWS Graviton\), but 'ml.m5.xlarge' runs on x86_64"
-    ):
+    with pytest.raises(ImageCompatibilityError, match=r"built for arm64, but 'ml.m5.xlarge' runs on x86_64"):
         _endpoint(
             ContainerImage.from_dlc("pytorch-inference-graviton", "2.4.0-cpu-py311-ubuntu22.04-sagemaker"),
             "ml.m5.xlarge",
@@ -383,3 +381,40 @@ def test_ecr_repository_image_is_pulled_from_that_repository():
     uri, statements = _bound(image, stack)
     assert "/byoc-llm:2.0" in str(uri)
     assert "repository/byoc-llm" in str(statements[0]["Resource"])
+
+
+def test_image_uri_dns_suffix_must_match_its_partition():
+    with pytest.raises(
+        ImageCompatibilityError, match=r"ECR in cn-north-1 is reached at \*\.amazonaws\.com\.cn"
+    ):
+        ContainerImage.from_image_uri("123456789012.dkr.ecr.cn-north-1.amazonaws.com/model:1")
+    assert ContainerImage.from_image_uri(
+        "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/model:1"
+    ).uri_region == ("cn-north-1")
+    with pytest.raises(ImageCompatibilityError, match=r"names ECR region 'zz-nowhere-9'"):
+        ContainerImage.from_image_uri("123456789012.dkr.ecr.zz-nowhere-9.amazonaws.com/model:1")
+
+
+def test_a_latest_tag_and_an_unpublished_region_are_reported_together():
+    from mlblueprints.constructs.sagemaker.container_image import image_problems
+
+    (error,) = image_problems(
+        ContainerImage.from_dlc("pytorch-inference-neuronx", "latest"), None, "eu-west-2"
+    )
+    messages = " | ".join(problem.message for problem in error.problems)
+    assert "mutable 'latest' tag" in messages
+    assert "does not publish pytorch-inference-neuronx:latest in eu-west-2" in messages
+
+
+def test_grace_superchip_families_are_arm64():
+    assert check_instance_type(
+        "ml.p6e-gb200.36xlarge", use=SageMakerUse.REALTIME_INFERENCE
+    ).cpu_architecture == ("arm64")
+    assert _instance("ml.g6.xlarge").cpu_architecture == "x86_64"
+
+
+def test_unknown_repository_without_a_close_name_gets_an_example_not_a_false_match():
+    from mlblueprints.constructs.sagemaker.container_image import image_problems
+
+    (error,) = image_problems(ContainerImage.from_dlc("zzzz", "1.0"), None, "us-east-1")
+    assert "Closest" not in str(error) and "Use one such as 'pytorch-inference'" in str(error)

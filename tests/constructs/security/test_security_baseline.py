@@ -186,7 +186,9 @@ def test_data_deletion_is_opt_in():
     key = EncryptionKey(stack, "Key", description="k", removal_policy=RemovalPolicy.DESTROY)
     SecureBucket(stack, "Data", encryption_key=key.key, removal_policy=RemovalPolicy.DESTROY)
     template = Template.from_stack(stack)
-    for bucket in template.find_resources("AWS::S3::Bucket").values():
+    buckets = template.find_resources("AWS::S3::Bucket").values()
+    assert len(buckets) == 2, "the data bucket and its access-log bucket"
+    for bucket in buckets:
         assert bucket["DeletionPolicy"] == "Delete"
     template.has_resource("AWS::KMS::Key", {"DeletionPolicy": "Delete"})
 
