@@ -82,6 +82,8 @@ def settings_table(blueprint: Blueprint) -> str:
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         if field.is_required():
             default = "required"
+        elif "x-default" in extra:
+            default = str(extra["x-default"])
         elif "default" in extra:
             default = f"`{json.dumps(extra['default'])}`"
         elif field.default is None:

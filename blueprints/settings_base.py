@@ -29,6 +29,18 @@ def construct_default(owner: Callable, parameter: str) -> dict[str, Any]:
     return {"default": _jsonable(default), "x-default-owner": owner.__qualname__}
 
 
+def documented_default(owner: type, parameter: str) -> dict[str, Any]:
+    """JSON-schema extras quoting the default ``owner``'s docstring gives for ``parameter``.
+
+    For defaults the construct computes (``max_capacity``: "twice ``min_capacity``"), written once,
+    in the ``:param parameter: default: ...`` line of the construct's docstring.
+    """
+    match = re.search(rf":param {parameter}: default: (.+?)\.?\n", inspect.getdoc(owner) or "")
+    if match is None:
+        raise TypeError(f"{owner.__qualname__} documents no default for {parameter}")
+    return {"x-default": match[1].replace("``", ""), "x-default-owner": owner.__qualname__}
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value

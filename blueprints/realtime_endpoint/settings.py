@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar
 from aws_cdk import Aws
 from pydantic import Field
 
-from mlblueprints.blueprints.settings_base import BlueprintSettings, construct_default
+from mlblueprints.blueprints.settings_base import BlueprintSettings, construct_default, documented_default
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.sagemaker.container_image import ContainerImage, image_problems
@@ -88,9 +88,15 @@ class RealtimeEndpointSettings(BlueprintSettings):
         "deploy once with false, then with the new type and true.",
     )
     min_capacity: Count | None = Field(
-        None, description="Auto-scaling minimum. Default: initial_instance_count."
+        None,
+        description="Auto-scaling minimum.",
+        json_schema_extra=documented_default(EndpointAutoScaling, "min_capacity"),
     )
-    max_capacity: Count | None = Field(None, description="Auto-scaling maximum. Default: twice min_capacity.")
+    max_capacity: Count | None = Field(
+        None,
+        description="Auto-scaling maximum.",
+        json_schema_extra=documented_default(EndpointAutoScaling, "max_capacity"),
+    )
     target_invocations_per_instance: Target | None = Field(
         None,
         description="Target tracking on SageMakerVariantInvocationsPerInstance (per minute).",
