@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,15 @@ def test_benchmark_worker_uses_the_current_catalog_api():
 
 def test_a_built_wheel_installs_into_a_fresh_virtualenv_and_synthesizes(tmp_path):
     # `pip install .` (not editable): the bundled model, example and schemas must be package data.
+    # Built from a copy: setuptools leaves build/ and *.egg-info/ beside the sources it builds.
+    source = tmp_path / "source"
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv*", "node_modules", "cdk.out", "build", "*.egg-info", "__pycache__"
+        ),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -103,7 +113,7 @@ def test_a_built_wheel_installs_into_a_fresh_virtualenv_and_synthesizes(tmp_path
             "--no-build-isolation",
             "-w",
             str(tmp_path),
-            str(REPO),
+            str(source),
         ],
         check=True,
         capture_output=True,

@@ -20,7 +20,7 @@ from cdk_nag import (
 
 from mlblueprints.constructs.compliance.control_tower import ControlTowerChecks
 
-__all__ = ["COMPLIANCE_PACKS", "GATE_NAMES", "add_compliance_gates", "compliance_gates"]
+__all__ = ["COMPLIANCE_PACKS", "add_compliance_gates", "compliance_gates"]
 
 COMPLIANCE_PACKS: tuple[type[NagPack], ...] = (
     AwsSolutionsChecks,
@@ -39,13 +39,3 @@ def compliance_gates(app: Stage) -> list[IPolicyValidationPluginBeta1]:
 def add_compliance_gates(app: Stage) -> None:
     """Run all six gates on every stack of ``app`` when it synthesizes."""
     Validations.of(app).add_plugins(*compliance_gates(app))
-
-
-GATE_NAMES = (
-    "AwsSolutions",
-    "HIPAA.Security",
-    "NIST.800.53.R5",
-    "PCI.DSS.321",
-    "Serverless",
-    "cdk-validator-cfnguard",
-)
