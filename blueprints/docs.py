@@ -94,15 +94,29 @@ def settings_table(blueprint: Blueprint) -> str:
     return "\n".join(rows)
 
 
-def render_readme(text: str) -> str:
-    """``text`` with every ``<!-- settings:NAME -->`` block replaced by the current table."""
+def blueprints_table() -> str:
+    """The README table of the registry: name, stack class, what it deploys."""
+    rows = ["| Blueprint | Stack class | What it deploys |", "| --- | --- | --- |"]
     for blueprint in BLUEPRINTS.values():
-        start, end = f"<!-- settings:{blueprint.name} -->", f"<!-- /settings:{blueprint.name} -->"
-        block = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-        if not block.search(text):
-            raise ValueError(f"README.md has no {start} ... {end} block")
-        replacement = f"{start}\n{settings_table(blueprint)}\n{end}"
-        text = block.sub(lambda _, replacement=replacement: replacement, text)
+        stack = f"{blueprint.stack.__module__}.{blueprint.stack.__qualname__}"
+        rows.append(f"| `{blueprint.name}` | `{stack}` | {blueprint.summary} |")
+    return "\n".join(rows)
+
+
+def _replace_block(text: str, marker: str, content: str) -> str:
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    block = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    if not block.search(text):
+        raise ValueError(f"README.md has no {start} ... {end} block")
+    replacement = f"{start}\n{content}\n{end}"
+    return block.sub(lambda _, replacement=replacement: replacement, text)
+
+
+def render_readme(text: str) -> str:
+    """``text`` with the registry table and every ``<!-- settings:NAME -->`` table regenerated."""
+    text = _replace_block(text, "blueprints", blueprints_table())
+    for blueprint in BLUEPRINTS.values():
+        text = _replace_block(text, f"settings:{blueprint.name}", settings_table(blueprint))
     return text
 
 
