@@ -103,10 +103,15 @@ def main() -> int:
         ],
         args.repeat,
     )
+    reference = str(REPO / "benchmarks" / "l1_reference.py")
     for count in SCALING_STACKS:
-        stacks = scaled_stacks(count)
+        stacks, out = scaled_stacks(count), tempfile.mkdtemp()
         results[f"{count} stack(s)"] = best(
-            lambda stacks=stacks: catalog_command(stacks, tempfile.mkdtemp()), args.repeat
+            lambda stacks=stacks, out=out: catalog_command(stacks, out), args.repeat
+        )
+        # The floor: the same stacks as plain L1 with the same gates.
+        results[f"{count} stack(s) L1"] = best(
+            lambda out=out: [sys.executable, reference, out, tempfile.mkdtemp()], args.repeat
         )
 
     ratio = results["catalog"]["seconds"] / results["L1 reference"]["seconds"]
