@@ -11,6 +11,7 @@ validation and image tables: the overhead ``make bench`` holds to 1.10x.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import tempfile
@@ -72,7 +73,26 @@ def _acknowledgements(assembly: Path, stack: str) -> list[tuple[str, dict[str, s
     ]
 
 
+def import_l1_modules(resource_types: set[str]) -> None:
+    """Import the module of every L1 class the templates use, as a hand-written L1 app does.
+
+    ``CfnInclude`` builds ``CfnVPC``, ``CfnKey``, ... on the jsii side without importing their Python
+    modules (``aws_cdk.aws_ec2``, ``aws_cdk.aws_kms``, ...); an app that writes those L1s by hand
+    imports them, and the reference pays that as it would.
+    """
+    for resource_type in sorted(resource_types):
+        if resource_type.startswith("AWS::") and not resource_type.startswith("AWS::CDK::"):
+            importlib.import_module(f"aws_cdk.aws_{resource_type.split('::')[1].lower()}")
+
+
 def build_reference(app: App, assembly: Path) -> App:
+    import_l1_modules(
+        {
+            resource["Type"]
+            for template_file in assembly.glob("*.template.json")
+            for resource in json.loads(template_file.read_text())["Resources"].values()
+        }
+    )
     workdir = Path(tempfile.mkdtemp(prefix="l1-reference-"))
     for template_file in sorted(assembly.glob("*.template.json")):
         name = template_file.name.removesuffix(".template.json")
