@@ -309,7 +309,16 @@ def _dlc_problems(image: ContainerImage, region: str | None, service: str) -> li
                 value=image.repository_name,
             )
         )
-    if image.tag == "latest":
+    if not _DOCKER_TAG.fullmatch(image.tag):
+        problems.append(
+            Problem(
+                f"Image tag {image.tag!r} is not a valid image tag: letters, digits, '_', '.' and '-', at most "
+                "128 characters, not starting with '.' or '-'.",
+                setting="dlc_tag",
+                value=image.tag,
+            )
+        )
+    elif image.tag == "latest":
         problems.append(_latest_problem(name))
     elif service == "sagemaker" and is_ec2_tag(image.tag):
         problems.append(
@@ -345,6 +354,10 @@ def _dlc_problems(image: ContainerImage, region: str | None, service: str) -> li
                 )
             )
     return problems
+
+
+# The Docker/OCI image tag grammar, which ECR enforces.
+_DOCKER_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 def _latest_problem(name: str) -> Problem:

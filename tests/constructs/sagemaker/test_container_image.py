@@ -418,3 +418,16 @@ def test_unknown_repository_without_a_close_name_gets_an_example_not_a_false_mat
 
     (error,) = image_problems(ContainerImage.from_dlc("zzzz", "1.0"), None, "us-east-1")
     assert "Closest" not in str(error) and "Use one such as 'pytorch-inference'" in str(error)
+
+
+def test_malformed_tag_is_refused_even_with_the_unlisted_tag_escape_hatch():
+    from mlblueprints.constructs.sagemaker.container_image import image_problems
+
+    image = ContainerImage.from_dlc("pytorch-inference", "2.6 gpu", allow_unlisted_tag=True)
+    (error,) = image_problems(image, None, "us-east-1")
+    assert "'2.6 gpu' is not a valid image tag" in str(error)
+    assert not image_problems(
+        ContainerImage.from_dlc("pytorch-inference", "9.9.9-gpu-py399", allow_unlisted_tag=True),
+        None,
+        "us-east-1",
+    )
