@@ -897,6 +897,7 @@ def main() -> int:
     """``l1_hand_written.py OUTDIR [COUNT]``: the default app's three stacks, or COUNT stacks ``Endpoint{i}``."""
     outdir = sys.argv[1]
     context = json.loads((REPO / "cdk.json").read_text())["context"]
+    context["aws:cdk:enable-path-metadata"] = True  # as the CDK CLI sets it, and the catalog's worker
     names = DEFAULT_STACKS if len(sys.argv) < 3 else [f"Endpoint{i}" for i in range(int(sys.argv[2]))]
     build(App(context=context, outdir=outdir), names).synth()
     return 0
