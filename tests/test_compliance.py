@@ -313,3 +313,86 @@ def test_skipping_rules_keeps_the_findings(tmp_path):
     report = json.loads((tmp_path / "validation-report.json").read_text())
     rules = {v["ruleName"] for p in report["pluginReports"] for v in p["violations"]}
     assert {"s3_bucket_logging_enabled_check", "s3_bucket_versioning_enabled_check"} <= rules
+
+
+def _normalized(violations: list[dict]) -> list[tuple]:
+    return sorted(
+        (
+            v["ruleName"],
+            v.get("description"),
+            v.get("fix"),
+            tuple(
+                sorted(
+                    (r["resourceLogicalId"], Path(r["templatePath"]).name, tuple(r.get("locations", [])))
+                    for r in v["violatingResources"]
+                )
+            ),
+        )
+        for v in violations
+    )
+
+
+def test_parallel_control_tower_run_reports_exactly_what_the_plugin_does(tmp_path):
+    # The gate runs the plugin's own JavaScript on a share of the templates per core; its findings
+    # must be the plugin's, finding for finding, on templates that fail several rules.
+    from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+
+    from mlblueprints.constructs.compliance._private.guard_runner import validate_in_parallel
+    from mlblueprints.constructs.compliance.control_tower import _as_dict
+
+    app = App(outdir=str(tmp_path))
+    for name in ("First", "Second", "Third"):
+        stack = Stack(app, name)
+        s3.Bucket(stack, "Plain")
+        kms.Key(stack, "Key")
+    assembly = app.synth()
+    paths = [str(tmp_path / f"{s.stack_name}.template.json") for s in assembly.stacks]
+
+    import jsii
+    from aws_cdk import IPolicyValidationContextBeta1
+
+    @jsii.implements(IPolicyValidationContextBeta1)
+    class Context:
+        @property
+        def template_paths(self) -> list[str]:
+            return paths
+
+    options = {"controlTowerRulesEnabled": True, "disabledRules": []}
+    parallel = validate_in_parallel(paths, options, workers=2)
+    reference = _as_dict(CfnGuardValidator(control_tower_rules_enabled=True).validate(Context()))
+    assert parallel is not None
+    assert parallel["success"] is reference["success"] is False
+    assert _normalized(parallel["violations"]) == _normalized(reference["violations"])
+    assert {v["ruleName"] for v in parallel["violations"]} >= {
+        "kms_create_grant_aws_service_check",
+        "s3_bucket_logging_enabled_check",
+    }
+
+
+def test_several_stacks_still_fail_on_one_unacknowledged_finding(tmp_path):
+    from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
+
+    app = App(outdir=str(tmp_path))
+    for name in ("Acked", "NotAcked"):
+        bucket = s3.Bucket(Stack(app, name), "Plain")
+        if name == "Acked":
+            for rule in ("s3_bucket_logging_enabled_check", "s3_bucket_versioning_enabled_check"):
+                acknowledge(
+                    bucket,
+                    rule,
+                    topic="test",
+                    reason="acknowledged in one stack only, for this test",
+                    packs=(Pack.CONTROL_TOWER,),
+                )
+    Validations.of(app).add_plugins(*[g for g in compliance_gates(app) if g.name == "cdk-validator-cfnguard"])
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    failing_stacks = {
+        c["constructPath"].split("/")[0]
+        for p in report["pluginReports"]
+        for v in p["violations"]
+        for c in v["violatingConstructs"]
+        if v["ruleName"] == "s3_bucket_logging_enabled_check"
+    }
+    assert failing_stacks == {"NotAcked"}

@@ -13,6 +13,9 @@ per template on two cores. A rule that names none of a template's resource types
 times faster. Which types a rule names is read from the plugin's own rule files
 (``_private/control_tower_rule_types.py``, regenerated and compared by a test).
 
+With several templates and cores, the plugin's own code runs on a share of the templates in one
+Node.js process per core (``_private/guard_runner.py``); one template, or one core, goes through jsii.
+
 Acknowledge a finding with the plugin's guard rule name:
 ``acknowledge(scope, "lambda_inside_vpc_check", ..., packs=(Pack.CONTROL_TOWER,))``.
 """
@@ -20,7 +23,9 @@ Acknowledge a finding with the plugin's guard rule name:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import jsii
 from aws_cdk import (
@@ -33,6 +38,7 @@ from aws_cdk import (
 from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
 from mlblueprints.constructs.compliance._private.control_tower_rule_types import RULE_TYPES
+from mlblueprints.constructs.compliance._private.guard_runner import validate_in_parallel
 
 __all__ = ["ControlTowerChecks"]
 
@@ -63,36 +69,67 @@ class ControlTowerChecks:
         return self._inner.rule_ids
 
     def validate(self, context: IPolicyValidationContextBeta1) -> PolicyValidationPluginReportBeta1:
-        present = _resource_types(context.template_paths)
+        template_paths = list(context.template_paths)
+        present = _resource_types(template_paths)
         skipped = [rule for rule, types in RULE_TYPES.items() if types and not set(types) & present]
-        validator = CfnGuardValidator(
-            control_tower_rules_enabled=True, disabled_rules=sorted({*self._disabled_rules, *skipped})
+        disabled = sorted({*self._disabled_rules, *skipped})
+        workers = min(os.cpu_count() or 1, len(template_paths))
+        report = None
+        if workers > 1:
+            report = validate_in_parallel(
+                template_paths, {"controlTowerRulesEnabled": True, "disabledRules": disabled}, workers
+            )
+        if report is None:  # one template, one core, or no Node.js to spare: the plugin through jsii
+            report = _as_dict(
+                CfnGuardValidator(control_tower_rules_enabled=True, disabled_rules=disabled).validate(context)
+            )
+        return PolicyValidationPluginReportBeta1(
+            success=report["success"],
+            violations=[_violation(violation) for violation in report["violations"]],
         )
-        report = validator.validate(context)
-        violations = [
-            PolicyViolationBeta1(
-                rule_name=violation.rule_name,
-                description=violation.description,
-                fix=violation.fix,
-                rule_metadata=violation.rule_metadata,
-                severity=violation.severity or "error",
-                violating_resources=[
-                    PolicyViolatingResourceBeta1(
-                        locations=list(resource.locations),
-                        resource_logical_id=resource.resource_logical_id,
-                        template_path=resource.template_path,
-                    )
+
+
+def _violation(violation: dict[str, Any]) -> PolicyViolationBeta1:
+    return PolicyViolationBeta1(
+        rule_name=violation["ruleName"],
+        description=violation.get("description") or "",
+        fix=violation.get("fix"),
+        rule_metadata=violation.get("ruleMetadata"),
+        severity=violation.get("severity") or "error",
+        violating_resources=[
+            PolicyViolatingResourceBeta1(
+                locations=list(resource.get("locations", [])),
+                resource_logical_id=resource["resourceLogicalId"],
+                template_path=resource["templatePath"],
+            )
+            for resource in violation.get("violatingResources", [])
+        ],
+    )
+
+
+def _as_dict(report: PolicyValidationPluginReportBeta1) -> dict[str, Any]:
+    """The jsii report in the plugin's own JSON shape, so both paths share :func:`_violation`."""
+    return {
+        "success": report.success,
+        "violations": [
+            {
+                "ruleName": violation.rule_name,
+                "description": violation.description,
+                "fix": violation.fix,
+                "ruleMetadata": violation.rule_metadata,
+                "severity": violation.severity,
+                "violatingResources": [
+                    {
+                        "locations": list(resource.locations),
+                        "resourceLogicalId": resource.resource_logical_id,
+                        "templatePath": resource.template_path,
+                    }
                     for resource in violation.violating_resources
                 ],
-            )
+            }
             for violation in report.violations
-        ]
-        return PolicyValidationPluginReportBeta1(
-            success=report.success,
-            violations=violations,
-            metadata=report.metadata,
-            plugin_version=report.plugin_version,
-        )
+        ],
+    }
 
 
 def _resource_types(template_paths: list[str]) -> set[str]:
