@@ -396,3 +396,21 @@ def test_several_stacks_still_fail_on_one_unacknowledged_finding(tmp_path):
         if v["ruleName"] == "s3_bucket_logging_enabled_check"
     }
     assert failing_stacks == {"NotAcked"}
+
+
+def test_gate_falls_back_to_jsii_when_the_cache_cannot_be_written(tmp_path, monkeypatch):
+    from mlblueprints.constructs.compliance._private import guard_runner
+
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o500)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(read_only))
+    monkeypatch.setattr(
+        guard_runner, "_unpacked_plugin", lambda: (_ for _ in ()).throw(PermissionError("ro"))
+    )
+    guard_runner.plugin_dir.cache_clear()
+    try:
+        assert guard_runner.plugin_dir() is None
+        assert guard_runner.validate_in_parallel(["a.json", "b.json"], {}, 2) is None
+    finally:
+        guard_runner.plugin_dir.cache_clear()

@@ -39,6 +39,13 @@ _ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "
 @functools.cache
 def plugin_dir() -> Path | None:
     """The plugin package, unpacked once per version into the cache; ``None`` where it cannot run."""
+    try:
+        return _unpacked_plugin()
+    except OSError:  # a read-only or full cache directory: the caller uses the plugin through jsii
+        return None
+
+
+def _unpacked_plugin() -> Path | None:
     guard_platform = _PLATFORMS.get(platform.system())
     architecture = _ARCHITECTURES.get(platform.machine().lower())
     if guard_platform is None or architecture is None:
