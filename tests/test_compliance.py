@@ -132,30 +132,43 @@ def test_gate_fails_synth_on_an_unacknowledged_finding(tmp_path):
     } <= failing
 
 
+def _control_tower_gate_only(app: App) -> None:
+    Validations.of(app).add_plugins(*[g for g in compliance_gates(app) if g.name == "cdk-validator-cfnguard"])
+
+
+def _acknowledge_control_tower(construct, *rules: str) -> None:
+    from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
+
+    for rule in rules:
+        acknowledge(
+            construct,
+            rule,
+            topic="test",
+            reason="acknowledged here only, to see what the gate does with the others",
+            packs=(Pack.CONTROL_TOWER,),
+        )
+
+
 def test_one_acknowledged_control_tower_finding_does_not_wave_the_others_through(tmp_path):
     # cdk-validator-cfnguard leaves severities unset; without ControlTowerChecks, acknowledging one
     # finding made aws-cdk-lib pass every other finding of the plugin.
-    from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
-
     app = App(outdir=str(tmp_path))
     stack = Stack(app, "Partly")
     first = s3.Bucket(stack, "First")
     s3.Bucket(stack, "Second")
-    for rule in (
-        "s3_bucket_logging_enabled",
-        "s3_bucket_versioning_enabled",
-        "s3_bucket_level_public_access_prohibited",
-    ):
-        acknowledge(
-            first,
-            rule,
-            topic="test",
-            reason="an acknowledgement on the first bucket only, for this test",
-            packs=(Pack.CONTROL_TOWER,),
-        )
-    Validations.of(app).add_plugins(*[g for g in compliance_gates(app) if g.name == "cdk-validator-cfnguard"])
+    _acknowledge_control_tower(first, "s3_bucket_logging_enabled_check", "s3_bucket_versioning_enabled_check")
+    _control_tower_gate_only(app)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    failing = {
+        c["constructPath"].split("/")[1]
+        for p in report["pluginReports"]
+        for v in p["violations"]
+        for c in v["violatingConstructs"]
+        if v["ruleName"] == "s3_bucket_logging_enabled_check"
+    }
+    assert "Second" in failing, failing
 
 
 def test_key_without_the_create_grant_statement_fails_the_control_tower_gate(tmp_path):
@@ -370,21 +383,15 @@ def test_parallel_control_tower_run_reports_exactly_what_the_plugin_does(tmp_pat
 
 
 def test_several_stacks_still_fail_on_one_unacknowledged_finding(tmp_path):
-    from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
 
     app = App(outdir=str(tmp_path))
     for name in ("Acked", "NotAcked"):
         bucket = s3.Bucket(Stack(app, name), "Plain")
         if name == "Acked":
-            for rule in ("s3_bucket_logging_enabled_check", "s3_bucket_versioning_enabled_check"):
-                acknowledge(
-                    bucket,
-                    rule,
-                    topic="test",
-                    reason="acknowledged in one stack only, for this test",
-                    packs=(Pack.CONTROL_TOWER,),
-                )
-    Validations.of(app).add_plugins(*[g for g in compliance_gates(app) if g.name == "cdk-validator-cfnguard"])
+            _acknowledge_control_tower(
+                bucket, "s3_bucket_logging_enabled_check", "s3_bucket_versioning_enabled_check"
+            )
+    _control_tower_gate_only(app)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     report = json.loads((tmp_path / "validation-report.json").read_text())
