@@ -16,15 +16,11 @@ from typing import Any
 from aws_cdk import App, Environment
 
 from mlblueprints.blueprints.registry import BLUEPRINTS, Blueprint
-from mlblueprints.blueprints.settings_base import BlueprintSettings
+from mlblueprints.blueprints.settings_base import ACCOUNT_ID, STACK_NAME, BlueprintSettings
 from mlblueprints.constructs._private.service_models import known_regions
 from mlblueprints.constructs.errors import BlueprintConfigError, MlBlueprintsError, Problem
 
 __all__ = ["CatalogConfigError", "StackConfig", "load_stack_configs", "read_stacks"]
-
-_ACCOUNT = re.compile(r"^\d{12}$")
-# CloudFormation stack names: letters, digits and hyphens, starting with a letter, at most 128.
-_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 
 
 class CatalogConfigError(MlBlueprintsError):
@@ -175,7 +171,7 @@ def _name_clashes(configs: list[StackConfig]) -> list[MlBlueprintsError]:
 
 def _stack_config(name: str, raw: Any) -> StackConfig:
     problems: list[Problem] = []
-    if not _STACK_NAME.match(name):
+    if not STACK_NAME.match(name):
         problems.append(
             Problem(
                 "the stack name must start with a letter and hold only letters, digits and hyphens "
@@ -257,7 +253,7 @@ def _environment(env_config: Any) -> tuple[Environment | None, list[Problem]]:
         ]
     problems = []
     account, region = env_config.get("account"), env_config.get("region")
-    if account is not None and not (isinstance(account, str) and _ACCOUNT.match(account)):
+    if account is not None and not (isinstance(account, str) and ACCOUNT_ID.match(account)):
         problems.append(
             Problem(
                 f'"env.account" is {account!r}; an AWS account ID is a string of 12 digits, e.g. "123456789012"',

@@ -20,6 +20,8 @@ from mlblueprints.apps.runtime import use_pinned_node
 use_pinned_node()
 
 from mlblueprints.blueprints.registry import BLUEPRINTS, SCHEMA_DIR, Blueprint  # noqa: E402
+from mlblueprints.blueprints.settings_base import ACCOUNT_ID, STACK_NAME  # noqa: E402
+from mlblueprints.constructs._private.service_models import known_regions  # noqa: E402
 
 __all__ = ["config_schema", "render_readme", "settings_table", "stack_schema"]
 
@@ -28,8 +30,8 @@ _ENV_SCHEMA = {
     "type": "object",
     "description": "Pin the stack to an account and/or region. Default: the CLI's (CDK_DEFAULT_ACCOUNT/REGION).",
     "properties": {
-        "account": {"type": "string", "pattern": r"^\d{12}$"},
-        "region": {"type": "string", "pattern": r"^[a-z]{2}(-[a-z]+)+-\d+$"},
+        "account": {"type": "string", "pattern": ACCOUNT_ID.pattern},
+        "region": {"type": "string", "enum": sorted(known_regions())},
     },
     "additionalProperties": False,
 }
@@ -60,7 +62,7 @@ def config_schema() -> dict[str, Any]:
             "stacks": {
                 "type": "object",
                 "minProperties": 1,
-                "propertyNames": {"pattern": r"^[A-Za-z][A-Za-z0-9-]{0,127}$"},
+                "propertyNames": {"pattern": STACK_NAME.pattern},
                 "additionalProperties": {
                     "oneOf": [{"$ref": blueprint.schema_path.name} for blueprint in BLUEPRINTS.values()]
                 },

@@ -17,7 +17,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mlblueprints.constructs.errors import BlueprintConfigError, Problem
 
-__all__ = ["BlueprintSettings", "construct_default", "settings_problems"]
+# The shape of a config file's names, for its validation and its JSON Schema alike.
+# CloudFormation stack names: a letter, then letters, digits and hyphens, at most 128 characters.
+STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+__all__ = ["ACCOUNT_ID", "STACK_NAME", "BlueprintSettings", "construct_default", "settings_problems"]
 
 
 def construct_default(owner: Callable, parameter: str) -> dict[str, Any]:

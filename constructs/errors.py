@@ -7,6 +7,7 @@ that one synth reports everything there is to fix, and the catalog app prints th
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,8 +68,8 @@ class MlBlueprintsError(ValueError):
 
     def in_stack(self, stack: str) -> MlBlueprintsError:
         """The same problems, attributed to ``stack`` (the app adds it; constructs do not know it)."""
-        error = type(self).__new__(type(self))
-        MlBlueprintsError.__init__(error, self.problems, stack=stack)
+        error = copy.copy(self)
+        error.stack = stack
         return error
 
 

@@ -18,7 +18,7 @@ from mlblueprints.constructs.sagemaker.endpoint import (
     RealtimeEndpoint,
     count_problems,
 )
-from mlblueprints.constructs.sagemaker.model_data import ModelData
+from mlblueprints.constructs.sagemaker.model_data import ModelData, key_region_problems
 from mlblueprints.constructs.sagemaker.scaling import (
     MAX_INSTANCES_PER_VARIANT,
     MAX_TARGET_INVOCATIONS,
@@ -217,22 +217,6 @@ class RealtimeEndpointSettings(BlueprintSettings):
                 )
             )
         return problems
-
-
-def key_region_problems(key_arn: str, region: str) -> list[Problem]:
-    """An SSE-KMS bucket's key lives in the bucket's region, and SageMaker reads from its own region."""
-    parts = key_arn.split(":")
-    if len(parts) < 4 or parts[3] == region:
-        return []
-    return [
-        Problem(
-            f"model_data_kms_key_arn is a key in {parts[3]}, but the stack deploys to {region}: SageMaker reads "
-            f"model artifacts from buckets in its own region, whose keys are in that region too. Copy the "
-            f"model to a bucket in {region} and use that bucket's key.",
-            setting="model_data_kms_key_arn",
-            value=key_arn,
-        )
-    ]
 
 
 def _image_source_problems(config: dict[str, Any]) -> list[Problem]:

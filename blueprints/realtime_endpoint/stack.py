@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Environment, RemovalPolicy, Token
+from aws_cdk import CfnOutput, Environment, RemovalPolicy
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
-from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings, key_region_problems
-from mlblueprints.constructs.errors import BlueprintConfigError
+from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
 from mlblueprints.constructs.sagemaker.container_image import ContainerImage
 from mlblueprints.constructs.sagemaker.endpoint import EndpointAlarms, EndpointAutoScaling, RealtimeEndpoint
 from mlblueprints.constructs.sagemaker.model_data import ModelData
@@ -62,7 +61,6 @@ class RealtimeEndpointStack(AvailabilityZonesAtDeployTime):
                 settings.dlc_tag,
                 allow_unlisted_tag=settings.allow_unlisted_image_tags,
             )
-        _check_key_region(settings.model_data_kms_key_arn, self.region)
         if settings.model_data_url:
             data_key = (
                 kms.Key.from_key_arn(self, "ModelDataKey", settings.model_data_kms_key_arn)
@@ -111,10 +109,3 @@ class RealtimeEndpointStack(AvailabilityZonesAtDeployTime):
                 value=self.endpoint.alarm_topic.topic_arn,
                 description="Subscribe to this SNS topic to receive the endpoint's alarms",
             )
-
-
-def _check_key_region(key_arn: str | None, region: str) -> None:
-    if key_arn and not Token.is_unresolved(region):
-        problems = key_region_problems(key_arn, region)
-        if problems:
-            raise BlueprintConfigError(problems)

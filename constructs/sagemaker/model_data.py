@@ -20,7 +20,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 from mlblueprints.constructs.errors import ModelDataError, Problem
 
-__all__ = ["ModelData", "ModelDataError"]
+__all__ = ["ModelData", "ModelDataError", "key_region_problems"]
 
 # Anchored at both ends: "model.tar.gz.bak" is not a model archive.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -105,7 +105,15 @@ class ModelData:
         )
 
     def grant_read(self, scope: Construct, grantee: iam.IGrantable) -> None:
-        """Let ``grantee`` read exactly this object (and decrypt it, if a key was given)."""
+        """Let ``grantee`` read exactly this object (and decrypt it, if a key was given).
+
+        Refuses a key from another region than ``scope``'s stack: see :func:`key_region_problems`.
+        """
+        region = Stack.of(scope).region
+        if self._encryption_key is not None and not Token.is_unresolved(region):
+            problems = key_region_problems(self._encryption_key.key_arn, region)
+            if problems:
+                raise ModelDataError(problems)
         if self._asset is not None:
             # Asset.grant_read would open the whole bootstrap bucket (s3:GetObject*, s3:List*);
             # the model needs exactly one object.
@@ -122,6 +130,24 @@ class ModelData:
             )
         if self._encryption_key is not None:
             self._encryption_key.grant_decrypt(grantee)
+
+
+def key_region_problems(key_arn: str, region: str) -> list[Problem]:
+    """An SSE-KMS bucket's key lives in the bucket's region, and SageMaker reads from its own region."""
+    if Token.is_unresolved(key_arn) or Token.is_unresolved(region):
+        return []
+    parts = key_arn.split(":")
+    if len(parts) < 4 or parts[3] == region:
+        return []
+    return [
+        Problem(
+            f"model_data_kms_key_arn is a key in {parts[3]}, but the stack deploys to {region}: SageMaker reads "
+            f"model artifacts from buckets in its own region, whose keys are in that region too. Copy the "
+            f"model to a bucket in {region} and use that bucket's key.",
+            setting="model_data_kms_key_arn",
+            value=key_arn,
+        )
+    ]
 
 
 def _url_fault(url: str) -> str:
