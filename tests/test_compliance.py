@@ -132,6 +132,20 @@ def test_gate_fails_synth_on_an_unacknowledged_finding(tmp_path):
     } <= failing
 
 
+def _failing_paths(tmp_path: Path, app: App, rule: str) -> set[str]:
+    """Synthesize ``app``, which must fail its gates, and return the construct paths ``rule`` names."""
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    return {
+        c["constructPath"]
+        for p in report["pluginReports"]
+        for v in p["violations"]
+        for c in v["violatingConstructs"]
+        if v["ruleName"] == rule
+    }
+
+
 def _control_tower_gate_only(app: App) -> None:
     Validations.of(app).add_plugins(*[g for g in compliance_gates(app) if g.name == "cdk-validator-cfnguard"])
 
@@ -158,15 +172,8 @@ def test_one_acknowledged_control_tower_finding_does_not_wave_the_others_through
     s3.Bucket(stack, "Second")
     _acknowledge_control_tower(first, "s3_bucket_logging_enabled_check", "s3_bucket_versioning_enabled_check")
     _control_tower_gate_only(app)
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    report = json.loads((tmp_path / "validation-report.json").read_text())
     failing = {
-        c["constructPath"].split("/")[1]
-        for p in report["pluginReports"]
-        for v in p["violations"]
-        for c in v["violatingConstructs"]
-        if v["ruleName"] == "s3_bucket_logging_enabled_check"
+        path.split("/")[1] for path in _failing_paths(tmp_path, app, "s3_bucket_logging_enabled_check")
     }
     assert "Second" in failing, failing
 
@@ -392,17 +399,8 @@ def test_several_stacks_still_fail_on_one_unacknowledged_finding(tmp_path):
                 bucket, "s3_bucket_logging_enabled_check", "s3_bucket_versioning_enabled_check"
             )
     _control_tower_gate_only(app)
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    report = json.loads((tmp_path / "validation-report.json").read_text())
-    failing_stacks = {
-        c["constructPath"].split("/")[0]
-        for p in report["pluginReports"]
-        for v in p["violations"]
-        for c in v["violatingConstructs"]
-        if v["ruleName"] == "s3_bucket_logging_enabled_check"
-    }
-    assert failing_stacks == {"NotAcked"}
+    failing = _failing_paths(tmp_path, app, "s3_bucket_logging_enabled_check")
+    assert {path.split("/")[0] for path in failing} == {"NotAcked"}
 
 
 def test_gate_falls_back_to_jsii_when_the_cache_cannot_be_written(tmp_path, monkeypatch):

@@ -140,7 +140,11 @@ def test_type_not_offered_for_use_is_rejected():
 
 
 def test_unlisted_type_needs_the_escape_hatch():
-    with pytest.raises(InstanceTypeError, match=r"allow_unlisted_instance_types=True"):
+    # Worded for both audiences: JSON config users and construct users.
+    with pytest.raises(
+        InstanceTypeError,
+        match=r'set "allow_unlisted_instance_types": true in the stack\'s config \(allow_unlisted_instance_types=True',
+    ):
         check_instance_type("ml.g9.xlarge", use=REALTIME)
     facts = check_instance_type("ml.g9.xlarge", use=REALTIME, allow_unlisted=True)
     assert facts.listed_by_botocore is False

@@ -220,3 +220,9 @@ def test_unusable_vpc_cidr_rejected(cidr, message):
 def test_network_problems_are_reported_together():
     problems = network_problems("8.8.0.0/24", max_azs=1)
     assert [p.setting for p in problems] == ["max_azs", "vpc_cidr", "vpc_cidr"]
+
+
+@pytest.mark.parametrize(("cidr", "max_azs"), [("10.80.0.0/19", 2), ("10.80.0.0/18", 3)])
+def test_smallest_vpc_cidr_that_holds_one_subnet_per_zone_is_accepted(cidr, max_azs):
+    assert network_problems(cidr, max_azs) == []
+    assert "needs a /18 or larger" in network_problems("10.80.0.0/19", 3)[0].message
