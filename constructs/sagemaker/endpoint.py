@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -15,9 +15,6 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 
 from constructs import Construct
-from mlblueprints.constructs._private.names import STACK_SUFFIX_LENGTH, stack_id_suffix, unique_base_name
-from mlblueprints.constructs._private.retention import named_log_group_removal_policy
-from mlblueprints.constructs._private.service_models import map_member_rule, member_rule
 from mlblueprints.constructs.compliance.acknowledge import acknowledge
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
 from mlblueprints.constructs.errors import (
@@ -26,19 +23,15 @@ from mlblueprints.constructs.errors import (
     Problem,
     raise_if_any,
 )
-from mlblueprints.constructs.monitoring.alarm_topic import AlarmTopic
-from mlblueprints.constructs.monitoring.alarms import sagemaker_variant_metric, threshold_alarm
 from mlblueprints.constructs.sagemaker.container_image import (
     ALLOW_UNLISTED_TAGS_CONTEXT_KEY,
     ContainerImage,
     image_advice,
     image_problems,
 )
-from mlblueprints.constructs.sagemaker.execution_role import ExecutionRole
-from mlblueprints.constructs.sagemaker.model import Model
+from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, alarm_email_problems, context_flag
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 from mlblueprints.constructs.sagemaker.scaling import MAX_INSTANCES_PER_VARIANT, EndpointAutoScaling
-from mlblueprints.constructs.security.encryption_key import EncryptionKey, allow_cloudwatch_logs
 
 __all__ = ["EndpointAlarms", "EndpointAutoScaling", "EndpointConfigError", "RealtimeEndpoint"]
 
@@ -57,14 +50,16 @@ class EndpointAlarms:
     :param model_latency_p90_ms: alarm when the p90 ``ModelLatency`` stays above this for 3 minutes.
     :param invocation_5xx_errors: alarm when a 5-minute window has at least this many 5XX errors
         (1 or more: a threshold of 0 would alarm on every quiet window).
+    :param email: subscribe this address to the topic (SNS mails it a link to confirm).
     """
 
     topic: sns.ITopic | None = None
+    email: str | None = None
     model_latency_p90_ms: float = 1000.0
     invocation_5xx_errors: int = 1
 
     def problems(self) -> list[Problem]:
-        problems = []
+        problems = alarm_email_problems(self.email)
         if not 0 < self.model_latency_p90_ms <= MAX_LATENCY_THRESHOLD_MS:
             problems.append(
                 Problem(
@@ -86,7 +81,7 @@ class EndpointAlarms:
         return problems
 
 
-class RealtimeEndpoint(Construct):
+class RealtimeEndpoint(EndpointBase):
     """Model, endpoint configuration and endpoint, with auto scaling, alarms and least-privilege IAM.
 
     Composed of the shared parts: an :class:`ExecutionRole` (``Role``), a :class:`Model` (``Model``),
@@ -137,7 +132,7 @@ class RealtimeEndpoint(Construct):
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
-        allow_unlisted_instance_types = allow_unlisted_instance_types or _context_flag(
+        allow_unlisted_instance_types = allow_unlisted_instance_types or context_flag(
             self, ALLOW_UNLISTED_CONTEXT_KEY
         )
         errors: list[MlBlueprintsError] = []
@@ -150,7 +145,7 @@ class RealtimeEndpoint(Construct):
             )
         except MlBlueprintsError as error:
             errors.append(error)
-        if image.is_dlc and _context_flag(self, ALLOW_UNLISTED_TAGS_CONTEXT_KEY):
+        if image.is_dlc and context_flag(self, ALLOW_UNLISTED_TAGS_CONTEXT_KEY):
             image = dataclasses.replace(image, allow_unlisted_tag=True)
         errors += image_problems(image, instance, stack.region, service="sagemaker")
         problems = count_problems(initial_instance_count)
@@ -167,15 +162,7 @@ class RealtimeEndpoint(Construct):
                 )
         if alarms is not None:
             problems += alarms.problems()
-        if endpoint_name is None:
-            base = unique_base_name(self, 63 - STACK_SUFFIX_LENGTH)
-            self.endpoint_name = f"{base}-{stack_id_suffix()}"
-            arn_name = f"{base.lower()}-{stack_id_suffix()}"
-            problems += _name_and_environment_problems(f"{base}-0123abcd", variant_name, environment or {})
-        else:
-            self.endpoint_name = endpoint_name
-            arn_name = endpoint_name if Token.is_unresolved(endpoint_name) else endpoint_name.lower()
-            problems += _name_and_environment_problems(endpoint_name, variant_name, environment or {})
+        problems += self._resolve_name(endpoint_name, variant_name, environment or {})
         if problems:
             errors.append(EndpointConfigError(problems))
         raise_if_any(errors, EndpointConfigError)
@@ -205,60 +192,20 @@ class RealtimeEndpoint(Construct):
                 "initial_instance_count=1 puts the endpoint in one availability zone; an AZ outage or "
                 "instance replacement takes it down. Use 2 or more for production.",
             )
-        self.variant_name = variant_name
         self.instance_type = instance_type
-
-        if encryption_key is None:
-            encryption_key = EncryptionKey(
-                self,
-                "Key",
-                description=f"Encrypts SageMaker endpoint {self.node.path}",
-                removal_policy=removal_policy,
-            ).key
-        self.encryption_key = encryption_key
-        log_group_name = f"/aws/sagemaker/Endpoints/{self.endpoint_name}"
-        if not allow_cloudwatch_logs(encryption_key, log_group_name):
-            Annotations.of(self).add_warning_v2(
-                "mlblueprints:importedKeyPolicy",
-                "encryption_key is imported, so its key policy cannot be changed here: it must already "
-                f"allow logs.<region>.amazonaws.com to use it for the log group {log_group_name}, and "
-                "cloudwatch.amazonaws.com to publish alarms to the topic it encrypts, or the log group "
-                "and alarms fail at deploy time.",
-            )
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=log_group_name,
-            encryption_key=encryption_key,
-            retention=log_retention,
-            removal_policy=named_log_group_removal_policy(removal_policy),
-        )
-
-        self.execution_role = ExecutionRole(
-            self,
-            "Role",
-            role=role,
-            description=f"Execution role of the SageMaker model behind endpoint {self.node.path}",
-        )
-        self.role = self.execution_role.role
-        # What the CreateModel documentation lists for an execution role: container logs to this
-        # endpoint's log group, and instance metrics (CPU/GPU/memory utilization) to its namespace.
-        self.log_group.grant_write(self.role)
-        self.log_group.grant(self.role, "logs:CreateLogGroup", "logs:DescribeLogStreams")
-        self.execution_role.grant_put_metric_data("/aws/sagemaker/Endpoints")
-
-        self.model = Model(
-            self,
-            "Model",
+        self._create_foundation(
             image=image,
             model_data=model_data,
-            role=self.execution_role,
             environment=environment,
             network_isolation=network_isolation,
             vpc=vpc,
             subnets=subnets,
+            encryption_key=encryption_key,
+            role=role,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            kind="endpoint",
         )
-        self.security_group = self.model.security_group
 
         # Instance types with local NVMe storage encrypt it in hardware, and CreateEndpointConfig
         # fails if a KmsKeyId is given for them: the key is set only where the volume is known EBS.
@@ -266,7 +213,7 @@ class RealtimeEndpoint(Construct):
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
-            kms_key_id=encryption_key.key_arn if key_on_volume else None,
+            kms_key_id=self.encryption_key.key_arn if key_on_volume else None,
             production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                     variant_name=variant_name,
@@ -279,14 +226,7 @@ class RealtimeEndpoint(Construct):
         )
         if not key_on_volume:
             self._acknowledge_volume_key(instance, instance_type)
-        self.endpoint = sagemaker.CfnEndpoint(
-            self,
-            "Resource",
-            endpoint_name=self.endpoint_name,
-            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
-        )
-        self.endpoint.node.add_dependency(self.log_group)
-        self.endpoint_arn = stack.format_arn(service="sagemaker", resource="endpoint", resource_name=arn_name)
+        self._create_endpoint(self.endpoint_config)
 
         self.scalable_target = self.scaling_policy = None
         if auto_scaling is not None:
@@ -301,24 +241,6 @@ class RealtimeEndpoint(Construct):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms is not None:
             self._add_alarms(alarms)
-
-    def metric(self, metric_name: str, *, statistic: str = "Average", period: Duration = Duration.minutes(1)):
-        """An ``AWS/SageMaker`` metric of this endpoint's variant, e.g. ``Invocations``, ``ModelLatency``."""
-        return sagemaker_variant_metric(
-            self.endpoint_name, self.variant_name, metric_name, statistic=statistic, period=period
-        )
-
-    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Allow ``grantee`` to call InvokeEndpoint (and its streaming and async forms) on this endpoint."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=[
-                "sagemaker:InvokeEndpoint",
-                "sagemaker:InvokeEndpointAsync",
-                "sagemaker:InvokeEndpointWithResponseStream",
-            ],
-            resource_arns=[self.endpoint_arn],
-        )
 
     def _acknowledge_volume_key(self, instance, instance_type: str) -> None:
         if instance is not None and instance.has_instance_storage:
@@ -346,35 +268,22 @@ class RealtimeEndpoint(Construct):
         )
 
     def _add_alarms(self, options: EndpointAlarms) -> None:
-        topic = options.topic
-        if topic is None:
-            topic = AlarmTopic(
-                self,
-                "AlarmTopic",
-                encryption_key=self.encryption_key,
-                display_name=f"Alarms of SageMaker endpoint {self.endpoint_name}",
-            ).topic
-        self.alarm_topic = topic
-        errors = threshold_alarm(
-            self,
+        self._create_alarm_topic(options.topic, options.email)
+        errors = self._alarm(
             "Invocation5XXErrorsAlarm",
-            description=f"{self.endpoint_name}: the model container returned 5XX errors",
+            description="the model container returned 5XX errors",
             metric=self.metric("Invocation5XXErrors", statistic="Sum", period=Duration.minutes(5)),
             threshold=options.invocation_5xx_errors,
             evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            topic=topic,
         )
-        latency = threshold_alarm(
-            self,
+        latency = self._alarm(
             "ModelLatencyAlarm",
-            description=f"{self.endpoint_name}: p90 model latency above {options.model_latency_p90_ms} ms",
+            description=f"p90 model latency above {options.model_latency_p90_ms} ms",
             # ModelLatency is reported in microseconds.
             metric=self.metric("ModelLatency", statistic="p90"),
             threshold=options.model_latency_p90_ms * 1000,
             evaluation_periods=3,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            topic=topic,
         )
         self.alarms = [errors, latency]
 
@@ -395,86 +304,3 @@ def count_problems(initial_instance_count: int) -> list[Problem]:
             value=initial_instance_count,
         )
     ]
-
-
-# Documented for ContainerDefinition.Environment, not in the service model: all keys and values of
-# the map together may not exceed 32 KB.
-_MAX_ENV_TOTAL_BYTES = 32 * 1024
-
-
-def _name_and_environment_problems(
-    endpoint_name: str, variant_name: str, environment: dict[str, str]
-) -> list[Problem]:
-    """The limits CreateEndpoint, CreateEndpointConfig and CreateModel enforce, read from botocore."""
-    problems = []
-    for label, value, rule in (
-        ("endpoint_name", endpoint_name, member_rule("CreateEndpointInput", "EndpointName")),
-        ("variant_name", variant_name, member_rule("ProductionVariant", "VariantName")),
-    ):
-        if Token.is_unresolved(value):
-            continue
-        violation = rule.violation(value)
-        if violation:
-            problems.append(
-                Problem(
-                    f"{label} {value!r} is not a valid SageMaker name: it {violation}; use letters, "
-                    "digits and hyphens, starting and ending with a letter or digit.",
-                    setting=label,
-                    value=value,
-                )
-            )
-    env_rule = map_member_rule("ContainerDefinition", "Environment")
-    if env_rule.max_entries is not None and len(environment) > env_rule.max_entries:
-        problems.append(
-            Problem(
-                f"environment has {len(environment)} variables; SageMaker accepts at most "
-                f"{env_rule.max_entries} per container. Move configuration into the model archive.",
-                setting="environment",
-            )
-        )
-    total = 0
-    for key, value in environment.items():
-        if Token.is_unresolved(key) or Token.is_unresolved(value):
-            continue
-        violation = env_rule.key.violation(key)
-        if violation:
-            problems.append(
-                Problem(
-                    f"environment variable name {key!r} {violation}: use letters, digits and "
-                    "underscores, not starting with a digit.",
-                    setting="environment",
-                    value=key,
-                )
-            )
-        if not isinstance(value, str):
-            problems.append(
-                Problem(
-                    f"environment variable {key!r} = {value!r}: values must be strings; quote it.",
-                    setting="environment",
-                    value=value,
-                )
-            )
-            continue
-        violation = env_rule.value.violation(value)
-        if violation:
-            problems.append(
-                Problem(
-                    f"environment variable {key!r} {violation}. Move the value into the model archive.",
-                    setting="environment",
-                )
-            )
-        total += len(key.encode()) + len(value.encode())
-    if total > _MAX_ENV_TOTAL_BYTES:
-        problems.append(
-            Problem(
-                f"environment holds {total} bytes of keys and values; SageMaker accepts at most 32 KB in "
-                "all. Move configuration into the model archive.",
-                setting="environment",
-            )
-        )
-    return problems
-
-
-def _context_flag(scope: Construct, key: str) -> bool:
-    value = scope.node.try_get_context(key)
-    return value is True or (isinstance(value, str) and value.lower() == "true")
