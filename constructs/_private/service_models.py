@@ -138,3 +138,27 @@ def map_member_rule(structure: str, member: str) -> MapRule:
         key=_rule(model.shape(shape["key"]["shape"])),
         value=StringRule(0, value_rule.max_length, None),  # an empty value is allowed
     )
+
+
+@dataclass(frozen=True)
+class NumberRule:
+    """The range of an integer shape: ``minimum`` and ``maximum`` (``None`` where unbounded)."""
+
+    minimum: int | None
+    maximum: int | None
+
+    def contains(self, value: float) -> bool:
+        return (self.minimum is None or value >= self.minimum) and (
+            self.maximum is None or value <= self.maximum
+        )
+
+    def describe(self) -> str:
+        if self.maximum is None:
+            return f"{self.minimum} or more"
+        return f"{self.minimum} to {self.maximum}"
+
+
+@functools.cache
+def number_rule(structure: str, member: str) -> NumberRule:
+    shape = service_model().member_shape(structure, member)
+    return NumberRule(minimum=shape.get("min"), maximum=shape.get("max"))

@@ -29,11 +29,25 @@ from mlblueprints.constructs.sagemaker.container_image import (
     image_advice,
     image_problems,
 )
+from mlblueprints.constructs.sagemaker.deployment import (
+    BlueGreenUpdate,
+    RollingUpdate,
+    TrafficShift,
+    default_deployment,
+    is_inf1,
+)
 from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, alarm_email_problems, context_flag
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 from mlblueprints.constructs.sagemaker.scaling import MAX_INSTANCES_PER_VARIANT, EndpointAutoScaling
 
-__all__ = ["EndpointAlarms", "EndpointAutoScaling", "EndpointConfigError", "RealtimeEndpoint"]
+__all__ = [
+    "BlueGreenUpdate",
+    "EndpointAlarms",
+    "EndpointAutoScaling",
+    "EndpointConfigError",
+    "RealtimeEndpoint",
+    "RollingUpdate",
+]
 
 ALLOW_UNLISTED_CONTEXT_KEY = "mlblueprints:allowUnlistedInstanceTypes"
 # Realtime invocations time out after 60 s (streaming after 8 minutes); a latency threshold beyond
@@ -101,6 +115,10 @@ class RealtimeEndpoint(EndpointBase):
         in the account and new for each re-creation of the stack. A fixed name collides with the log
         group ``/aws/sagemaker/Endpoints/<name>`` that a deleted stack retained (``RETAIN``): delete
         or import that log group before re-creating the stack.
+    :param deployment: how updates reach the fleet, with auto-rollback on the endpoint's alarms.
+        Default: a :class:`RollingUpdate` (25% batches) on accelerated instances with 2 or more
+        instances (no second fleet of scarce capacity), else a :class:`BlueGreenUpdate` (all at
+        once, 10 minutes of baking).
     :param removal_policy: default ``RETAIN``: the key and log group outlive the stack.
     :param allow_unlisted_instance_types: accept an ``ml.*`` type newer than the installed botocore.
         Also switched on for a whole app by the context key ``mlblueprints:allowUnlistedInstanceTypes``
@@ -126,6 +144,7 @@ class RealtimeEndpoint(EndpointBase):
         variant_name: str = "AllTraffic",
         auto_scaling: EndpointAutoScaling | None = EndpointAutoScaling(),
         alarms: EndpointAlarms | None = EndpointAlarms(),
+        deployment: BlueGreenUpdate | RollingUpdate | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         allow_unlisted_instance_types: bool = False,
@@ -162,6 +181,12 @@ class RealtimeEndpoint(EndpointBase):
                 )
         if alarms is not None:
             problems += alarms.problems()
+        min_instances = initial_instance_count
+        if auto_scaling is not None and not count_problems(initial_instance_count):
+            min_instances = auto_scaling.capacities(initial_instance_count)[0]
+        self.deployment = deployment or default_deployment(instance, min_instances)
+        if isinstance(min_instances, int):
+            problems += self.deployment.problems(min_instances)
         problems += self._resolve_name(endpoint_name, variant_name, environment or {})
         if problems:
             errors.append(EndpointConfigError(problems))
@@ -185,6 +210,17 @@ class RealtimeEndpoint(EndpointBase):
                 f"{image.repository_name}:{image.tag} is not in the catalog's image tables "
                 f"({repository.source}); it was allowed by allow_unlisted_image_tags. Check that AWS "
                 "publishes it in this stack's region before deploying.",
+            )
+        if (
+            is_inf1(instance)
+            and deployment is not None
+            and (deployment.rolling or deployment.traffic is not TrafficShift.ALL_AT_ONCE)
+        ):
+            Annotations.of(self).add_warning_v2(
+                "mlblueprints:inf1Guardrails",
+                f"{instance_type} is an Inf1 type: SageMaker does not apply deployment guardrails to Inf1 "
+                "endpoints and updates them blue/green, all at once, with no baking period. Use "
+                "BlueGreenUpdate() (the default), or an Inferentia2 type such as ml.inf2.xlarge.",
             )
         if initial_instance_count == 1:
             Annotations.of(self).add_warning_v2(
@@ -241,6 +277,13 @@ class RealtimeEndpoint(EndpointBase):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms is not None:
             self._add_alarms(alarms)
+        # Updates (a new image, model or instance type) shift traffic under the alarms' watch and
+        # roll back when one fires. Inf1 endpoints get SageMaker's fallback, stated as it is.
+        if is_inf1(instance):
+            self.deployment = BlueGreenUpdate(wait_interval=Duration.seconds(0))
+        self.endpoint.deployment_config = self.deployment.to_cfn(
+            min_instances, [alarm.alarm_name for alarm in self.alarms]
+        )
 
     def _acknowledge_volume_key(self, instance, instance_type: str) -> None:
         if instance is not None and instance.has_instance_storage:
