@@ -58,6 +58,9 @@ class BlueprintSettings(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     blueprint_name: ClassVar[str]
+    # Settings of other blueprints this one refuses for a reason worth telling (a serving mode
+    # that SageMaker does not offer them in): setting -> why, and what to do instead.
+    not_applicable: ClassVar[dict[str, str]] = {}
 
     def explicit(self, *names: str) -> dict[str, Any]:
         """The named settings the user set (not ``None``), to pass on as keyword arguments."""
@@ -116,6 +119,14 @@ def settings_problems(error: ValidationError, model: type[BaseModel]) -> list[Pr
             problems.append(Problem("the stack entry has an empty key; remove it", setting=""))
             continue
         message = _PYDANTIC_NOISE.sub("", item["msg"])
+        if item["type"] == "extra_forbidden" and setting in getattr(model, "not_applicable", {}):
+            problems.append(
+                Problem(
+                    f"setting {setting!r} does not apply to {model.blueprint_name}: {model.not_applicable[setting]}",
+                    setting=setting,
+                )
+            )
+            continue
         if item["type"] == "extra_forbidden":
             close = difflib.get_close_matches(setting, valid, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""

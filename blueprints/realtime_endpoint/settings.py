@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-from aws_cdk import Aws
 from pydantic import Field
 
-from mlblueprints.blueprints.settings_base import BlueprintSettings, construct_default, documented_default
+from mlblueprints.blueprints.model_settings import ModelSettings, model_preflight, typed, typed_options
+from mlblueprints.blueprints.settings_base import construct_default, documented_default
+from mlblueprints.constructs._private.service_models import number_rule
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
-from mlblueprints.constructs.sagemaker.container_image import ContainerImage, image_problems
+from mlblueprints.constructs.sagemaker.deployment import default_deployment, deployment_for
 from mlblueprints.constructs.sagemaker.endpoint import (
     MAX_5XX_THRESHOLD,
     MAX_LATENCY_THRESHOLD_MS,
@@ -18,7 +19,6 @@ from mlblueprints.constructs.sagemaker.endpoint import (
     RealtimeEndpoint,
     count_problems,
 )
-from mlblueprints.constructs.sagemaker.model_data import ModelData, key_region_problems
 from mlblueprints.constructs.sagemaker.scaling import (
     MAX_INSTANCES_PER_VARIANT,
     MAX_TARGET_INVOCATIONS,
@@ -26,11 +26,8 @@ from mlblueprints.constructs.sagemaker.scaling import (
 )
 from mlblueprints.constructs.security.private_network import PrivateNetwork, network_problems
 
-__all__ = ["RealtimeEndpointSettings"]
+__all__ = ["RealtimeEndpointSettings", "instance_preflight"]
 
-# A KMS key ARN (grants and key policies need the key, not an alias: "Using aliases to control
-# access to KMS keys", AWS KMS Developer Guide).
-KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32})$"
 # Ranges are checked by the constructs' own rules (see ``preflight``); the schema states them for editors.
 Count = Annotated[int, Field(json_schema_extra={"minimum": 1, "maximum": MAX_INSTANCES_PER_VARIANT})]
 Target = Annotated[float, Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_TARGET_INVOCATIONS})]
@@ -38,9 +35,12 @@ LatencyMs = Annotated[
     float, Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_LATENCY_THRESHOLD_MS})
 ]
 ErrorCount = Annotated[int, Field(json_schema_extra={"minimum": 1, "maximum": MAX_5XX_THRESHOLD})]
+StepPercent = Annotated[int, Field(json_schema_extra={"minimum": 1, "maximum": 50})]
+_WAIT = number_rule("TrafficRoutingConfig", "WaitIntervalInSeconds")
+WaitSeconds = Annotated[int, Field(json_schema_extra={"minimum": _WAIT.minimum, "maximum": _WAIT.maximum})]
 
 
-class RealtimeEndpointSettings(BlueprintSettings):
+class RealtimeEndpointSettings(ModelSettings):
     """A SageMaker real-time endpoint in a private VPC, on GPU, Inferentia or Trainium."""
 
     blueprint_name: ClassVar[str] = "realtime-endpoint"
@@ -49,33 +49,6 @@ class RealtimeEndpointSettings(BlueprintSettings):
         description="A SageMaker ProductionVariantInstanceType, e.g. ml.g5.xlarge, ml.g6.12xlarge, "
         "ml.p5.48xlarge, ml.inf2.xlarge, ml.trn1.2xlarge.",
         min_length=1,
-    )
-    dlc_repository: str | None = Field(
-        None,
-        description="An AWS Deep Learning Containers repository, e.g. pytorch-inference or "
-        "pytorch-inference-neuronx. Required with dlc_tag unless image_uri is set.",
-    )
-    dlc_tag: str | None = Field(
-        None,
-        description="Its tag, e.g. 2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker. Required with dlc_repository.",
-    )
-    image_uri: str | None = Field(
-        None,
-        description="Your own image in ECR (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>), in the "
-        "stack's region, instead of a DLC.",
-    )
-    allow_unlisted_image_tags: bool = Field(
-        False, description="Accept a DLC tag newer than the catalog's image tables (synth warns)."
-    )
-    model_data_url: str | None = Field(
-        None,
-        description="s3://<bucket>/<key>.tar.gz. Default: the bundled smoke-test model. The model role may "
-        "read exactly that object.",
-    )
-    model_data_kms_key_arn: str | None = Field(
-        None,
-        pattern=KMS_KEY_ARN,
-        description="KMS key ARN (not an alias) of an SSE-KMS model bucket; the model role may decrypt with it.",
     )
     initial_instance_count: Count | None = Field(
         None,
@@ -112,12 +85,6 @@ class RealtimeEndpointSettings(BlueprintSettings):
         description="Alarm when a 5-minute window has at least this many 5XX errors.",
         json_schema_extra=construct_default(EndpointAlarms, "invocation_5xx_errors"),
     )
-    environment: dict[str, str] | None = Field(None, description="Container environment variables.")
-    endpoint_name: str | None = Field(
-        None,
-        description="A fixed endpoint name. Default: the construct path plus a block of the stack ID, new "
-        "for each re-creation of the stack.",
-    )
     create_vpc: bool = Field(
         True, description="Run the model in a new private VPC; false runs it without one."
     )
@@ -131,15 +98,25 @@ class RealtimeEndpointSettings(BlueprintSettings):
         description="No outbound network from the model container.",
         json_schema_extra=construct_default(RealtimeEndpoint, "network_isolation"),
     )
-    retain_data: bool = Field(
-        True,
-        description="Keep the KMS key and log groups when the stack is deleted; false deletes them with it.",
-    )
     allow_unlisted_instance_types: bool = Field(
         False, description="Accept an ml.* type newer than the installed botocore (synth warns)."
     )
-    description: str | None = Field(
-        None, max_length=1024, description="The CloudFormation stack description."
+    update_strategy: Literal["rolling", "all-at-once", "canary", "linear"] | None = Field(
+        None,
+        description="How updates reach the fleet, rolled back when an alarm fires: rolling batches, or "
+        "blue/green shifting all at once, a canary, or linear steps.",
+        json_schema_extra=documented_default(RealtimeEndpoint, "deployment"),
+    )
+    update_step_percent: StepPercent | None = Field(
+        None,
+        description="The rolling batch (5-50), canary (1-50) or linear step (10-50), in percent of the "
+        "instances.",
+        json_schema_extra={"x-default": "25 (rolling), 10 (canary), 20 (linear)"},
+    )
+    update_wait_seconds: WaitSeconds | None = Field(
+        None,
+        description="How long each step bakes under the alarms before the next.",
+        json_schema_extra={"x-default": "300 (rolling), 600 (blue/green)"},
     )
 
     @classmethod
@@ -149,52 +126,10 @@ class RealtimeEndpointSettings(BlueprintSettings):
         Runs whether or not the field types are right (a value of the wrong type is skipped here and
         reported by pydantic), so one run names every problem of the stack.
         """
-        problems = _image_source_problems(config)
-        if isinstance(config.get("vpc_cidr"), str):
-            if config.get("create_vpc") is False:
-                problems.append(
-                    Problem("vpc_cidr is set but create_vpc is false; drop one of them", setting="vpc_cidr")
-                )
-            problems += network_problems(config["vpc_cidr"], max_azs=2)
-        if config.get("model_data_kms_key_arn") and not config.get("model_data_url"):
-            problems.append(
-                Problem(
-                    "model_data_kms_key_arn needs model_data_url: the bundled smoke-test model is not "
-                    "KMS-encrypted",
-                    setting="model_data_kms_key_arn",
-                )
-            )
-        instance = None
-        if isinstance(config.get("instance_type"), str):
-            try:
-                instance = check_instance_type(
-                    config["instance_type"],
-                    use=SageMakerUse.REALTIME_INFERENCE,
-                    allow_unlisted=config.get("allow_unlisted_instance_types") is True,
-                )
-            except MlBlueprintsError as error:
-                problems += error.problems
-        image = _image(config)
-        if isinstance(image, ContainerImage):
-            problems += [
-                p for error in image_problems(image, instance, region or Aws.REGION) for p in error.problems
-            ]
-        elif image is not None:
-            problems += image
-        if isinstance(config.get("model_data_url"), str):
-            try:
-                ModelData.from_s3_url(config["model_data_url"])
-            except MlBlueprintsError as error:
-                problems += error.problems
-        key_arn = config.get("model_data_kms_key_arn")
-        if isinstance(key_arn, str) and region:
-            problems += key_region_problems(key_arn, region)
-        count = _typed(config, "initial_instance_count", int, default=2)
-        count_ok = count is not None and not count_problems(count)
-        if count is not None:
-            problems += count_problems(count)
-        if count_ok:
-            scaling = _typed_options(
+        problems, instance, count = instance_preflight(config, region=region)
+        min_instances = count
+        if count is not None and not count_problems(count):
+            scaling = typed_options(
                 config,
                 EndpointAutoScaling,
                 min_capacity=int,
@@ -203,7 +138,9 @@ class RealtimeEndpointSettings(BlueprintSettings):
             )
             if scaling is not None and config.get("auto_scaling", True) is True:
                 problems += scaling.problems(count)
-        alarms = _typed_options(config, EndpointAlarms, model_latency_p90_ms=float, invocation_5xx_errors=int)
+                min_instances = scaling.capacities(count)[0]
+        problems += update_problems(config, instance, min_instances)
+        alarms = typed_options(config, EndpointAlarms, model_latency_p90_ms=float, invocation_5xx_errors=int)
         if alarms is not None:
             problems += alarms.problems()
         if config.get("auto_scaling") is False and any(
@@ -219,62 +156,54 @@ class RealtimeEndpointSettings(BlueprintSettings):
         return problems
 
 
-def _image_source_problems(config: dict[str, Any]) -> list[Problem]:
-    dlc = config.get("dlc_repository") is not None or config.get("dlc_tag") is not None
-    if config.get("image_uri") and dlc:
-        return [
-            Problem(
-                "set either image_uri (your own ECR image) or dlc_repository and dlc_tag (an AWS Deep "
-                "Learning Container), not both",
-                setting="image_uri",
-            )
-        ]
-    if not config.get("image_uri") and not (config.get("dlc_repository") and config.get("dlc_tag")):
-        return [
-            Problem(
-                "no container image: set image_uri to your ECR image, or both dlc_repository and dlc_tag, "
-                'e.g. "pytorch-inference" and "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker"',
-                setting="dlc_repository",
-            )
-        ]
-    return []
+def instance_preflight(config: dict[str, Any], *, region: str | None):
+    """Model, VPC, instance type and count problems of an instance-backed endpoint's raw config.
 
-
-def _image(config: dict[str, Any]) -> ContainerImage | list[Problem] | None:
-    repository, tag, uri = config.get("dlc_repository"), config.get("dlc_tag"), config.get("image_uri")
-    if isinstance(uri, str) and uri and not (repository or tag):
+    Returns the problems, the instance type's facts (``None`` if unknown) and the typed instance count.
+    """
+    problems = []
+    if isinstance(config.get("vpc_cidr"), str):
+        if config.get("create_vpc") is False:
+            problems.append(
+                Problem("vpc_cidr is set but create_vpc is false; drop one of them", setting="vpc_cidr")
+            )
+        problems += network_problems(config["vpc_cidr"], max_azs=2)
+    instance = None
+    if isinstance(config.get("instance_type"), str):
         try:
-            return ContainerImage.from_image_uri(uri)
+            instance = check_instance_type(
+                config["instance_type"],
+                use=SageMakerUse.REALTIME_INFERENCE,
+                allow_unlisted=config.get("allow_unlisted_instance_types") is True,
+            )
         except MlBlueprintsError as error:
-            return error.problems
-    if isinstance(repository, str) and isinstance(tag, str) and not uri:
-        return ContainerImage.from_dlc(
-            repository, tag, allow_unlisted_tag=config.get("allow_unlisted_image_tags") is True
+            problems += error.problems
+    model_problems, _ = model_preflight(config, region=region, instance=instance)
+    problems += model_problems
+    count = typed(config, "initial_instance_count", int, default=2)
+    if count is not None:
+        problems += count_problems(count)
+    return problems, instance, count
+
+
+def update_problems(config: dict[str, Any], instance, min_instances: int | None) -> list[Problem]:
+    """The deployment guardrail problems of ``update_*`` settings."""
+    strategy = config.get("update_strategy")
+    step, wait = typed(config, "update_step_percent", int), typed(config, "update_wait_seconds", int)
+    if (strategy is not None and not isinstance(strategy, str)) or min_instances is None:
+        return []
+    if strategy is None and step is not None and not default_deployment(instance, min_instances).rolling:
+        return [
+            Problem(
+                "update_step_percent needs update_strategy: the default here is all-at-once, which has no "
+                'steps. Set "update_strategy": "canary" or "linear".',
+                setting="update_step_percent",
+            )
+        ]
+    try:
+        deployment = deployment_for(
+            strategy, step_percent=step, wait_seconds=wait, instance=instance, min_instances=min_instances
         )
-    return None
-
-
-def _typed(config: dict[str, Any], key: str, kind: type, default: Any = None) -> Any:
-    """``config[key]`` if it has the type pydantic will accept (strict: no bools for numbers)."""
-    value = config.get(key, default)
-    if value is None or isinstance(value, bool):
-        return None
-    if kind is float and isinstance(value, int):
-        try:
-            return float(value)
-        except OverflowError:  # a JSON integer beyond any float: out of every range anyway
-            return float("inf")
-    return value if isinstance(value, kind) else None
-
-
-def _typed_options(config: dict[str, Any], options: type, **kinds: type) -> Any:
-    """``options(**values)`` from the keys that are set with the right type; ``None`` if one is mistyped."""
-    values = {}
-    for key, kind in kinds.items():
-        if config.get(key) is None:
-            continue
-        value = _typed(config, key, kind)
-        if value is None:
-            return None
-        values[key] = value
-    return options(**values)
+    except KeyError:
+        return []  # an unknown strategy: pydantic names it
+    return deployment.problems(min_instances) if deployment is not None else []

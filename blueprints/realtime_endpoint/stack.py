@@ -8,22 +8,19 @@ context.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import CfnOutput, Environment, RemovalPolicy
-from aws_cdk import aws_kms as kms
 
 from constructs import Construct
+from mlblueprints.blueprints.model_settings import SMOKE_TEST_MODEL, build_model_parts
 from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
-from mlblueprints.constructs.sagemaker.container_image import ContainerImage
+from mlblueprints.blueprints.settings_base import construct_default
+from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
+from mlblueprints.constructs.sagemaker.deployment import BlueGreenUpdate, RollingUpdate, deployment_for
 from mlblueprints.constructs.sagemaker.endpoint import EndpointAlarms, EndpointAutoScaling, RealtimeEndpoint
-from mlblueprints.constructs.sagemaker.model_data import ModelData
 from mlblueprints.constructs.security.baseline import SecurityBaseline
 from mlblueprints.constructs.security.private_network import AvailabilityZonesAtDeployTime
 
-__all__ = ["SMOKE_TEST_MODEL", "RealtimeEndpointSettings", "RealtimeEndpointStack"]
-
-SMOKE_TEST_MODEL = Path(__file__).parent / "smoke_test_model"
+__all__ = ["SMOKE_TEST_MODEL", "RealtimeEndpointSettings", "RealtimeEndpointStack", "update_policy"]
 
 
 class RealtimeEndpointStack(AvailabilityZonesAtDeployTime):
@@ -53,24 +50,14 @@ class RealtimeEndpointStack(AvailabilityZonesAtDeployTime):
         )
         self.key, self.network = baseline.key, baseline.network
 
-        if settings.image_uri:
-            image = ContainerImage.from_image_uri(settings.image_uri)
-        else:
-            image = ContainerImage.from_dlc(
-                settings.dlc_repository,
-                settings.dlc_tag,
-                allow_unlisted_tag=settings.allow_unlisted_image_tags,
+        image, model_data = build_model_parts(self, settings)
+        auto_scaling = (
+            EndpointAutoScaling(
+                **settings.explicit("min_capacity", "max_capacity", "target_invocations_per_instance")
             )
-        if settings.model_data_url:
-            data_key = (
-                kms.Key.from_key_arn(self, "ModelDataKey", settings.model_data_kms_key_arn)
-                if settings.model_data_kms_key_arn
-                else None
-            )
-            model_data = ModelData.from_s3_url(settings.model_data_url, encryption_key=data_key)
-        else:
-            model_data = ModelData.from_directory(self, "SmokeTestModel", SMOKE_TEST_MODEL)
-
+            if settings.auto_scaling
+            else None
+        )
         self.endpoint = RealtimeEndpoint(
             self,
             "Endpoint",
@@ -80,12 +67,12 @@ class RealtimeEndpointStack(AvailabilityZonesAtDeployTime):
             vpc=self.network.vpc if self.network else None,
             subnets=self.network.subnets if self.network else None,
             encryption_key=self.key.key,
-            auto_scaling=EndpointAutoScaling(
-                **settings.explicit("min_capacity", "max_capacity", "target_invocations_per_instance")
-            )
-            if settings.auto_scaling
-            else None,
-            alarms=EndpointAlarms(**settings.explicit("model_latency_p90_ms", "invocation_5xx_errors")),
+            auto_scaling=auto_scaling,
+            alarms=EndpointAlarms(
+                email=settings.alarm_email,
+                **settings.explicit("model_latency_p90_ms", "invocation_5xx_errors"),
+            ),
+            deployment=update_policy(settings, auto_scaling),
             removal_policy=removal_policy,
             allow_unlisted_instance_types=settings.allow_unlisted_instance_types,
             **settings.explicit(
@@ -109,3 +96,25 @@ class RealtimeEndpointStack(AvailabilityZonesAtDeployTime):
                 value=self.endpoint.alarm_topic.topic_arn,
                 description="Subscribe to this SNS topic to receive the endpoint's alarms",
             )
+
+
+def update_policy(
+    settings: RealtimeEndpointSettings, auto_scaling: EndpointAutoScaling | None
+) -> BlueGreenUpdate | RollingUpdate | None:
+    """The deployment policy the ``update_*`` settings name; ``None`` leaves the construct's default."""
+    instance = check_instance_type(
+        settings.instance_type,
+        use=SageMakerUse.REALTIME_INFERENCE,
+        allow_unlisted=settings.allow_unlisted_instance_types,
+    )
+    count = (
+        settings.initial_instance_count
+        or construct_default(RealtimeEndpoint, "initial_instance_count")["default"]
+    )
+    return deployment_for(
+        settings.update_strategy,
+        step_percent=settings.update_step_percent,
+        wait_seconds=settings.update_wait_seconds,
+        instance=instance,
+        min_instances=auto_scaling.capacities(count)[0] if auto_scaling else count,
+    )

@@ -286,3 +286,32 @@ def default_deployment(instance: InstanceType | None, min_instances: int) -> Blu
 
 def is_inf1(instance: InstanceType | None) -> bool:
     return instance is not None and instance.family == "inf1"
+
+
+# The names a config file uses for the update strategies.
+UPDATE_STRATEGIES = ("rolling", "all-at-once", "canary", "linear")
+
+
+def deployment_for(
+    strategy: str | None,
+    *,
+    step_percent: int | None = None,
+    wait_seconds: int | None = None,
+    instance: InstanceType | None = None,
+    min_instances: int = 2,
+) -> BlueGreenUpdate | RollingUpdate | None:
+    """The update policy a config names (``None``: the construct's default for its instance type)."""
+    if strategy is None and step_percent is None and wait_seconds is None:
+        return None
+    if strategy is None:
+        strategy = "rolling" if default_deployment(instance, min_instances).rolling else "all-at-once"
+    wait = {} if wait_seconds is None else {"wait_interval": Duration.seconds(wait_seconds)}
+    step = None if step_percent is None else Capacity.percent(step_percent)
+    if strategy == "rolling":
+        return RollingUpdate(**({"batch": step} if step else {}), **wait)
+    traffic = {
+        "all-at-once": TrafficShift.ALL_AT_ONCE,
+        "canary": TrafficShift.CANARY,
+        "linear": TrafficShift.LINEAR,
+    }
+    return BlueGreenUpdate(traffic=traffic[strategy], step=step, **wait)

@@ -115,10 +115,10 @@ class RealtimeEndpoint(EndpointBase):
         in the account and new for each re-creation of the stack. A fixed name collides with the log
         group ``/aws/sagemaker/Endpoints/<name>`` that a deleted stack retained (``RETAIN``): delete
         or import that log group before re-creating the stack.
-    :param deployment: how updates reach the fleet, with auto-rollback on the endpoint's alarms.
-        Default: a :class:`RollingUpdate` (25% batches) on accelerated instances with 2 or more
-        instances (no second fleet of scarce capacity), else a :class:`BlueGreenUpdate` (all at
-        once, 10 minutes of baking).
+    :param deployment: default: rolling (25% batches) on 2+ accelerated instances, else blue/green all at once.
+        How updates reach the fleet, rolled back when one of the endpoint's alarms fires. Rolling
+        (:class:`RollingUpdate`) needs no second fleet of scarce accelerated capacity; blue/green
+        (:class:`BlueGreenUpdate`) bakes the new fleet 10 minutes before the old one goes.
     :param removal_policy: default ``RETAIN``: the key and log group outlive the stack.
     :param allow_unlisted_instance_types: accept an ``ml.*`` type newer than the installed botocore.
         Also switched on for a whole app by the context key ``mlblueprints:allowUnlistedInstanceTypes``

@@ -70,7 +70,7 @@ class EndpointBase(Construct):
         image: ContainerImage,
         model_data: ModelData | None,
         environment: dict[str, str] | None,
-        network_isolation: bool,
+        network_isolation: bool | None,
         vpc: ec2.IVpc | None,
         subnets: ec2.SubnetSelection | None,
         encryption_key: kms.IKey | None,

@@ -23,7 +23,8 @@ class Model(Construct):
     a security group that allows HTTPS out only (to the VPC's interface endpoints and the S3
     gateway) and nothing in.
 
-    :param network_isolation: no outbound network calls from the container (default).
+    :param network_isolation: no outbound network calls from the container (default). ``None``
+        leaves it unset, for serverless endpoints, which do not support it.
     :param subnets: default: CDK's default selection, private subnets first; public ones are refused.
     """
 
@@ -36,7 +37,7 @@ class Model(Construct):
         model_data: ModelData | None,
         role: ExecutionRole,
         environment: dict[str, str] | None = None,
-        network_isolation: bool = True,
+        network_isolation: bool | None = True,
         vpc: ec2.IVpc | None = None,
         subnets: ec2.SubnetSelection | None = None,
     ) -> None:
@@ -93,7 +94,7 @@ class Model(Construct):
                 "as a new policy only if the role was imported as mutable; otherwise give the role "
                 "those permissions yourself before deploying.",
             )
-        if not network_isolation:
+        if network_isolation is False:
             Annotations.of(self).add_warning_v2(
                 "mlblueprints:networkIsolationOff",
                 "network_isolation=False lets the model container make outbound network calls.",
