@@ -820,7 +820,7 @@ def endpoint(
         ),
         topics=[topic.ref],
     )
-    alarm(
+    errors_alarm = alarm(
         scope,
         "Invocation5XXErrorsAlarm",
         endpoint_name,
@@ -833,7 +833,7 @@ def endpoint(
         statistic="Sum",
         threshold=1,
     )
-    alarm(
+    latency_alarm = alarm(
         scope,
         "ModelLatencyAlarm",
         endpoint_name,
@@ -845,6 +845,20 @@ def endpoint(
         metric_name="ModelLatency",
         period=60,
         threshold=1_000_000,  # ModelLatency is in microseconds
+    )
+    # Rolling updates in 25% batches on the accelerated fleet, rolled back by either alarm.
+    cfn_endpoint.deployment_config = sagemaker.CfnEndpoint.DeploymentConfigProperty(
+        auto_rollback_configuration=sagemaker.CfnEndpoint.AutoRollbackConfigProperty(
+            alarms=[
+                sagemaker.CfnEndpoint.AlarmProperty(alarm_name=errors_alarm.ref),
+                sagemaker.CfnEndpoint.AlarmProperty(alarm_name=latency_alarm.ref),
+            ]
+        ),
+        rolling_update_policy=sagemaker.CfnEndpoint.RollingUpdatePolicyProperty(
+            maximum_batch_size=sagemaker.CfnEndpoint.CapacitySizeProperty(type="CAPACITY_PERCENT", value=25),
+            wait_interval_in_seconds=300,
+            maximum_execution_timeout_in_seconds=4800,
+        ),
     )
     return cfn_endpoint, topic
 

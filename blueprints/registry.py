@@ -15,6 +15,8 @@ from aws_cdk import Environment, Stack
 from constructs import Construct
 from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
 from mlblueprints.blueprints.realtime_endpoint.stack import RealtimeEndpointStack
+from mlblueprints.blueprints.serverless_endpoint.settings import ServerlessEndpointSettings
+from mlblueprints.blueprints.serverless_endpoint.stack import ServerlessEndpointStack
 from mlblueprints.blueprints.settings_base import BlueprintSettings
 
 __all__ = ["BLUEPRINTS", "SCHEMA_DIR", "Blueprint"]
@@ -56,6 +58,19 @@ BLUEPRINTS: dict[str, Blueprint] = {
             settings=RealtimeEndpointSettings,
             stack=RealtimeEndpointStack,
             example=BLUEPRINTS_DIR / "realtime_endpoint" / "example.json",
+        ),
+        Blueprint(
+            name=ServerlessEndpointSettings.blueprint_name,
+            summary=(
+                "A SageMaker serverless endpoint: the same model definition served on CPU without "
+                "instances, scaling with requests up to max_concurrency and to zero when idle (optional "
+                "provisioned concurrency against cold starts); a rotating KMS key; blue/green updates "
+                "rolled back on alarms; alarms on 5XX errors, latency, cold starts and concurrency near "
+                "the throttling limit. No VPC or network isolation: serverless does not support them."
+            ),
+            settings=ServerlessEndpointSettings,
+            stack=ServerlessEndpointStack,
+            example=BLUEPRINTS_DIR / "serverless_endpoint" / "example.json",
         ),
     )
 }

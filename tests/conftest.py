@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -104,3 +105,24 @@ def contract_assembly(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def contract_templates(contract_assembly) -> dict[str, dict]:
     return templates_of(contract_assembly)
+
+
+_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def mask_template(value):
+    """Mask what changes without a change in behaviour: asset hashes and CDK version metadata."""
+    if isinstance(value, dict):
+        return {k: mask_template(v) for k, v in value.items() if k != "CDKMetadata"}
+    if isinstance(value, list):
+        return [mask_template(v) for v in value]
+    if isinstance(value, str):
+        return _ASSET_HASH.sub("<asset-hash>", value)
+    return value
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    from syrupy.extensions.json import JSONSnapshotExtension
+
+    return snapshot.use_extension(JSONSnapshotExtension)

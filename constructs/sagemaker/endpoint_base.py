@@ -24,6 +24,7 @@ from constructs import Construct
 from mlblueprints.constructs._private.names import STACK_SUFFIX_LENGTH, stack_id_suffix, unique_base_name
 from mlblueprints.constructs._private.retention import named_log_group_removal_policy
 from mlblueprints.constructs._private.service_models import map_member_rule, member_rule
+from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
 from mlblueprints.constructs.errors import Problem
 from mlblueprints.constructs.monitoring.alarm_topic import AlarmTopic
 from mlblueprints.constructs.monitoring.alarms import sagemaker_variant_metric, threshold_alarm
@@ -163,7 +164,16 @@ class EndpointBase(Construct):
                 display_name=f"Alarms of SageMaker endpoint {self.endpoint_name}",
             ).topic
         if email is not None:
-            topic.add_subscription(subscriptions.EmailSubscription(email))
+            subscription = topic.add_subscription(subscriptions.EmailSubscription(email))
+            acknowledge(
+                subscription,
+                "SNSRedrivePolicy",
+                topic="dead-letter queue for the alarm e-mail subscription",
+                reason="The subscription carries alarm notifications, whose state and history stay in "
+                "CloudWatch (DescribeAlarmHistory) whatever SNS delivers; a dead-letter queue of "
+                "undelivered e-mails would be a second copy nobody reads.",
+                packs=(Pack.SERVERLESS,),
+            )
         self.alarm_topic = topic
         return topic
 

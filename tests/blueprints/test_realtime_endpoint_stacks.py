@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from aws_cdk.assertions import Match, Template
-from syrupy.extensions.json import JSONSnapshotExtension
+from conftest import mask_template
 
 STACKS = {
     "GpuEndpoint": "ml.g5.xlarge",
     "Inferentia2Endpoint": "ml.inf2.xlarge",
     "TrainiumEndpoint": "ml.trn1.2xlarge",
 }
-_ASSET_HASH = re.compile(r"[0-9a-f]{64}")
-
-
-def _mask(value):
-    """Mask what changes without a change in behaviour: asset hashes and CDK version metadata."""
-    if isinstance(value, dict):
-        return {k: _mask(v) for k, v in value.items() if k != "CDKMetadata"}
-    if isinstance(value, list):
-        return [_mask(v) for v in value]
-    if isinstance(value, str):
-        return _ASSET_HASH.sub("<asset-hash>", value)
-    return value
-
-
-@pytest.fixture
-def snapshot_json(snapshot):
-    return snapshot.use_extension(JSONSnapshotExtension)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +26,7 @@ def test_default_catalog_has_gpu_inferentia_and_trainium_stacks(catalog_template
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_template_snapshot(stack, catalog_templates, snapshot_json):
-    template = _mask(catalog_templates[stack])
+    template = mask_template(catalog_templates[stack])
     assert "<asset-hash>" in str(template["Resources"]), "the smoke-test model asset should be masked"
     assert template == snapshot_json
 
