@@ -11,11 +11,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 
 from constructs import Construct
-from mlblueprints.constructs.compliance.acknowledge import acknowledge
+from mlblueprints.constructs.compliance.acknowledge import acknowledge, acknowledge_wildcard_resource
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
 from mlblueprints.constructs.errors import (
     EndpointConfigError,
@@ -23,6 +24,7 @@ from mlblueprints.constructs.errors import (
     Problem,
     raise_if_any,
 )
+from mlblueprints.constructs.sagemaker.async_inference import AsyncInference, BacklogScaling
 from mlblueprints.constructs.sagemaker.container_image import (
     ALLOW_UNLISTED_TAGS_CONTEXT_KEY,
     ContainerImage,
@@ -39,8 +41,12 @@ from mlblueprints.constructs.sagemaker.deployment import (
 from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, alarm_email_problems, context_flag
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 from mlblueprints.constructs.sagemaker.scaling import MAX_INSTANCES_PER_VARIANT, EndpointAutoScaling
+from mlblueprints.constructs.security.secure_bucket import SecureBucket
 
 __all__ = [
+    "AsyncEndpoint",
+    "AsyncInference",
+    "BacklogScaling",
     "BlueGreenUpdate",
     "EndpointAlarms",
     "EndpointAutoScaling",
@@ -54,6 +60,10 @@ ALLOW_UNLISTED_CONTEXT_KEY = "mlblueprints:allowUnlistedInstanceTypes"
 # an hour could never fire.
 MAX_LATENCY_THRESHOLD_MS = 3_600_000
 MAX_5XX_THRESHOLD = 1_000_000
+# Where an asynchronous endpoint's inputs, results and failures live in its bucket.
+ASYNC_INPUT_PREFIX = "async-input/"
+ASYNC_OUTPUT_PREFIX = "async-output/"
+ASYNC_FAILURE_PREFIX = "async-failures/"
 
 
 @dataclass(frozen=True)
@@ -142,9 +152,10 @@ class RealtimeEndpoint(EndpointBase):
         role: iam.IRole | None = None,
         endpoint_name: str | None = None,
         variant_name: str = "AllTraffic",
-        auto_scaling: EndpointAutoScaling | None = EndpointAutoScaling(),
+        auto_scaling: EndpointAutoScaling | BacklogScaling | None = EndpointAutoScaling(),
         alarms: EndpointAlarms | None = EndpointAlarms(),
         deployment: BlueGreenUpdate | RollingUpdate | None = None,
+        async_inference: AsyncInference | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         allow_unlisted_instance_types: bool = False,
@@ -181,6 +192,7 @@ class RealtimeEndpoint(EndpointBase):
                 )
         if alarms is not None:
             problems += alarms.problems()
+        problems += _async_problems(async_inference, auto_scaling)
         min_instances = initial_instance_count
         if auto_scaling is not None and not count_problems(initial_instance_count):
             min_instances = auto_scaling.capacities(initial_instance_count)[0]
@@ -222,7 +234,7 @@ class RealtimeEndpoint(EndpointBase):
                 "endpoints and updates them blue/green, all at once, with no baking period. Use "
                 "BlueGreenUpdate() (the default), or an Inferentia2 type such as ml.inf2.xlarge.",
             )
-        if initial_instance_count == 1:
+        if initial_instance_count == 1 and async_inference is None:
             Annotations.of(self).add_warning_v2(
                 "mlblueprints:singleInstance",
                 "initial_instance_count=1 puts the endpoint in one availability zone; an AZ outage or "
@@ -246,10 +258,15 @@ class RealtimeEndpoint(EndpointBase):
         # Instance types with local NVMe storage encrypt it in hardware, and CreateEndpointConfig
         # fails if a KmsKeyId is given for them: the key is set only where the volume is known EBS.
         key_on_volume = instance is not None and instance.has_instance_storage is False
+        self.output_bucket: s3.IBucket | None = None
+        self.success_topic: sns.ITopic | None = None
+        self.error_topic: sns.ITopic | None = None
+        async_config = self._create_async_output(async_inference, removal_policy) if async_inference else None
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
             kms_key_id=self.encryption_key.key_arn if key_on_volume else None,
+            async_inference_config=async_config,
             production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                     variant_name=variant_name,
@@ -277,6 +294,23 @@ class RealtimeEndpoint(EndpointBase):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms is not None:
             self._add_alarms(alarms)
+            if async_inference is not None:
+                self.alarms.append(
+                    self._alarm(
+                        "OldestRequestAgeAlarm",
+                        description=f"the oldest queued request is older than {async_inference.oldest_request_age_s} s",
+                        metric=cloudwatch.Metric(
+                            namespace="AWS/SageMaker",
+                            metric_name="ApproximateAgeOfOldestRequest",
+                            dimensions_map={"EndpointName": self.endpoint_name},
+                            statistic="Maximum",
+                            period=Duration.minutes(5),
+                        ),
+                        threshold=async_inference.oldest_request_age_s,
+                        evaluation_periods=1,
+                        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    )
+                )
         # Updates (a new image, model or instance type) shift traffic under the alarms' watch and
         # roll back when one fires. Inf1 endpoints get SageMaker's fallback, stated as it is.
         if is_inf1(instance):
@@ -284,6 +318,84 @@ class RealtimeEndpoint(EndpointBase):
         self.endpoint.deployment_config = self.deployment.to_cfn(
             min_instances, [alarm.alarm_name for alarm in self.alarms]
         )
+
+    def _create_async_output(
+        self, options: AsyncInference, removal_policy: RemovalPolicy
+    ) -> sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty:
+        """The output bucket and the success and error topics, and the role's access to them."""
+        bucket = options.output_bucket
+        if bucket is None:
+            bucket = SecureBucket(
+                self, "AsyncBucket", encryption_key=self.encryption_key, removal_policy=removal_policy
+            ).bucket
+        self.output_bucket = bucket
+        # The execution role reads the queued inputs and writes results and failures
+        # (async-inference-create-endpoint-prerequisites.html), with exactly those actions.
+        grants = (
+            (ASYNC_INPUT_PREFIX, ["s3:GetObject"]),
+            (ASYNC_OUTPUT_PREFIX, ["s3:PutObject", "s3:AbortMultipartUpload"]),
+            (ASYNC_FAILURE_PREFIX, ["s3:PutObject", "s3:AbortMultipartUpload"]),
+        )
+        for prefix, actions in grants:
+            objects = bucket.arn_for_objects(f"{prefix}*")
+            iam.Grant.add_to_principal(grantee=self.role, actions=actions, resource_arns=[objects])
+            if self.execution_role.owned:
+                acknowledge_wildcard_resource(
+                    self.role,
+                    objects,
+                    topic=f"objects under {prefix} of the async bucket",
+                    reason="SageMaker names each request's input and result objects at run time; the role "
+                    "reaches only this one prefix of this endpoint's own bucket.",
+                )
+        # SSE-KMS writes to the bucket and publishes to the encrypted topics.
+        self.encryption_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
+        self.success_topic, self.error_topic = (
+            sns.Topic(
+                self,
+                name,
+                display_name=f"{label} of SageMaker async endpoint {self.endpoint_name}",
+                master_key=self.encryption_key,
+                enforce_ssl=True,
+            )
+            for name, label in (("SuccessTopic", "Results"), ("ErrorTopic", "Failures"))
+        )
+        # sns:Publish alone: the topics' key is granted above, without CDK's kms:GenerateDataKey*.
+        iam.Grant.add_to_principal(
+            grantee=self.role,
+            actions=["sns:Publish"],
+            resource_arns=[self.success_topic.topic_arn, self.error_topic.topic_arn],
+        )
+        include = (
+            ["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"]
+            if options.include_response_in_notifications
+            else None
+        )
+        return sagemaker.CfnEndpointConfig.AsyncInferenceConfigProperty(
+            output_config=sagemaker.CfnEndpointConfig.AsyncInferenceOutputConfigProperty(
+                s3_output_path=bucket.s3_url_for_object(ASYNC_OUTPUT_PREFIX),
+                s3_failure_path=bucket.s3_url_for_object(ASYNC_FAILURE_PREFIX),
+                kms_key_id=self.encryption_key.key_arn,
+                notification_config=sagemaker.CfnEndpointConfig.AsyncInferenceNotificationConfigProperty(
+                    success_topic=self.success_topic.topic_arn,
+                    error_topic=self.error_topic.topic_arn,
+                    include_inference_response_in=include,
+                ),
+            ),
+            client_config=sagemaker.CfnEndpointConfig.AsyncInferenceClientConfigProperty(
+                max_concurrent_invocations_per_instance=options.max_concurrent_invocations_per_instance
+            )
+            if options.max_concurrent_invocations_per_instance is not None
+            else None,
+        )
+
+    def grant_submit(self, grantee: iam.IGrantable) -> None:
+        """Allow ``grantee`` to queue requests (inputs under ``async-input/``) and read the results."""
+        if self.output_bucket is None:
+            raise EndpointConfigError("grant_submit needs an asynchronous endpoint (async_inference).")
+        self.grant_invoke(grantee)
+        self.output_bucket.grant_put(grantee, f"{ASYNC_INPUT_PREFIX}*")
+        self.output_bucket.grant_read(grantee, f"{ASYNC_OUTPUT_PREFIX}*")
+        self.output_bucket.grant_read(grantee, f"{ASYNC_FAILURE_PREFIX}*")
 
     def _acknowledge_volume_key(self, instance, instance_type: str) -> None:
         if instance is not None and instance.has_instance_storage:
@@ -329,6 +441,61 @@ class RealtimeEndpoint(EndpointBase):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         )
         self.alarms = [errors, latency]
+
+
+def _async_problems(
+    async_inference: AsyncInference | None, auto_scaling: EndpointAutoScaling | BacklogScaling | None
+) -> list[Problem]:
+    if async_inference is None:
+        if isinstance(auto_scaling, BacklogScaling):
+            return [
+                Problem(
+                    "BacklogScaling scales on the queue of an asynchronous endpoint; this endpoint has none. "
+                    "Pass async_inference=AsyncInference(), or use EndpointAutoScaling.",
+                    setting="auto_scaling",
+                )
+            ]
+        return []
+    problems = async_inference.problems()
+    if isinstance(auto_scaling, EndpointAutoScaling):
+        problems.append(
+            Problem(
+                "EndpointAutoScaling tracks InvocationsPerInstance, which SageMaker does not publish for "
+                "asynchronous endpoints; use BacklogScaling (the queue per instance, down to zero).",
+                setting="auto_scaling",
+            )
+        )
+    return problems
+
+
+class AsyncEndpoint(RealtimeEndpoint):
+    """An asynchronous endpoint: a :class:`RealtimeEndpoint` with a queue, S3 results and scale to zero.
+
+    Takes every parameter of :class:`RealtimeEndpoint`; the defaults differ where a queue changes
+    them: ``async_inference=AsyncInference()`` (a retained, encrypted output bucket and encrypted
+    success and error topics), ``auto_scaling=BacklogScaling()`` (0 to twice the initial instances,
+    woken from zero by ``HasBacklogWithoutCapacity``), ``initial_instance_count=1``, and an alarm on
+    the age of the oldest queued request. Clients get :meth:`grant_submit`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        async_inference: AsyncInference = AsyncInference(),
+        auto_scaling: BacklogScaling | None = BacklogScaling(),
+        initial_instance_count: int = 1,
+        **props,
+    ) -> None:
+        super().__init__(
+            scope,
+            id,
+            async_inference=async_inference,
+            auto_scaling=auto_scaling,
+            initial_instance_count=initial_instance_count,
+            **props,
+        )
 
 
 def count_problems(initial_instance_count: int) -> list[Problem]:
