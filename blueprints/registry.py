@@ -13,6 +13,8 @@ from pathlib import Path
 from aws_cdk import Environment, Stack
 
 from constructs import Construct
+from mlblueprints.blueprints.async_endpoint.settings import AsyncEndpointSettings
+from mlblueprints.blueprints.async_endpoint.stack import AsyncEndpointStack
 from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
 from mlblueprints.blueprints.realtime_endpoint.stack import RealtimeEndpointStack
 from mlblueprints.blueprints.serverless_endpoint.settings import ServerlessEndpointSettings
@@ -58,6 +60,19 @@ BLUEPRINTS: dict[str, Blueprint] = {
             settings=RealtimeEndpointSettings,
             stack=RealtimeEndpointStack,
             example=BLUEPRINTS_DIR / "realtime_endpoint" / "example.json",
+        ),
+        Blueprint(
+            name=AsyncEndpointSettings.blueprint_name,
+            summary=(
+                "A SageMaker asynchronous endpoint: the real-time blueprint's instances, VPC, key, alarms "
+                "and safe updates, plus a queue. Inputs and results in a KMS-encrypted, retained bucket; "
+                "success and error notifications on encrypted SNS topics; the fleet tracks the backlog "
+                "per instance down to zero and a step policy on HasBacklogWithoutCapacity wakes it; "
+                "an alarm on the age of the oldest queued request."
+            ),
+            settings=AsyncEndpointSettings,
+            stack=AsyncEndpointStack,
+            example=BLUEPRINTS_DIR / "async_endpoint" / "example.json",
         ),
         Blueprint(
             name=ServerlessEndpointSettings.blueprint_name,

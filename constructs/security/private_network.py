@@ -210,16 +210,17 @@ class PrivateNetwork(Construct):
                 open=False,
             )
 
-    def allow_s3_objects(self, *object_arns: str) -> None:
-        """Let the VPC read these S3 objects (ARN patterns) through its gateway endpoint, and no others.
+    def allow_s3_objects(self, *object_arns: str, actions: tuple[str, ...] = ("s3:GetObject",)) -> None:
+        """Let the VPC read (or, with ``actions``, write) these S3 objects through its gateway endpoint.
 
-        The endpoint's policy starts empty, which denies everything: each construct that reads from
-        S3 inside the VPC (a model's artifact, ECR's image layers) names exactly what it reads.
+        The endpoint's policy starts empty, which denies everything: each construct that uses S3
+        inside the VPC (a model's artifact, ECR's image layers, an async endpoint's results) names
+        exactly which objects, and what it does with them.
         """
         self.s3_endpoint.add_to_policy(
             iam.PolicyStatement(
                 principals=[iam.AnyPrincipal()],
-                actions=["s3:GetObject"],
+                actions=list(actions),
                 resources=list(object_arns),
             )
         )
