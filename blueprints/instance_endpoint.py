@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from aws_cdk import CfnOutput, Environment, RemovalPolicy
+from aws_cdk import CfnOutput, Duration, Environment, RemovalPolicy
 from pydantic import Field
 
 from constructs import Construct
@@ -33,6 +33,7 @@ from mlblueprints.constructs.sagemaker.endpoint import (
     count_problems,
 )
 from mlblueprints.constructs.sagemaker.scaling import MAX_INSTANCES_PER_VARIANT
+from mlblueprints.constructs.sagemaker.variant_options import LargeModelOptions
 from mlblueprints.constructs.security.baseline import SecurityBaseline
 from mlblueprints.constructs.security.private_network import (
     AvailabilityZonesAtDeployTime,
@@ -55,6 +56,12 @@ LatencyMs = Annotated[
 ]
 ErrorCount = Annotated[int, Field(json_schema_extra={"minimum": 1, "maximum": MAX_5XX_THRESHOLD})]
 StepPercent = Annotated[int, Field(json_schema_extra={"minimum": 1, "maximum": 50})]
+_TIMEOUT = number_rule("ProductionVariant", "ModelDataDownloadTimeoutInSeconds")
+TimeoutSeconds = Annotated[
+    int, Field(json_schema_extra={"minimum": _TIMEOUT.minimum, "maximum": _TIMEOUT.maximum})
+]
+_VOLUME = number_rule("ProductionVariant", "VolumeSizeInGB")
+VolumeGb = Annotated[int, Field(json_schema_extra={"minimum": _VOLUME.minimum, "maximum": _VOLUME.maximum})]
 _WAIT = number_rule("TrafficRoutingConfig", "WaitIntervalInSeconds")
 WaitSeconds = Annotated[int, Field(json_schema_extra={"minimum": _WAIT.minimum, "maximum": _WAIT.maximum})]
 
@@ -97,6 +104,22 @@ class InstanceEndpointSettings(ModelSettings):
     )
     allow_unlisted_instance_types: bool = Field(
         False, description="Accept an ml.* type newer than the installed botocore (synth warns)."
+    )
+    model_data_download_timeout_s: TimeoutSeconds | None = Field(
+        None,
+        description="Seconds SageMaker may take to download the model (large models: raise it above 40 GB).",
+        json_schema_extra={"x-default": "SageMaker's"},
+    )
+    container_startup_timeout_s: TimeoutSeconds | None = Field(
+        None,
+        description="Seconds the container may take to pass its first health check (loading weights).",
+        json_schema_extra={"x-default": "SageMaker's"},
+    )
+    volume_size_gb: VolumeGb | None = Field(
+        None,
+        description="The EBS ML storage volume, for instance types without local NVMe storage; a bit more "
+        "than the model's size.",
+        json_schema_extra={"x-default": "SageMaker's"},
     )
     update_strategy: Literal["rolling", "all-at-once", "canary", "linear"] | None = Field(
         None,
@@ -141,10 +164,33 @@ def instance_preflight(config: dict[str, Any], *, region: str | None, default_co
             problems += error.problems
     model_problems, _ = model_preflight(config, region=region, instance=instance)
     problems += model_problems
+    large = large_model_options(config)
+    if large is not None:
+        problems += large.problems(instance)
     count = typed(config, "initial_instance_count", int, default=default_count)
     if count is not None:
         problems += count_problems(count)
     return problems, instance, count
+
+
+def large_model_options(config: dict[str, Any]) -> LargeModelOptions | None:
+    """The large-model options a config (raw or validated) sets; ``None`` if one is mistyped."""
+    values = {}
+    for key, option in (
+        ("model_data_download_timeout_s", "model_data_download_timeout"),
+        ("container_startup_timeout_s", "container_startup_timeout"),
+    ):
+        seconds = typed(config, key, int)
+        if config.get(key) is not None and seconds is None:
+            return None
+        if seconds is not None:
+            values[option] = Duration.seconds(seconds)
+    volume = typed(config, "volume_size_gb", int)
+    if config.get("volume_size_gb") is not None and volume is None:
+        return None
+    if volume is not None:
+        values["volume_size_gb"] = volume
+    return LargeModelOptions(**values) if values else None
 
 
 def update_problems(config: dict[str, Any], instance, min_instances: int | None) -> list[Problem]:
@@ -218,6 +264,7 @@ class InstanceEndpointStack(AvailabilityZonesAtDeployTime):
             ),
             removal_policy=self.removal_policy,
             allow_unlisted_instance_types=settings.allow_unlisted_instance_types,
+            large_model=large_model_options(settings.model_dump()),
             **settings.explicit(
                 "initial_instance_count", "environment", "network_isolation", "endpoint_name"
             ),
@@ -225,6 +272,9 @@ class InstanceEndpointStack(AvailabilityZonesAtDeployTime):
         if self.network is not None:
             # The VPC's S3 gateway lets through exactly the model artifact (and ECR's image layers).
             self.network.allow_s3_objects(model_data.object_arn(self))
+            if model_data.is_prefix:
+                # SageMaker lists an uncompressed model folder before downloading it.
+                self.network.allow_s3_objects(model_data.bucket_arn(self), actions=("s3:ListBucket",))
             # Interface and gateway endpoints first: the instances pull the image and the model
             # through them as soon as the endpoint is created.
             self.endpoint.endpoint.node.add_dependency(self.network)

@@ -63,8 +63,9 @@ class ModelSettings(BlueprintSettings):
     )
     model_data_url: str | None = Field(
         None,
-        description="s3://<bucket>/<key>.tar.gz. Default: the bundled smoke-test model. The model role may "
-        "read exactly that object.",
+        description="s3://<bucket>/<key>.tar.gz, or a folder s3://<bucket>/<prefix>/ of uncompressed model "
+        "files (large models: no archive to unpack). Default: the bundled smoke-test model. The model role "
+        "may read exactly that object or prefix.",
     )
     model_data_kms_key_arn: str | None = Field(
         None,
@@ -104,7 +105,7 @@ def model_preflight(
                 setting="model_data_kms_key_arn",
             )
         )
-    image = _image(config)
+    image = image_of(config)
     if isinstance(image, ContainerImage):
         problems += [
             p for error in image_problems(image, instance, region or Aws.REGION) for p in error.problems
@@ -114,7 +115,7 @@ def model_preflight(
         image = None
     if isinstance(config.get("model_data_url"), str):
         try:
-            ModelData.from_s3_url(config["model_data_url"])
+            ModelData.from_url(config["model_data_url"])
         except MlBlueprintsError as error:
             problems += error.problems
     key_arn = config.get("model_data_kms_key_arn")
@@ -139,7 +140,7 @@ def build_model_parts(scope: Construct, settings: ModelSettings) -> tuple[Contai
             if settings.model_data_kms_key_arn
             else None
         )
-        return image, ModelData.from_s3_url(settings.model_data_url, encryption_key=data_key)
+        return image, ModelData.from_url(settings.model_data_url, encryption_key=data_key)
     return image, ModelData.from_directory(scope, "SmokeTestModel", SMOKE_TEST_MODEL)
 
 
@@ -164,7 +165,7 @@ def _image_source_problems(config: dict[str, Any]) -> list[Problem]:
     return []
 
 
-def _image(config: dict[str, Any]) -> ContainerImage | list[Problem] | None:
+def image_of(config: dict[str, Any]) -> ContainerImage | list[Problem] | None:
     repository, tag, uri = config.get("dlc_repository"), config.get("dlc_tag"), config.get("image_uri")
     if isinstance(uri, str) and uri and not (repository or tag):
         try:

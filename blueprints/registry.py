@@ -15,6 +15,8 @@ from aws_cdk import Environment, Stack
 from constructs import Construct
 from mlblueprints.blueprints.async_endpoint.settings import AsyncEndpointSettings
 from mlblueprints.blueprints.async_endpoint.stack import AsyncEndpointStack
+from mlblueprints.blueprints.multi_model_endpoint.settings import MultiModelEndpointSettings
+from mlblueprints.blueprints.multi_model_endpoint.stack import MultiModelEndpointStack
 from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
 from mlblueprints.blueprints.realtime_endpoint.stack import RealtimeEndpointStack
 from mlblueprints.blueprints.serverless_endpoint.settings import ServerlessEndpointSettings
@@ -60,6 +62,18 @@ BLUEPRINTS: dict[str, Blueprint] = {
             settings=RealtimeEndpointSettings,
             stack=RealtimeEndpointStack,
             example=BLUEPRINTS_DIR / "realtime_endpoint" / "example.json",
+        ),
+        Blueprint(
+            name=MultiModelEndpointSettings.blueprint_name,
+            summary=(
+                "The real-time blueprint hosting many models on one fleet (Mode: MultiModel): every "
+                "model.tar.gz under one S3 prefix, loaded on its first request (TargetModel) and unloaded "
+                "when idle. On CPU instances with the PyTorch, TensorFlow, MXNet or Triton images, or on "
+                "single-GPU instances with Triton; Inferentia, Trainium and multi-GPU types are refused."
+            ),
+            settings=MultiModelEndpointSettings,
+            stack=MultiModelEndpointStack,
+            example=BLUEPRINTS_DIR / "multi_model_endpoint" / "example.json",
         ),
         Blueprint(
             name=AsyncEndpointSettings.blueprint_name,

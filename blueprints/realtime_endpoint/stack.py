@@ -23,6 +23,7 @@ class RealtimeEndpointStack(InstanceEndpointStack):
     """A real-time endpoint and everything it needs, deployable as one stack."""
 
     kind = "real-time"
+    multi_model = False
 
     def create_endpoint(self, settings: RealtimeEndpointSettings, **props: Any) -> RealtimeEndpoint:
         auto_scaling = (
@@ -41,5 +42,6 @@ class RealtimeEndpointStack(InstanceEndpointStack):
             "Endpoint",
             auto_scaling=auto_scaling,
             deployment=self.update_policy(auto_scaling.capacities(count)[0] if auto_scaling else count),
+            multi_model=self.multi_model,
             **props,
         )

@@ -14,6 +14,7 @@ from mlblueprints.constructs.sagemaker.serverless import (
     ServerlessAlarms,
     ServerlessEndpoint,
     serverless_image_problems,
+    serverless_model_data_problems,
     serverless_problems,
 )
 
@@ -105,6 +106,7 @@ class ServerlessEndpointSettings(ModelSettings):
         problems, image = model_preflight(config, region=region, instance=None)
         if image is not None:
             problems += serverless_image_problems(image)
+        problems += serverless_model_data_problems(config.get("model_data_url"))
         memory = typed(
             config,
             "memory_size_mb",

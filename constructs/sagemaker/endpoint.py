@@ -41,6 +41,7 @@ from mlblueprints.constructs.sagemaker.deployment import (
 from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, alarm_email_problems, context_flag
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 from mlblueprints.constructs.sagemaker.scaling import MAX_INSTANCES_PER_VARIANT, EndpointAutoScaling
+from mlblueprints.constructs.sagemaker.variant_options import LargeModelOptions, multi_model_problems
 from mlblueprints.constructs.security.secure_bucket import SecureBucket
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "EndpointAlarms",
     "EndpointAutoScaling",
     "EndpointConfigError",
+    "LargeModelOptions",
+    "MultiModelEndpoint",
     "RealtimeEndpoint",
     "RollingUpdate",
 ]
@@ -129,6 +132,11 @@ class RealtimeEndpoint(EndpointBase):
         How updates reach the fleet, rolled back when one of the endpoint's alarms fires. Rolling
         (:class:`RollingUpdate`) needs no second fleet of scarce accelerated capacity; blue/green
         (:class:`BlueGreenUpdate`) bakes the new fleet 10 minutes before the old one goes.
+    :param multi_model: host every model archive under ``model_data``'s S3 prefix (``Mode:
+        MultiModel``; callers pick one with ``TargetModel``): CPU instances, or single-GPU ones with
+        SageMaker's Triton image. See :class:`MultiModelEndpoint`.
+    :param large_model: download and startup timeouts and the EBS volume size of a large model.
+        An uncompressed model folder is ``ModelData.from_s3_prefix("s3://bucket/prefix/")``.
     :param removal_policy: default ``RETAIN``: the key and log group outlive the stack.
     :param allow_unlisted_instance_types: accept an ``ml.*`` type newer than the installed botocore.
         Also switched on for a whole app by the context key ``mlblueprints:allowUnlistedInstanceTypes``
@@ -156,6 +164,8 @@ class RealtimeEndpoint(EndpointBase):
         alarms: EndpointAlarms | None = EndpointAlarms(),
         deployment: BlueGreenUpdate | RollingUpdate | None = None,
         async_inference: AsyncInference | None = None,
+        multi_model: bool = False,
+        large_model: LargeModelOptions | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         allow_unlisted_instance_types: bool = False,
@@ -193,6 +203,19 @@ class RealtimeEndpoint(EndpointBase):
         if alarms is not None:
             problems += alarms.problems()
         problems += _async_problems(async_inference, auto_scaling)
+        if large_model is not None:
+            problems += large_model.problems(instance)
+        if multi_model:
+            problems += multi_model_problems(image, instance)
+            if not model_data.is_prefix:
+                problems.append(
+                    Problem(
+                        f"multi-model with model data {model_data.s3_url}: a multi-model endpoint loads its "
+                        "models from an S3 prefix ending in '/', one model.tar.gz per model under it.",
+                        setting="model_data_url",
+                        value=model_data.s3_url,
+                    )
+                )
         min_instances = initial_instance_count
         if auto_scaling is not None and not count_problems(initial_instance_count):
             min_instances = auto_scaling.capacities(initial_instance_count)[0]
@@ -253,6 +276,7 @@ class RealtimeEndpoint(EndpointBase):
             log_retention=log_retention,
             removal_policy=removal_policy,
             kind="endpoint",
+            multi_model=multi_model,
         )
 
         # Instance types with local NVMe storage encrypt it in hardware, and CreateEndpointConfig
@@ -274,6 +298,7 @@ class RealtimeEndpoint(EndpointBase):
                     instance_type=instance_type,
                     initial_instance_count=initial_instance_count,
                     initial_variant_weight=1.0,
+                    **(large_model.variant_properties() if large_model is not None else {}),
                 )
             ],
         )
@@ -496,6 +521,20 @@ class AsyncEndpoint(RealtimeEndpoint):
             initial_instance_count=initial_instance_count,
             **props,
         )
+
+
+class MultiModelEndpoint(RealtimeEndpoint):
+    """A real-time endpoint that hosts every ``model.tar.gz`` under one S3 prefix (``Mode: MultiModel``).
+
+    SageMaker loads a model on its first request (``TargetModel``: its key under the prefix) and
+    unloads idle ones when memory runs short, so many rarely used models share one fleet. Takes every
+    parameter of :class:`RealtimeEndpoint`; ``model_data`` must be ``ModelData.from_s3_prefix(...)``.
+    Hosted on CPU instances (with the PyTorch, TensorFlow, MXNet or Triton images, or your own
+    image built with the SageMaker inference toolkit), or on single-GPU instances with Triton only.
+    """
+
+    def __init__(self, scope: Construct, id: str, **props) -> None:
+        super().__init__(scope, id, multi_model=True, **props)
 
 
 def count_problems(initial_instance_count: int) -> list[Problem]:

@@ -79,6 +79,7 @@ class EndpointBase(Construct):
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         kind: str,
+        multi_model: bool = False,
     ) -> None:
         """The key, the endpoint's log group, the execution role and the model (``Key``, ``Logs``, ``Role``, ``Model``).
 
@@ -131,6 +132,7 @@ class EndpointBase(Construct):
             network_isolation=network_isolation,
             vpc=vpc,
             subnets=subnets,
+            multi_model=multi_model,
         )
         self.security_group = self.model.security_group
 

@@ -26,6 +26,9 @@ class Model(Construct):
     :param network_isolation: no outbound network calls from the container (default). ``None``
         leaves it unset, for serverless endpoints, which do not support it.
     :param subnets: default: CDK's default selection, private subnets first; public ones are refused.
+    :param multi_model: host every archive under ``model_data``'s S3 prefix (``Mode: MultiModel``);
+        requests pick one with ``TargetModel``. Without it, a prefix is a folder of uncompressed
+        model files (``S3DataSource``, ``CompressionType: None``).
     """
 
     def __init__(
@@ -40,8 +43,19 @@ class Model(Construct):
         network_isolation: bool | None = True,
         vpc: ec2.IVpc | None = None,
         subnets: ec2.SubnetSelection | None = None,
+        multi_model: bool = False,
     ) -> None:
         super().__init__(scope, id)
+        if multi_model and (model_data is None or not model_data.is_prefix):
+            raise EndpointConfigError(
+                Problem(
+                    "A multi-model endpoint loads its models from an S3 prefix: give model data as "
+                    "ModelData.from_s3_prefix('s3://<bucket>/<prefix>/'), with one model.tar.gz per model "
+                    "under it.",
+                    setting="model_data_url",
+                    value=model_data.s3_url if model_data is not None else None,
+                )
+            )
         self.role = role
         self.image_uri = image.bind(self, role.role)
         role.acknowledge_wildcard(
@@ -72,6 +86,13 @@ class Model(Construct):
             )
             role.grant_vpc_access(vpc, selection.subnet_ids, self.security_group)
 
+        uncompressed = None
+        if model_data is not None and model_data.is_prefix and not multi_model:
+            uncompressed = sagemaker.CfnModel.ModelDataSourceProperty(
+                s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+                    s3_uri=model_data.s3_url, s3_data_type="S3Prefix", compression_type="None"
+                )
+            )
         # "Default" keeps the model's logical ID what it was before this construct wrapped it.
         self.resource = sagemaker.CfnModel(
             self,
@@ -80,7 +101,9 @@ class Model(Construct):
             enable_network_isolation=network_isolation,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=self.image_uri,
-                model_data_url=model_data.s3_url if model_data is not None else None,
+                mode="MultiModel" if multi_model else None,
+                model_data_url=model_data.s3_url if model_data is not None and uncompressed is None else None,
+                model_data_source=uncompressed,
                 environment=environment or None,
             ),
             vpc_config=vpc_config,

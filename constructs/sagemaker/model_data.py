@@ -1,4 +1,9 @@
-"""Where a SageMaker model's artifact (``model.tar.gz``) lives, and how its role gets to read it."""
+"""Where a SageMaker model's artifacts live, and how its role gets to read them.
+
+Either one ``model.tar.gz`` archive, or an S3 prefix (a "folder" whose URL ends in ``/``): the
+uncompressed files of a large model, which SageMaker downloads without unpacking an archive
+(``S3DataSource`` with ``CompressionType: None``), or the archives of a multi-model endpoint.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
+from mlblueprints.constructs.compliance.acknowledge import acknowledge_wildcard_resource
 from mlblueprints.constructs.errors import ModelDataError, Problem
 
 __all__ = ["ModelData", "ModelDataError", "key_region_problems"]
@@ -25,13 +31,16 @@ __all__ = ["ModelData", "ModelDataError", "key_region_problems"]
 # Anchored at both ends: "model.tar.gz.bak" is not a model archive.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _S3_URL = re.compile(r"^s3://(?P<bucket>" + _BUCKET.pattern + r")/(?P<key>\S+\.tar\.gz)$")
+# A key name prefix "always ends with a forward slash" (botocore, S3ModelDataSource.S3DataType).
+_S3_PREFIX = re.compile(r"^s3://(?P<bucket>" + _BUCKET.pattern + r")/(?P<key>(?:\S+/)?)$")
 
 
 @dataclass(frozen=True)
 class ModelData:
-    """A ``model.tar.gz`` in S3: from a URL you already uploaded to, or a file staged as a CDK asset."""
+    """A ``model.tar.gz`` in S3 (a URL, a bucket object, or a file staged as a CDK asset), or an S3 prefix."""
 
     s3_url: str
+    is_prefix: bool = False
     _bucket: str | None = None
     _key: str | None = None
     _encryption_key: kms.IKey | None = None
@@ -52,12 +61,43 @@ class ModelData:
                 Problem(
                     f"Model artifact {s3_url!r} is not an S3 URL of a .tar.gz archive: {_url_fault(s3_url)}. "
                     "SageMaker loads model data from 's3://<bucket>/<key>.tar.gz' (for example "
-                    "'s3://my-models/llama/model.tar.gz'): upload the archive to S3 and use its URL.",
+                    "'s3://my-models/llama/model.tar.gz'): upload the archive to S3 and use its URL, or "
+                    "give a folder URL ending in '/' for uncompressed model files.",
                     setting="model_data_url",
                     value=s3_url,
                 )
             )
         return cls(s3_url=s3_url, _bucket=match["bucket"], _key=match["key"], _encryption_key=encryption_key)
+
+    @classmethod
+    def from_s3_prefix(cls, s3_url: str, *, encryption_key: kms.IKey | None = None) -> ModelData:
+        """``s3://<bucket>/<prefix>/``: every object under the prefix (uncompressed model files, or
+        the archives of a multi-model endpoint). The role may list the prefix and read its objects.
+        """
+        match = _S3_PREFIX.match(s3_url) if not Token.is_unresolved(s3_url) else None
+        if not match:
+            raise ModelDataError(
+                Problem(
+                    f"Model data prefix {s3_url!r} is not an S3 folder URL: use 's3://<bucket>/<prefix>/', "
+                    "ending in '/' (SageMaker reads every object under the prefix).",
+                    setting="model_data_url",
+                    value=s3_url,
+                )
+            )
+        return cls(
+            s3_url=s3_url,
+            is_prefix=True,
+            _bucket=match["bucket"],
+            _key=match["key"],
+            _encryption_key=encryption_key,
+        )
+
+    @classmethod
+    def from_url(cls, s3_url: str, *, encryption_key: kms.IKey | None = None) -> ModelData:
+        """:meth:`from_s3_prefix` for a URL ending in ``/``, :meth:`from_s3_url` for an archive."""
+        if isinstance(s3_url, str) and s3_url.endswith("/"):
+            return cls.from_s3_prefix(s3_url, encryption_key=encryption_key)
+        return cls.from_s3_url(s3_url, encryption_key=encryption_key)
 
     @classmethod
     def from_bucket(cls, bucket: s3.IBucket, key: str) -> ModelData:
@@ -95,14 +135,21 @@ class ModelData:
         return cls(s3_url=asset.s3_object_url, _asset=asset)
 
     def object_arn(self, scope: Construct) -> str:
-        """The ARN of the archive object, e.g. for a VPC endpoint policy."""
+        """The ARN of the archive object (``<prefix>*`` for a prefix), e.g. for a VPC endpoint policy."""
         if self._asset is not None:
             return self._asset.bucket.arn_for_objects(self._asset.s3_object_key)
         if self._bucket_construct is not None:
             return self._bucket_construct.arn_for_objects(self._key)
         return Stack.of(scope).format_arn(
-            service="s3", region="", account="", resource=self._bucket, resource_name=self._key
+            service="s3",
+            region="",
+            account="",
+            resource=self._bucket,
+            resource_name=f"{self._key}*" if self.is_prefix else self._key,
         )
+
+    def bucket_arn(self, scope: Construct) -> str:
+        return Stack.of(scope).format_arn(service="s3", region="", account="", resource=self._bucket or "")
 
     def grant_read(self, scope: Construct, grantee: iam.IGrantable) -> None:
         """Let ``grantee`` read exactly this object (and decrypt it, if a key was given).
@@ -128,6 +175,22 @@ class ModelData:
             iam.Grant.add_to_principal(
                 grantee=grantee, actions=["s3:GetObject"], resource_arns=[self.object_arn(scope)]
             )
+        if self.is_prefix:
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["s3:ListBucket"],
+                resource_arns=[self.bucket_arn(scope)],
+                conditions={"StringLike": {"s3:prefix": [f"{self._key}*"]}},
+            )
+            if isinstance(grantee, iam.Role):
+                acknowledge_wildcard_resource(
+                    grantee,
+                    self.object_arn(scope),
+                    topic="objects under the model data prefix",
+                    reason="SageMaker downloads every object under the model's S3 prefix (uncompressed "
+                    "model files, or one archive per model of a multi-model endpoint); the role reads "
+                    "only that prefix.",
+                )
         if self._encryption_key is not None:
             self._encryption_key.grant_decrypt(grantee)
 

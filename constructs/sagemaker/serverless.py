@@ -37,7 +37,13 @@ from mlblueprints.constructs.sagemaker.deployment import BlueGreenUpdate
 from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, alarm_email_problems, context_flag
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 
-__all__ = ["ServerlessAlarms", "ServerlessEndpoint", "serverless_problems"]
+__all__ = [
+    "ServerlessAlarms",
+    "ServerlessEndpoint",
+    "serverless_image_problems",
+    "serverless_model_data_problems",
+    "serverless_problems",
+]
 
 # Memory comes in 1 GB steps: "1024 MB, 2048 MB, 3072 MB, 4096 MB, 5120 MB, or 6144 MB" (serverless
 # endpoints page); botocore carries only the range.
@@ -151,6 +157,21 @@ def serverless_problems(
     return problems
 
 
+def serverless_model_data_problems(url: str) -> list[Problem]:
+    """Serverless endpoints load one archive: ``ModelDataSource`` (an uncompressed folder) is not for them."""
+    if not isinstance(url, str) or not url.endswith("/"):
+        return []
+    return [
+        Problem(
+            f"model_data_url={url!r} is a folder of uncompressed model files, which serverless endpoints "
+            "cannot load (SageMaker: ModelDataSource cannot be used with serverless endpoints). Pack the "
+            "model as model.tar.gz and give its URL, or use the realtime-endpoint blueprint.",
+            setting="model_data_url",
+            value=url,
+        )
+    ]
+
+
 def serverless_image_problems(image: ContainerImage) -> list[Problem]:
     """Serverless endpoints run on CPU: refuse images built for GPUs or Neuron devices."""
     runtime = image.accelerator
@@ -213,6 +234,8 @@ class ServerlessEndpoint(EndpointBase):
         if cpu_problems:
             errors.append(ImageCompatibilityError(cpu_problems))
         problems = serverless_problems(memory_size_mb, max_concurrency, provisioned_concurrency)
+        if model_data.is_prefix:
+            problems += serverless_model_data_problems(model_data.s3_url)
         if deployment is not None and getattr(deployment, "rolling", False):
             problems.append(
                 Problem(

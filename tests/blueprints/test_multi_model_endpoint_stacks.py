@@ -1,0 +1,115 @@
+"""The multi-model-endpoint example, and the real-time example that serves a large model folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Template
+from conftest import mask_template
+
+from mlblueprints.blueprints.multi_model_endpoint.settings import MultiModelEndpointSettings
+from mlblueprints.constructs.errors import BlueprintConfigError
+
+EXAMPLE = "PerTenantModelsOnCpu"
+LARGE = "Llama70BFolderOnInferentia2"
+
+
+def test_template_snapshot(contract_templates, snapshot_json):
+    assert mask_template(contract_templates[f"{EXAMPLE}-agnostic"]) == snapshot_json
+
+
+def _gateway_statements(template: Template) -> list[dict]:
+    (gateway,) = [
+        e
+        for e in template.find_resources("AWS::EC2::VPCEndpoint").values()
+        if e["Properties"].get("VpcEndpointType", "Gateway") == "Gateway"
+    ]
+    return gateway["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_container_serves_every_model_under_the_prefix(contract_templates):
+    template = Template.from_json(contract_templates[f"{EXAMPLE}-agnostic"])
+    (model,) = template.find_resources("AWS::SageMaker::Model").values()
+    container = model["Properties"]["PrimaryContainer"]
+    assert container["Mode"] == "MultiModel"
+    assert container["ModelDataUrl"] == "s3://my-model-artifacts/tenants/"
+    resources = json.dumps([s["Resource"] for s in _gateway_statements(template)])
+    assert ":s3:::my-model-artifacts/tenants/*" in resources
+
+
+def test_large_model_folder_example(contract_templates):
+    template = Template.from_json(contract_templates[f"{LARGE}-us-east-1"])
+    (model,) = template.find_resources("AWS::SageMaker::Model").values()
+    source = model["Properties"]["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]
+    assert source == {
+        "S3Uri": "s3://my-model-artifacts/llama-3-70b/",
+        "S3DataType": "S3Prefix",
+        "CompressionType": "None",
+    }
+    (config,) = template.find_resources("AWS::SageMaker::EndpointConfig").values()
+    variant = config["Properties"]["ProductionVariants"][0]
+    assert (
+        variant["ModelDataDownloadTimeoutInSeconds"],
+        variant["ContainerStartupHealthCheckTimeoutInSeconds"],
+    ) == (2400, 3000)
+    assert variant["VolumeSizeInGB"] == 400
+    (endpoint,) = template.find_resources("AWS::SageMaker::Endpoint").values()
+    routing = endpoint["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"][
+        "TrafficRoutingConfiguration"
+    ]
+    assert routing["Type"] == "CANARY" and routing["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 50}
+    statements = _gateway_statements(template)
+    assert any(
+        s["Action"] == "s3:ListBucket" and s["Resource"] == "arn:aws:s3:::my-model-artifacts"
+        for s in statements
+    )
+
+
+MODEL = {"dlc_repository": "pytorch-inference", "dlc_tag": "2.6.0-cpu-py312-ubuntu22.04-sagemaker"}
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"instance_type": "ml.c7i.2xlarge", "model_data_url": "s3://b/tenants/model.tar.gz"},
+            r"model_data_url",
+        ),
+        (
+            {
+                "instance_type": "ml.inf2.xlarge",
+                "dlc_repository": "pytorch-inference-neuronx",
+                "dlc_tag": "2.9.0-neuronx-py312-sdk2.31.1-ubuntu24.04",
+                "model_data_url": "s3://models/tenants/",
+            },
+            r"SageMaker hosts multi-model endpoints on CPU instances",
+        ),
+        (
+            {
+                "instance_type": "ml.g5.xlarge",
+                "dlc_tag": "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker",
+                "model_data_url": "s3://models/tenants/",
+            },
+            r"only with its NVIDIA Triton Inference Server image",
+        ),
+    ],
+)
+def test_settings_refuse_what_multi_model_cannot_host(config, message):
+    with pytest.raises(BlueprintConfigError, match=message):
+        MultiModelEndpointSettings.parse("S", {**MODEL, **config})
+
+
+def test_volume_size_on_an_nvme_type_is_refused_before_building():
+    from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
+
+    with pytest.raises(BlueprintConfigError, match=r"serves from local NVMe instance storage"):
+        RealtimeEndpointSettings.parse(
+            "S",
+            {
+                "instance_type": "ml.g5.12xlarge",
+                "dlc_repository": "pytorch-inference",
+                "dlc_tag": "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker",
+                "volume_size_gb": 100,
+            },
+        )
