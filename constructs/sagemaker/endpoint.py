@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
@@ -16,6 +17,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 
 from constructs import Construct
+from mlblueprints.constructs._private.service_models import number_rule
 from mlblueprints.constructs.compliance.acknowledge import acknowledge, acknowledge_wildcard_resource
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
 from mlblueprints.constructs.errors import (
@@ -24,6 +26,7 @@ from mlblueprints.constructs.errors import (
     Problem,
     raise_if_any,
 )
+from mlblueprints.constructs.monitoring.alarms import sagemaker_variant_metric
 from mlblueprints.constructs.sagemaker.async_inference import AsyncInference, BacklogScaling
 from mlblueprints.constructs.sagemaker.container_image import (
     ALLOW_UNLISTED_TAGS_CONTEXT_KEY,
@@ -39,8 +42,15 @@ from mlblueprints.constructs.sagemaker.deployment import (
     is_inf1,
 )
 from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, alarm_email_problems, context_flag
+from mlblueprints.constructs.sagemaker.model import Model
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 from mlblueprints.constructs.sagemaker.scaling import MAX_INSTANCES_PER_VARIANT, EndpointAutoScaling
+from mlblueprints.constructs.sagemaker.traffic import (
+    DATA_CAPTURE_PREFIX,
+    DataCapture,
+    Variant,
+    variant_set_problems,
+)
 from mlblueprints.constructs.sagemaker.variant_options import LargeModelOptions, multi_model_problems
 from mlblueprints.constructs.security.secure_bucket import SecureBucket
 
@@ -49,6 +59,7 @@ __all__ = [
     "AsyncInference",
     "BacklogScaling",
     "BlueGreenUpdate",
+    "DataCapture",
     "EndpointAlarms",
     "EndpointAutoScaling",
     "EndpointConfigError",
@@ -56,6 +67,7 @@ __all__ = [
     "MultiModelEndpoint",
     "RealtimeEndpoint",
     "RollingUpdate",
+    "Variant",
 ]
 
 ALLOW_UNLISTED_CONTEXT_KEY = "mlblueprints:allowUnlistedInstanceTypes"
@@ -166,6 +178,10 @@ class RealtimeEndpoint(EndpointBase):
         async_inference: AsyncInference | None = None,
         multi_model: bool = False,
         large_model: LargeModelOptions | None = None,
+        initial_variant_weight: float = 1.0,
+        variants: Sequence[Variant] = (),
+        shadow: Variant | None = None,
+        data_capture: DataCapture | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         allow_unlisted_instance_types: bool = False,
@@ -216,10 +232,43 @@ class RealtimeEndpoint(EndpointBase):
                         value=model_data.s3_url,
                     )
                 )
+        variants = tuple(variants)
+        problems += variant_set_problems(variant_name, initial_variant_weight, variants, shadow)
+        variant_instances = {}
+        for variant in (*variants, *((shadow,) if shadow else ())):
+            variant_instance, variant_errors = _variant_checks(
+                variant, stack.region, allow_unlisted_instance_types
+            )
+            errors += variant_errors
+            variant_instances[variant.name] = variant_instance
+            if large_model is not None and variant_instance is not None:
+                problems += [
+                    Problem(f"variant {variant.name!r}: {p.message}", setting=p.setting, value=p.value)
+                    for p in large_model.problems(variant_instance)
+                    if p.setting == "volume_size_gb"
+                ]
+        if shadow is not None:
+            problems += _shadow_problems(
+                shadow, instance, variant_instances.get(shadow.name), async_inference, multi_model
+            )
+        if data_capture is not None:
+            problems += data_capture.problems()
+        several_variants = bool(variants) or shadow is not None
+        if several_variants and deployment is not None and deployment.rolling:
+            problems.append(
+                Problem(
+                    "deployment=RollingUpdate with several variants: SageMaker does not do rolling updates of "
+                    "multi-variant endpoints. Use BlueGreenUpdate().",
+                    setting="update_strategy",
+                    value="rolling",
+                )
+            )
         min_instances = initial_instance_count
         if auto_scaling is not None and not count_problems(initial_instance_count):
             min_instances = auto_scaling.capacities(initial_instance_count)[0]
-        self.deployment = deployment or default_deployment(instance, min_instances)
+        self.deployment = deployment or (
+            BlueGreenUpdate() if several_variants else default_deployment(instance, min_instances)
+        )
         if isinstance(min_instances, int):
             problems += self.deployment.problems(min_instances)
         problems += self._resolve_name(endpoint_name, variant_name, environment or {})
@@ -281,8 +330,11 @@ class RealtimeEndpoint(EndpointBase):
 
         # Instance types with local NVMe storage encrypt it in hardware, and CreateEndpointConfig
         # fails if a KmsKeyId is given for them: the key is set only where the volume is known EBS.
-        key_on_volume = instance is not None and instance.has_instance_storage is False
+        all_instances = [instance, *variant_instances.values()]
+        key_on_volume = all(i is not None and i.has_instance_storage is False for i in all_instances)
         self.output_bucket: s3.IBucket | None = None
+        self.capture_bucket: s3.IBucket | None = None
+        self.variant_models: dict[str, Model] = {}
         self.success_topic: sns.ITopic | None = None
         self.error_topic: sns.ITopic | None = None
         async_config = self._create_async_output(async_inference, removal_policy) if async_inference else None
@@ -291,19 +343,50 @@ class RealtimeEndpoint(EndpointBase):
             "Config",
             kms_key_id=self.encryption_key.key_arn if key_on_volume else None,
             async_inference_config=async_config,
+            data_capture_config=self._create_data_capture(data_capture, removal_policy)
+            if data_capture
+            else None,
             production_variants=[
                 sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                     variant_name=variant_name,
                     model_name=self.model.model_name,
                     instance_type=instance_type,
                     initial_instance_count=initial_instance_count,
-                    initial_variant_weight=1.0,
+                    initial_variant_weight=initial_variant_weight,
                     **(large_model.variant_properties() if large_model is not None else {}),
-                )
+                ),
+                *(
+                    self._variant_property(
+                        v,
+                        environment_isolation=network_isolation,
+                        vpc=vpc,
+                        subnets=subnets,
+                        multi_model=multi_model,
+                        large_model=large_model,
+                    )
+                    for v in variants
+                ),
             ],
+            shadow_production_variants=[
+                self._variant_property(
+                    shadow,
+                    environment_isolation=network_isolation,
+                    vpc=vpc,
+                    subnets=subnets,
+                    multi_model=False,
+                    large_model=large_model,
+                )
+            ]
+            if shadow is not None
+            else None,
         )
         if not key_on_volume:
-            self._acknowledge_volume_key(instance, instance_type)
+            unknown = next((i for i in all_instances if i is None or i.has_instance_storage is None), None)
+            nvme = next((i for i in all_instances if i is not None and i.has_instance_storage), None)
+            described = nvme if unknown is None else unknown
+            self._acknowledge_volume_key(
+                described, described.name if described is not None else instance_type
+            )
         self._create_endpoint(self.endpoint_config)
 
         self.scalable_target = self.scaling_policy = None
@@ -315,10 +398,19 @@ class RealtimeEndpoint(EndpointBase):
                 initial_instance_count=initial_instance_count,
             )
             self.scalable_target.node.add_dependency(self.endpoint)
+            for variant in variants:
+                target, _ = auto_scaling.bind(
+                    self.node.find_child(f"Variant{variant.name}"),
+                    endpoint_name=self.endpoint_name,
+                    variant_name=variant.name,
+                    initial_instance_count=variant.initial_instance_count,
+                )
+                target.node.add_dependency(self.endpoint)
         self.alarm_topic: sns.ITopic | None = None
         self.alarms: list[cloudwatch.Alarm] = []
+        self.rollback_alarms: list[cloudwatch.Alarm] = []
         if alarms is not None:
-            self._add_alarms(alarms)
+            self._add_alarms(alarms, [v.name for v in (*variants, *((shadow,) if shadow else ()))])
             if async_inference is not None:
                 self.alarms.append(
                     self._alarm(
@@ -341,7 +433,7 @@ class RealtimeEndpoint(EndpointBase):
         if is_inf1(instance):
             self.deployment = BlueGreenUpdate(wait_interval=Duration.seconds(0))
         self.endpoint.deployment_config = self.deployment.to_cfn(
-            min_instances, [alarm.alarm_name for alarm in self.alarms]
+            min_instances, [alarm.alarm_name for alarm in self.rollback_alarms]
         )
 
     def _create_async_output(
@@ -447,25 +539,161 @@ class RealtimeEndpoint(EndpointBase):
             reason=reason,
         )
 
-    def _add_alarms(self, options: EndpointAlarms) -> None:
+    def _add_alarms(self, options: EndpointAlarms, other_variants: list[str]) -> None:
+        """5XX and latency alarms for each variant (the first variant's keep their original IDs)."""
         self._create_alarm_topic(options.topic, options.email)
-        errors = self._alarm(
-            "Invocation5XXErrorsAlarm",
-            description="the model container returned 5XX errors",
-            metric=self.metric("Invocation5XXErrors", statistic="Sum", period=Duration.minutes(5)),
-            threshold=options.invocation_5xx_errors,
-            evaluation_periods=1,
+        errors, latencies = [], []
+        for name in (self.variant_name, *other_variants):
+            prefix = "" if name == self.variant_name else f"Variant{name}"
+            label = "" if name == self.variant_name else f"variant {name}: "
+            errors.append(
+                self._alarm(
+                    f"{prefix}Invocation5XXErrorsAlarm",
+                    description=f"{label}the model container returned 5XX errors",
+                    metric=self._variant_metric(
+                        name, "Invocation5XXErrors", statistic="Sum", period=Duration.minutes(5)
+                    ),
+                    threshold=options.invocation_5xx_errors,
+                    evaluation_periods=1,
+                )
+            )
+            latencies.append(
+                self._alarm(
+                    f"{prefix}ModelLatencyAlarm",
+                    description=f"{label}p90 model latency above {options.model_latency_p90_ms} ms",
+                    # ModelLatency is reported in microseconds.
+                    metric=self._variant_metric(name, "ModelLatency", statistic="p90"),
+                    threshold=options.model_latency_p90_ms * 1000,
+                    evaluation_periods=3,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                )
+            )
+        self.alarms = [alarm for pair in zip(errors, latencies, strict=True) for alarm in pair]
+        # A guarded update rolls back on at most 10 alarms (botocore AutoRollbackConfig.Alarms):
+        # every variant's errors first, then latency, in variant order.
+        self.rollback_alarms = (errors + latencies)[
+            : number_rule("AutoRollbackConfig", "Alarms").maximum or 10
+        ]
+
+    def _variant_metric(self, variant_name: str, metric_name: str, **kwargs) -> cloudwatch.Metric:
+        return sagemaker_variant_metric(self.endpoint_name, variant_name, metric_name, **kwargs)
+
+    def _variant_property(
+        self,
+        variant: Variant,
+        *,
+        environment_isolation: bool,
+        vpc: ec2.IVpc | None,
+        subnets: ec2.SubnetSelection | None,
+        multi_model: bool,
+        large_model: LargeModelOptions | None,
+    ) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
+        """The model of another variant (in ``Variant<name>``), sharing the execution role."""
+        scope = Construct(self, f"Variant{variant.name}")
+        model = Model(
+            scope,
+            "Model",
+            image=variant.image,
+            model_data=variant.model_data,
+            role=self.execution_role,
+            environment=variant.environment,
+            network_isolation=environment_isolation,
+            vpc=vpc,
+            subnets=subnets,
+            multi_model=multi_model,
         )
-        latency = self._alarm(
-            "ModelLatencyAlarm",
-            description=f"p90 model latency above {options.model_latency_p90_ms} ms",
-            # ModelLatency is reported in microseconds.
-            metric=self.metric("ModelLatency", statistic="p90"),
-            threshold=options.model_latency_p90_ms * 1000,
-            evaluation_periods=3,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        self.variant_models[variant.name] = model
+        return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+            variant_name=variant.name,
+            model_name=model.model_name,
+            instance_type=variant.instance_type,
+            initial_instance_count=variant.initial_instance_count,
+            initial_variant_weight=variant.weight,
+            **(large_model.variant_properties() if large_model is not None else {}),
         )
-        self.alarms = [errors, latency]
+
+    def _create_data_capture(
+        self, options: DataCapture, removal_policy: RemovalPolicy
+    ) -> sagemaker.CfnEndpointConfig.DataCaptureConfigProperty:
+        """The capture bucket (``CaptureBucket``) and the role's right to write under its prefix."""
+        bucket = (
+            options.bucket
+            or SecureBucket(
+                self, "CaptureBucket", encryption_key=self.encryption_key, removal_policy=removal_policy
+            ).bucket
+        )
+        self.capture_bucket = bucket
+        objects = bucket.arn_for_objects(f"{DATA_CAPTURE_PREFIX}*")
+        iam.Grant.add_to_principal(
+            grantee=self.role, actions=["s3:PutObject", "s3:AbortMultipartUpload"], resource_arns=[objects]
+        )
+        self.encryption_key.grant(self.role, "kms:GenerateDataKey", "kms:Decrypt")
+        if self.execution_role.owned:
+            acknowledge_wildcard_resource(
+                self.role,
+                objects,
+                topic=f"objects under {DATA_CAPTURE_PREFIX} of the capture bucket",
+                reason="SageMaker names each capture file by endpoint, variant and hour at run time; the "
+                "role writes only under this prefix of this endpoint's own bucket.",
+            )
+        return sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+            enable_capture=True,
+            initial_sampling_percentage=options.sampling_percent,
+            destination_s3_uri=bucket.s3_url_for_object(DATA_CAPTURE_PREFIX.rstrip("/")),
+            kms_key_id=self.encryption_key.key_arn,
+            capture_options=[
+                sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode=mode)
+                for mode in options.capture_modes
+            ],
+            capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                json_content_types=list(options.json_content_types),
+                csv_content_types=list(options.csv_content_types),
+            ),
+        )
+
+
+def _variant_checks(variant: Variant, region: str, allow_unlisted: bool):
+    """The instance facts of another variant, and what stops its image from serving on it."""
+    errors: list[MlBlueprintsError] = []
+    instance = None
+    try:
+        instance = check_instance_type(
+            variant.instance_type, use=SageMakerUse.REALTIME_INFERENCE, allow_unlisted=allow_unlisted
+        )
+    except MlBlueprintsError as error:
+        errors.append(error)
+    for error in image_problems(variant.image, instance, region, service="sagemaker"):
+        errors.append(
+            type(error)(
+                [
+                    Problem(f"variant {variant.name!r}: {p.message}", setting=p.setting, value=p.value)
+                    for p in error.problems
+                ]
+            )
+        )
+    return instance, errors
+
+
+def _shadow_problems(
+    shadow: Variant, instance, shadow_instance, async_inference, multi_model: bool
+) -> list[Problem]:
+    """Shadow tests' exclusions (shadow-tests-exclusions.html) that this construct can meet."""
+    reasons = []
+    if async_inference is not None:
+        reasons.append("asynchronous endpoints")
+    if multi_model:
+        reasons.append("multi-model endpoints")
+    if is_inf1(instance) or is_inf1(shadow_instance):
+        reasons.append("endpoints on Inf1 instances")
+    return [
+        Problem(
+            f"shadow variant {shadow.name!r}: SageMaker does not run shadow variants on {reason}. Compare the "
+            "models as A/B variants instead, or use another instance type.",
+            setting="shadow",
+            value=shadow.name,
+        )
+        for reason in reasons
+    ]
 
 
 def _async_problems(
