@@ -126,17 +126,25 @@ def model_preflight(
     return problems, image
 
 
-def build_model_parts(scope: Construct, settings: ModelSettings) -> tuple[ContainerImage, ModelData]:
-    """The container image and model data the settings name (the smoke-test model by default)."""
+def build_model_parts(
+    scope: Construct, settings: Any, *, key_id: str = "ModelDataKey"
+) -> tuple[ContainerImage, ModelData]:
+    """The container image and model data the settings name (the smoke-test model by default).
+
+    ``settings`` has the model keys of :class:`ModelSettings` (a variant's settings have them too);
+    ``key_id`` is the construct ID of an imported model-data key.
+    """
     if settings.image_uri:
         image = ContainerImage.from_image_uri(settings.image_uri)
     else:
         image = ContainerImage.from_dlc(
-            settings.dlc_repository, settings.dlc_tag, allow_unlisted_tag=settings.allow_unlisted_image_tags
+            settings.dlc_repository,
+            settings.dlc_tag,
+            allow_unlisted_tag=getattr(settings, "allow_unlisted_image_tags", False),
         )
     if settings.model_data_url:
         data_key = (
-            kms.Key.from_key_arn(scope, "ModelDataKey", settings.model_data_kms_key_arn)
+            kms.Key.from_key_arn(scope, key_id, settings.model_data_kms_key_arn)
             if settings.model_data_kms_key_arn
             else None
         )

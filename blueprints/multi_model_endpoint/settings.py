@@ -20,6 +20,7 @@ class MultiModelEndpointSettings(RealtimeEndpointSettings):
     """Many models behind one real-time endpoint, loaded on demand from one S3 prefix."""
 
     blueprint_name: ClassVar[str] = "multi-model-endpoint"
+    multi_model: ClassVar[bool] = True
 
     model_data_url: str = Field(
         description="s3://<bucket>/<prefix>/ holding one model.tar.gz per model; callers name one with "

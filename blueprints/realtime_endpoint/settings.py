@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from mlblueprints.blueprints.instance_endpoint import (
     Count,
@@ -12,21 +12,51 @@ from mlblueprints.blueprints.instance_endpoint import (
     instance_preflight,
     update_problems,
 )
-from mlblueprints.blueprints.model_settings import typed_options
+from mlblueprints.blueprints.model_settings import (
+    KMS_KEY_ARN,
+    model_preflight,
+    typed,
+    typed_options,
+)
 from mlblueprints.blueprints.settings_base import construct_default, documented_default
-from mlblueprints.constructs.errors import Problem
-from mlblueprints.constructs.sagemaker.endpoint import EndpointAlarms, count_problems
+from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
+from mlblueprints.constructs.errors import MlBlueprintsError, Problem
+from mlblueprints.constructs.sagemaker.endpoint import EndpointAlarms, RealtimeEndpoint, count_problems
 from mlblueprints.constructs.sagemaker.scaling import MAX_TARGET_INVOCATIONS, EndpointAutoScaling
+from mlblueprints.constructs.sagemaker.traffic import DataCapture, shadow_problems
 
-__all__ = ["RealtimeEndpointSettings"]
+__all__ = ["RealtimeEndpointSettings", "VariantSettings"]
 
+CapturePercent = Annotated[int, Field(json_schema_extra={"minimum": 0, "maximum": 100})]
 Target = Annotated[float, Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": MAX_TARGET_INVOCATIONS})]
+
+
+class VariantSettings(BaseModel):
+    """Another model on the endpoint: an A/B variant, or the shadow."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    name: str = Field(description="The variant's name; keep it across updates.", min_length=1)
+    instance_type: str = Field(description="Its SageMaker instance type.", min_length=1)
+    initial_instance_count: int = Field(1, description="Its instances at creation.")
+    weight: float = Field(
+        1.0,
+        description="Its share of traffic relative to the other variants' weights; for the shadow, the "
+        "share of requests copied to it relative to the production weight.",
+    )
+    dlc_repository: str | None = Field(None, description="A DLC repository (or image_uri).")
+    dlc_tag: str | None = Field(None, description="Its tag.")
+    image_uri: str | None = Field(None, description="Your own ECR image instead of a DLC.")
+    model_data_url: str = Field(description="s3://<bucket>/<key>.tar.gz, or a folder ending in '/'.")
+    model_data_kms_key_arn: str | None = Field(None, pattern=KMS_KEY_ARN, description="Its bucket's KMS key.")
+    environment: dict[str, str] | None = Field(None, description="Its container environment variables.")
 
 
 class RealtimeEndpointSettings(InstanceEndpointSettings):
     """A SageMaker real-time endpoint in a private VPC, on GPU, Inferentia or Trainium."""
 
     blueprint_name: ClassVar[str] = "realtime-endpoint"
+    multi_model: ClassVar[bool] = False
 
     auto_scaling: bool = Field(
         True,
@@ -47,6 +77,27 @@ class RealtimeEndpointSettings(InstanceEndpointSettings):
         None,
         description="Target tracking on SageMakerVariantInvocationsPerInstance (per minute).",
         json_schema_extra=construct_default(EndpointAutoScaling, "target_invocations_per_instance"),
+    )
+    initial_variant_weight: float | None = Field(
+        None,
+        description="This model's share of traffic relative to the weights of variants.",
+        json_schema_extra=construct_default(RealtimeEndpoint, "initial_variant_weight"),
+    )
+    variants: list[VariantSettings] | None = Field(
+        None,
+        description="A/B variants: more models sharing the traffic by weight (up to 9), each with name, "
+        "instance_type, initial_instance_count, weight, the image keys, model_data_url and environment; "
+        "each scales and alarms like this one.",
+    )
+    shadow: VariantSettings | None = Field(
+        None,
+        description="A shadow variant that gets a copy of the traffic and whose responses are discarded; "
+        "only beside a single production variant.",
+    )
+    data_capture_percent: CapturePercent | None = Field(
+        None,
+        description="Capture this share of requests and responses to a KMS-encrypted, retained bucket "
+        "(JSON lines under data-capture/<endpoint>/<variant>/).",
     )
 
     @classmethod
@@ -69,7 +120,22 @@ class RealtimeEndpointSettings(InstanceEndpointSettings):
             if scaling is not None and config.get("auto_scaling", True) is True:
                 problems += scaling.problems(count)
                 min_instances = scaling.capacities(count)[0]
-        problems += update_problems(config, instance, min_instances)
+        several = bool(config.get("variants")) or config.get("shadow") is not None
+        if several and config.get("update_strategy") == "rolling":
+            problems.append(
+                Problem(
+                    "update_strategy rolling with variants or a shadow: SageMaker does not do rolling updates "
+                    'of multi-variant endpoints. Use "all-at-once", "canary" or "linear".',
+                    setting="update_strategy",
+                    value="rolling",
+                )
+            )
+        elif not several:
+            problems += update_problems(config, instance, min_instances)
+        problems += variant_problems(config, region=region, instance=instance, multi_model=cls.multi_model)
+        capture = typed(config, "data_capture_percent", int)
+        if capture is not None:
+            problems += DataCapture(sampling_percent=capture).problems()
         alarms = typed_options(config, EndpointAlarms, model_latency_p90_ms=float, invocation_5xx_errors=int)
         if alarms is not None:
             problems += alarms.problems()
@@ -84,3 +150,73 @@ class RealtimeEndpointSettings(InstanceEndpointSettings):
                 )
             )
         return problems
+
+
+def variant_problems(
+    config: dict[str, Any], *, region: str | None, instance, multi_model: bool
+) -> list[Problem]:
+    """Each variant's instance, image and model-data problems, and the set's names and weights."""
+    problems: list[Problem] = []
+    variants = config.get("variants") if isinstance(config.get("variants"), list) else []
+    shadow = config.get("shadow") if isinstance(config.get("shadow"), dict) else None
+    entries = [(f"variants[{i}]", v) for i, v in enumerate(variants) if isinstance(v, dict)]
+    if shadow is not None:
+        entries.append(("shadow", shadow))
+    names = [construct_default(RealtimeEndpoint, "variant_name")["default"]]
+    shadow_instance = None
+    for label, entry in entries:
+        variant_instance = None
+        if isinstance(entry.get("instance_type"), str):
+            try:
+                variant_instance = check_instance_type(
+                    entry["instance_type"],
+                    use=SageMakerUse.REALTIME_INFERENCE,
+                    allow_unlisted=config.get("allow_unlisted_instance_types") is True,
+                )
+            except MlBlueprintsError as error:
+                problems += _prefixed(label, error.problems)
+        if label == "shadow":
+            shadow_instance = variant_instance
+        entry_problems, _ = model_preflight(
+            {**entry, "allow_unlisted_image_tags": config.get("allow_unlisted_image_tags")},
+            region=region,
+            instance=variant_instance,
+        )
+        problems += _prefixed(label, entry_problems)
+        name = entry.get("name")
+        if isinstance(name, str):
+            if name in names:
+                problems.append(
+                    Problem(
+                        f"{label}: variant name {name!r} is used twice; give each its own.", setting=label
+                    )
+                )
+            names.append(name)
+    if len(variants) + 1 > 10:
+        problems.append(
+            Problem(
+                f"{len(variants) + 1} production variants: SageMaker takes at most 10.", setting="variants"
+            )
+        )
+    if variants and shadow is not None:
+        problems.append(
+            Problem(
+                "variants and shadow together: SageMaker allows a shadow only beside a single production "
+                "variant. Test the challenger as an A/B variant or as the shadow, not both.",
+                setting="shadow",
+            )
+        )
+    if shadow is not None:
+        problems += shadow_problems(
+            str(shadow.get("name")), instance, shadow_instance, asynchronous=False, multi_model=multi_model
+        )
+    return problems
+
+
+def _prefixed(label: str, problems: list[Problem]) -> list[Problem]:
+    return [
+        Problem(
+            f"{label}: {p.message}", setting=f"{label}.{p.setting}" if p.setting else label, value=p.value
+        )
+        for p in problems
+    ]

@@ -49,6 +49,7 @@ from mlblueprints.constructs.sagemaker.traffic import (
     DATA_CAPTURE_PREFIX,
     DataCapture,
     Variant,
+    shadow_problems,
     variant_set_problems,
 )
 from mlblueprints.constructs.sagemaker.variant_options import LargeModelOptions, multi_model_problems
@@ -248,8 +249,12 @@ class RealtimeEndpoint(EndpointBase):
                     if p.setting == "volume_size_gb"
                 ]
         if shadow is not None:
-            problems += _shadow_problems(
-                shadow, instance, variant_instances.get(shadow.name), async_inference, multi_model
+            problems += shadow_problems(
+                shadow.name,
+                instance,
+                variant_instances.get(shadow.name),
+                asynchronous=async_inference is not None,
+                multi_model=multi_model,
             )
         if data_capture is not None:
             problems += data_capture.problems()
@@ -672,28 +677,6 @@ def _variant_checks(variant: Variant, region: str, allow_unlisted: bool):
             )
         )
     return instance, errors
-
-
-def _shadow_problems(
-    shadow: Variant, instance, shadow_instance, async_inference, multi_model: bool
-) -> list[Problem]:
-    """Shadow tests' exclusions (shadow-tests-exclusions.html) that this construct can meet."""
-    reasons = []
-    if async_inference is not None:
-        reasons.append("asynchronous endpoints")
-    if multi_model:
-        reasons.append("multi-model endpoints")
-    if is_inf1(instance) or is_inf1(shadow_instance):
-        reasons.append("endpoints on Inf1 instances")
-    return [
-        Problem(
-            f"shadow variant {shadow.name!r}: SageMaker does not run shadow variants on {reason}. Compare the "
-            "models as A/B variants instead, or use another instance type.",
-            setting="shadow",
-            value=shadow.name,
-        )
-        for reason in reasons
-    ]
 
 
 def _async_problems(

@@ -20,11 +20,12 @@ from aws_cdk import Token
 from aws_cdk import aws_s3 as s3
 
 from mlblueprints.constructs._private.service_models import member_rule, number_rule
+from mlblueprints.constructs.compute.instance_types import InstanceType
 from mlblueprints.constructs.errors import Problem
 from mlblueprints.constructs.sagemaker.container_image import ContainerImage
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 
-__all__ = ["DataCapture", "Variant", "variant_set_problems"]
+__all__ = ["DataCapture", "Variant", "shadow_problems", "variant_set_problems"]
 
 DATA_CAPTURE_PREFIX = "data-capture/"
 
@@ -123,6 +124,33 @@ def variant_set_problems(
             )
         )
     return problems
+
+
+def shadow_problems(
+    shadow_name: str,
+    instance: InstanceType | None,
+    shadow_instance: InstanceType | None,
+    *,
+    asynchronous: bool,
+    multi_model: bool,
+) -> list[Problem]:
+    """Shadow tests' exclusions (shadow-tests-exclusions.html) that an instance-backed endpoint can meet."""
+    reasons = []
+    if asynchronous:
+        reasons.append("asynchronous endpoints")
+    if multi_model:
+        reasons.append("multi-model endpoints")
+    if any(i is not None and i.family == "inf1" for i in (instance, shadow_instance)):
+        reasons.append("endpoints on Inf1 instances")
+    return [
+        Problem(
+            f"shadow variant {shadow_name!r}: SageMaker does not run shadow variants on {reason}. Compare the "
+            "models as A/B variants instead, or use another instance type.",
+            setting="shadow",
+            value=shadow_name,
+        )
+        for reason in reasons
+    ]
 
 
 @dataclass(frozen=True)

@@ -113,3 +113,57 @@ def test_volume_size_on_an_nvme_type_is_refused_before_building():
                 "volume_size_gb": 100,
             },
         )
+
+
+AB = "AbTestOnGpu"
+
+
+def test_ab_example_has_two_weighted_variants_and_captures_data(contract_templates):
+    template = Template.from_json(contract_templates[f"{AB}-eu-west-1"])
+    (config,) = template.find_resources("AWS::SageMaker::EndpointConfig").values()
+    variants = config["Properties"]["ProductionVariants"]
+    assert [(v["VariantName"], v["InstanceType"], v["InitialVariantWeight"]) for v in variants] == [
+        ("AllTraffic", "ml.g5.xlarge", 9),
+        ("RankerV2", "ml.g6.xlarge", 1),
+    ]
+    assert config["Properties"]["DataCaptureConfig"]["InitialSamplingPercentage"] == 10
+    writes = [s for s in _gateway_statements(template) if "s3:PutObject" in s["Action"]]
+    assert "/data-capture/*" in json.dumps(writes)
+    reads = json.dumps([s["Resource"] for s in _gateway_statements(template)])
+    assert ":s3:::my-model-artifacts/ranker/v2/model.tar.gz" in reads
+
+
+def test_variant_and_shadow_settings_are_checked_like_the_main_model():
+    from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
+
+    base = {
+        "instance_type": "ml.inf2.xlarge",
+        "dlc_repository": "pytorch-inference-neuronx",
+        "dlc_tag": "2.9.0-neuronx-py312-sdk2.31.1-ubuntu24.04",
+    }
+    variant = {
+        "name": "V2",
+        "instance_type": "ml.g5.xlarge",
+        "model_data_url": "s3://models/v2/model.tar.gz",
+        **{k: base[k] for k in ("dlc_repository", "dlc_tag")},
+    }
+    with pytest.raises(BlueprintConfigError) as caught:
+        RealtimeEndpointSettings.parse(
+            "S",
+            {
+                **base,
+                "variants": [
+                    variant,
+                    {**variant, "name": "V2", "instance_type": "ml.inf2.xlarge", "colour": "red"},
+                ],
+                "shadow": {**variant, "name": "S", "instance_type": "ml.inf1.xlarge"},
+                "update_strategy": "rolling",
+            },
+        )
+    messages = " ".join(p.message for p in caught.value.problems)
+    assert "variants[0]: Container image" in messages and "Neuron" in messages
+    assert "'V2' is used twice" in messages
+    assert "variants.1.colour" in messages
+    assert "a shadow only beside a single production variant" in messages
+    assert "does not run shadow variants on endpoints on Inf1" in messages
+    assert "rolling updates of multi-variant endpoints" in messages
