@@ -41,8 +41,8 @@ class VariantSettings(BaseModel):
     initial_instance_count: int = Field(1, description="Its instances at creation.")
     weight: float = Field(
         1.0,
-        description="Its share of traffic relative to the other variants' weights; for the shadow, the "
-        "share of requests copied to it relative to the production weight.",
+        description="Its InitialVariantWeight: its share of traffic relative to the other variants' "
+        "weights; for the shadow, the weight SageMaker mirrors requests to it by.",
     )
     dlc_repository: str | None = Field(None, description="A DLC repository (or image_uri).")
     dlc_tag: str | None = Field(None, description="Its tag.")
@@ -136,6 +136,14 @@ class RealtimeEndpointSettings(InstanceEndpointSettings):
         capture = typed(config, "data_capture_percent", int)
         if capture is not None:
             problems += DataCapture(sampling_percent=capture).problems()
+            if cls.multi_model:
+                problems.append(
+                    Problem(
+                        "data_capture_percent on a multi-model endpoint: SageMaker's multi-model feature "
+                        "matrix lists data capture as not applicable.",
+                        setting="data_capture_percent",
+                    )
+                )
         alarms = typed_options(config, EndpointAlarms, model_latency_p90_ms=float, invocation_5xx_errors=int)
         if alarms is not None:
             problems += alarms.problems()

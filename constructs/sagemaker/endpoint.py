@@ -258,6 +258,14 @@ class RealtimeEndpoint(EndpointBase):
             )
         if data_capture is not None:
             problems += data_capture.problems()
+            if multi_model:
+                problems.append(
+                    Problem(
+                        "data capture on a multi-model endpoint: SageMaker's multi-model feature matrix lists data "
+                        "capture as not applicable. Capture data on a single-model endpoint.",
+                        setting="data_capture_percent",
+                    )
+                )
         several_variants = bool(variants) or shadow is not None
         if several_variants and deployment is not None and deployment.rolling:
             problems.append(

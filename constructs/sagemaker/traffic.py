@@ -9,7 +9,9 @@
   shadow tests exclude serverless, asynchronous, multi-model and Inf1 endpoints ("Exclusions",
   https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-exclusions.html).
 - Data capture writes sampled requests and responses to S3 as JSON lines, under
-  ``<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/``, encrypted with the endpoint's key.
+  ``<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/``, encrypted with the endpoint's key; the
+  model's execution role writes them (as AWS's own CDK code grants it). Multi-model endpoints do
+  not capture data (their feature matrix marks it not applicable).
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ class Variant:
     """Another model on the same endpoint: an A/B challenger, or the shadow of the production variant.
 
     :param name: the variant's name, stable across updates (a guarded update needs the same names).
-    :param weight: its share of traffic, relative to the other variants' weights (production
-        variants); for the shadow, the share of requests copied to it relative to the production
-        variant's weight.
+    :param weight: its ``InitialVariantWeight``: for a production variant, its share of traffic
+        relative to the other variants' weights; for the shadow, the weight SageMaker mirrors
+        requests to it by.
     :param environment: the container's environment variables.
     """
 

@@ -167,3 +167,16 @@ def test_multi_model_needs_a_prefix():
             image=CPU_IMAGE,
             model_data=ModelData.from_s3_url("s3://models/one/model.tar.gz"),
         )
+
+
+def test_multi_model_refuses_data_capture():
+    from mlblueprints.constructs.sagemaker.traffic import DataCapture
+
+    with pytest.raises(EndpointConfigError, match=r"data capture on a multi-model endpoint"):
+        _template(
+            MultiModelEndpoint,
+            instance_type="ml.m5.xlarge",
+            image=CPU_IMAGE,
+            model_data=ModelData.from_s3_prefix(FOLDER),
+            data_capture=DataCapture(),
+        )
