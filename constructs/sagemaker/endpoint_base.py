@@ -68,7 +68,7 @@ class EndpointBase(Construct):
     def _create_foundation(
         self,
         *,
-        image: ContainerImage,
+        image: ContainerImage | None,
         model_data: ModelData | None,
         environment: dict[str, str] | None,
         network_isolation: bool | None,
@@ -83,7 +83,8 @@ class EndpointBase(Construct):
     ) -> None:
         """The key, the endpoint's log group, the execution role and the model (``Key``, ``Logs``, ``Role``, ``Model``).
 
-        ``kind`` names the endpoint in descriptions: "endpoint", "serverless endpoint", ...
+        ``kind`` names the endpoint in descriptions: "endpoint", "serverless endpoint", ... Without
+        an ``image`` no ``Model`` is created (inference components carry their own containers).
         """
         if encryption_key is None:
             encryption_key = EncryptionKey(
@@ -122,6 +123,9 @@ class EndpointBase(Construct):
         self.log_group.grant_write(self.role)
         self.log_group.grant(self.role, "logs:CreateLogGroup", "logs:DescribeLogStreams")
         self.execution_role.grant_put_metric_data("/aws/sagemaker/Endpoints")
+        if image is None:  # the models come with the endpoint's inference components
+            self.model = self.security_group = None
+            return
         self.model = Model(
             self,
             "Model",

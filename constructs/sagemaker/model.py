@@ -12,7 +12,7 @@ from mlblueprints.constructs.sagemaker.container_image import ContainerImage
 from mlblueprints.constructs.sagemaker.execution_role import ExecutionRole
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 
-__all__ = ["Model", "select_private_subnets"]
+__all__ = ["Model", "attach_to_vpc", "select_private_subnets"]
 
 
 class Model(Construct):
@@ -68,23 +68,12 @@ class Model(Construct):
         vpc_config = None
         self.security_group: ec2.ISecurityGroup | None = None
         if vpc is not None:
-            selection = select_private_subnets(vpc, subnets)
-            self.security_group = ec2.SecurityGroup(
-                self,
-                "SecurityGroup",
-                vpc=vpc,
-                description=f"SageMaker model of {scope.node.path}: HTTPS out only",
-                allow_all_outbound=False,
-            )
-            # Artifact and image layers come from S3 through the gateway endpoint, which routes to S3's
-            # public address ranges, not the VPC CIDR; isolated subnets reach nothing else.
-            self.security_group.add_egress_rule(
-                ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC interface endpoints and the S3 gateway"
+            self.security_group, subnet_ids = attach_to_vpc(
+                self, vpc, subnets, role, description=f"SageMaker model of {scope.node.path}: HTTPS out only"
             )
             vpc_config = sagemaker.CfnModel.VpcConfigProperty(
-                security_group_ids=[self.security_group.security_group_id], subnets=selection.subnet_ids
+                security_group_ids=[self.security_group.security_group_id], subnets=subnet_ids
             )
-            role.grant_vpc_access(vpc, selection.subnet_ids, self.security_group)
 
         uncompressed = None
         if model_data is not None and model_data.is_prefix and not multi_model:
@@ -126,6 +115,31 @@ class Model(Construct):
     @property
     def model_name(self) -> str:
         return self.resource.attr_model_name
+
+
+def attach_to_vpc(
+    scope: Construct,
+    vpc: ec2.IVpc,
+    subnets: ec2.SubnetSelection | None,
+    role: ExecutionRole,
+    *,
+    description: str,
+) -> tuple[ec2.SecurityGroup, list[str]]:
+    """A security group (``SecurityGroup``) that allows HTTPS out only, the private subnet IDs, and
+    the role's network-interface permissions limited to them.
+
+    Artifact and image layers come from S3 through the gateway endpoint, which routes to S3's public
+    address ranges, not the VPC CIDR; isolated subnets reach nothing else.
+    """
+    selection = select_private_subnets(vpc, subnets)
+    security_group = ec2.SecurityGroup(
+        scope, "SecurityGroup", vpc=vpc, description=description, allow_all_outbound=False
+    )
+    security_group.add_egress_rule(
+        ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to VPC interface endpoints and the S3 gateway"
+    )
+    role.grant_vpc_access(vpc, selection.subnet_ids, security_group)
+    return security_group, selection.subnet_ids
 
 
 def select_private_subnets(vpc: ec2.IVpc, subnets: ec2.SubnetSelection | None) -> ec2.SelectedSubnets:
