@@ -51,6 +51,7 @@ from mlblueprints.constructs.sagemaker.endpoint import ALLOW_UNLISTED_CONTEXT_KE
 from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, context_flag
 from mlblueprints.constructs.sagemaker.model import attach_to_vpc
 from mlblueprints.constructs.sagemaker.model_data import ModelData
+from mlblueprints.constructs.sagemaker.variant_options import LargeModelOptions
 
 __all__ = ["CopyScaling", "InferenceComponent", "InferenceComponentEndpoint"]
 
@@ -152,6 +153,10 @@ class InferenceComponentEndpoint(EndpointBase):
     :param max_instances: its maximum. Default: ``initial_instance_count`` plus 1.
     :param routing_strategy: ``LEAST_OUTSTANDING_REQUESTS`` (default) or another ``RoutingStrategy``.
     :param alarms: 5XX and latency alarms per component (the endpoint alarms' thresholds).
+    :param update_wait: a changed component is replaced one copy at a time, each copy baking this
+        long under the component's alarms, and rolled back when one fires (0 s to 1 hour).
+    :param large_model: the instances' EBS volume size, and download and startup timeouts for the
+        components that do not set their own.
     """
 
     def __init__(
@@ -173,6 +178,8 @@ class InferenceComponentEndpoint(EndpointBase):
         endpoint_name: str | None = None,
         variant_name: str = "AllTraffic",
         alarms: EndpointAlarms | None = EndpointAlarms(),
+        update_wait: Duration = Duration.minutes(5),
+        large_model: LargeModelOptions | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         allow_unlisted_instance_types: bool = False,
@@ -228,6 +235,17 @@ class InferenceComponentEndpoint(EndpointBase):
                 )
             names.add(component.name)
         problems += placement_problems(components, instance, max_instances)
+        wait = number_rule("InferenceComponentRollingUpdatePolicy", "WaitIntervalInSeconds")
+        if not wait.contains(update_wait.to_seconds()):
+            problems.append(
+                Problem(
+                    f"update_wait={update_wait.to_seconds():g} s: use {wait.describe()} seconds.",
+                    setting="update_wait_seconds",
+                    value=update_wait.to_seconds(),
+                )
+            )
+        if large_model is not None:
+            problems += large_model.problems(instance)
         if alarms is not None:
             problems += alarms.problems()
         problems += self._resolve_name(endpoint_name, variant_name, {})
@@ -326,7 +344,16 @@ class InferenceComponentEndpoint(EndpointBase):
         self.alarms: list[cloudwatch.Alarm] = []
         if alarms is not None:
             self._create_alarm_topic(alarms.topic, alarms.email)
+        self.update_wait = update_wait
         for component in components:
+            if large_model is not None:
+                component = dataclasses.replace(
+                    component,
+                    model_data_download_timeout=component.model_data_download_timeout
+                    or large_model.model_data_download_timeout,
+                    container_startup_timeout=component.container_startup_timeout
+                    or large_model.container_startup_timeout,
+                )
             self._add_component(component, instance, variant_name, alarms)
 
     def _add_component(
@@ -380,8 +407,25 @@ class InferenceComponentEndpoint(EndpointBase):
         self.components[component.name] = resource
         if component.scaling is not None:
             self._scale_copies(scope, resource, name, component.scaling)
-        if alarms is not None:
-            self.alarms += self._component_alarms(scope, name, alarms)
+        component_alarms = self._component_alarms(scope, name, alarms) if alarms is not None else []
+        self.alarms += component_alarms
+        # A changed component is replaced a copy at a time, rolled back on its own alarms.
+        resource.deployment_config = sagemaker.CfnInferenceComponent.InferenceComponentDeploymentConfigProperty(
+            rolling_update_policy=sagemaker.CfnInferenceComponent.InferenceComponentRollingUpdatePolicyProperty(
+                maximum_batch_size=sagemaker.CfnInferenceComponent.InferenceComponentCapacitySizeProperty(
+                    type="COPY_COUNT", value=1
+                ),
+                wait_interval_in_seconds=int(self.update_wait.to_seconds()),
+            ),
+            auto_rollback_configuration=sagemaker.CfnInferenceComponent.AutoRollbackConfigurationProperty(
+                alarms=[
+                    sagemaker.CfnInferenceComponent.AlarmProperty(alarm_name=a.alarm_name)
+                    for a in component_alarms
+                ]
+            )
+            if component_alarms
+            else None,
+        )
 
     def _scale_copies(
         self, scope: Construct, resource: sagemaker.CfnInferenceComponent, name: str, scaling: CopyScaling
