@@ -43,6 +43,7 @@ from mlblueprints.constructs.security.private_network import (
 
 __all__ = [
     "Count",
+    "GuardedUpdateSettings",
     "InstanceEndpointSettings",
     "InstanceEndpointStack",
     "instance_preflight",
@@ -121,6 +122,16 @@ class InstanceEndpointSettings(ModelSettings):
         "than the model's size.",
         json_schema_extra={"x-default": "SageMaker's"},
     )
+    update_wait_seconds: WaitSeconds | None = Field(
+        None,
+        description="How long each step bakes under the alarms before the next.",
+        json_schema_extra={"x-default": "300 (rolling), 600 (blue/green)"},
+    )
+
+
+class GuardedUpdateSettings(InstanceEndpointSettings):
+    """An instance-backed endpoint updated with SageMaker's deployment guardrails: rolling or blue/green."""
+
     update_strategy: Literal["rolling", "all-at-once", "canary", "linear"] | None = Field(
         None,
         description="How updates reach the fleet, rolled back when an alarm fires: rolling batches, or "
@@ -132,11 +143,6 @@ class InstanceEndpointSettings(ModelSettings):
         description="The rolling batch (5-50), canary (1-50) or linear step (10-50), in percent of the "
         "instances.",
         json_schema_extra={"x-default": "25 (rolling), 10 (canary), 20 (linear)"},
-    )
-    update_wait_seconds: WaitSeconds | None = Field(
-        None,
-        description="How long each step bakes under the alarms before the next.",
-        json_schema_extra={"x-default": "300 (rolling), 600 (blue/green)"},
     )
 
 
@@ -306,8 +312,8 @@ class InstanceEndpointStack(AvailabilityZonesAtDeployTime):
             allow_unlisted=settings.allow_unlisted_instance_types,
         )
         return deployment_for(
-            settings.update_strategy,
-            step_percent=settings.update_step_percent,
+            getattr(settings, "update_strategy", None),
+            step_percent=getattr(settings, "update_step_percent", None),
             wait_seconds=settings.update_wait_seconds,
             instance=instance,
             min_instances=min_instances,

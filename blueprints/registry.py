@@ -15,6 +15,8 @@ from aws_cdk import Environment, Stack
 from constructs import Construct
 from mlblueprints.blueprints.async_endpoint.settings import AsyncEndpointSettings
 from mlblueprints.blueprints.async_endpoint.stack import AsyncEndpointStack
+from mlblueprints.blueprints.inference_components_endpoint.settings import InferenceComponentsEndpointSettings
+from mlblueprints.blueprints.inference_components_endpoint.stack import InferenceComponentsEndpointStack
 from mlblueprints.blueprints.multi_model_endpoint.settings import MultiModelEndpointSettings
 from mlblueprints.blueprints.multi_model_endpoint.stack import MultiModelEndpointStack
 from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
@@ -74,6 +76,20 @@ BLUEPRINTS: dict[str, Blueprint] = {
             settings=MultiModelEndpointSettings,
             stack=MultiModelEndpointStack,
             example=BLUEPRINTS_DIR / "multi_model_endpoint" / "example.json",
+        ),
+        Blueprint(
+            name=InferenceComponentsEndpointSettings.blueprint_name,
+            summary=(
+                "Several models sharing one endpoint's instances as inference components, in the same "
+                "private VPC with the same key and alarms: each component's accelerators, CPU cores and "
+                "memory per copy are checked against the instance type; copies scale on concurrent "
+                "requests down to zero and wake on the first request; managed instance scaling follows "
+                "them down to zero instances; changed components are replaced a copy at a time under "
+                "their own alarms."
+            ),
+            settings=InferenceComponentsEndpointSettings,
+            stack=InferenceComponentsEndpointStack,
+            example=BLUEPRINTS_DIR / "inference_components_endpoint" / "example.json",
         ),
         Blueprint(
             name=AsyncEndpointSettings.blueprint_name,

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from mlblueprints.blueprints.instance_endpoint import (
     Count,
-    InstanceEndpointSettings,
+    GuardedUpdateSettings,
     instance_preflight,
     update_problems,
 )
@@ -35,7 +35,7 @@ Backlog = Annotated[float, Field(json_schema_extra={"exclusiveMinimum": 0, "maxi
 AgeSeconds = Annotated[int, Field(json_schema_extra={"minimum": 60, "maximum": MAX_BACKLOG_AGE_S})]
 
 
-class AsyncEndpointSettings(InstanceEndpointSettings):
+class AsyncEndpointSettings(GuardedUpdateSettings):
     """A SageMaker asynchronous endpoint: queued requests, results in S3, scale to zero."""
 
     blueprint_name: ClassVar[str] = "async-endpoint"

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlblueprints.blueprints.instance_endpoint import (
     Count,
-    InstanceEndpointSettings,
+    GuardedUpdateSettings,
     instance_preflight,
     update_problems,
 )
@@ -52,7 +52,7 @@ class VariantSettings(BaseModel):
     environment: dict[str, str] | None = Field(None, description="Its container environment variables.")
 
 
-class RealtimeEndpointSettings(InstanceEndpointSettings):
+class RealtimeEndpointSettings(GuardedUpdateSettings):
     """A SageMaker real-time endpoint in a private VPC, on GPU, Inferentia or Trainium."""
 
     blueprint_name: ClassVar[str] = "realtime-endpoint"

@@ -53,7 +53,15 @@ from mlblueprints.constructs.sagemaker.model import attach_to_vpc
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 from mlblueprints.constructs.sagemaker.variant_options import LargeModelOptions
 
-__all__ = ["CopyScaling", "InferenceComponent", "InferenceComponentEndpoint"]
+__all__ = [
+    "ComponentSizing",
+    "CopyScaling",
+    "InferenceComponent",
+    "InferenceComponentEndpoint",
+    "component_problems",
+    "fleet_problems",
+    "placement_problems",
+]
 
 # AWS::SageMaker::InferenceComponent's container environment holds at most 16 variables
 # (cfn-lint's CloudFormation resource schema, EnvironmentMap.maxProperties).
@@ -109,9 +117,9 @@ class CopyScaling:
         return problems
 
 
-@dataclass(frozen=True)
-class InferenceComponent:
-    """One model on the shared instances, and what each of its copies needs.
+@dataclass(frozen=True, kw_only=True)
+class ComponentSizing:
+    """What each copy of a component needs, and how many copies: checked against the instance type.
 
     :param memory_mb: memory per copy (at least 128 MB; SageMaker requires it).
     :param accelerators: GPUs or Neuron devices per copy. Default: 1 on an accelerated instance,
@@ -122,8 +130,6 @@ class InferenceComponent:
     """
 
     name: str
-    image: ContainerImage
-    model_data: ModelData
     memory_mb: int
     accelerators: int | None = None
     cpu_cores: float | None = None
@@ -139,6 +145,14 @@ class InferenceComponent:
         return 1 if instance is not None and instance.is_accelerated else None
 
 
+@dataclass(frozen=True, kw_only=True)
+class InferenceComponent(ComponentSizing):
+    """One model on the shared instances: its container and model artifact, and its sizing."""
+
+    image: ContainerImage
+    model_data: ModelData
+
+
 class InferenceComponentEndpoint(EndpointBase):
     """An endpoint whose instances host several models as inference components.
 
@@ -150,7 +164,8 @@ class InferenceComponentEndpoint(EndpointBase):
 
     :param instance_type: the shared instances' type, e.g. ``ml.g6.12xlarge`` or ``ml.inf2.48xlarge``.
     :param min_instances: managed instance scaling's minimum; 0 scales the endpoint to zero.
-    :param max_instances: its maximum. Default: ``initial_instance_count`` plus 1.
+    :param max_instances: default: initial_instance_count plus 1.
+        Managed instance scaling's maximum.
     :param routing_strategy: ``LEAST_OUTSTANDING_REQUESTS`` (default) or another ``RoutingStrategy``.
     :param alarms: 5XX and latency alarms per component (the endpoint alarms' thresholds).
     :param update_wait: a changed component is replaced one copy at a time, each copy baking this
@@ -557,7 +572,7 @@ def fleet_problems(initial: int, minimum: int, maximum: int, routing_strategy: s
     return problems
 
 
-def component_problems(component: InferenceComponent, instance: InstanceType | None) -> list[Problem]:
+def component_problems(component: ComponentSizing, instance: InstanceType | None) -> list[Problem]:
     """One component's names, sizes and startup limits, and whether a copy fits on an instance."""
     label = f"component {component.name!r}"
     problems = []
@@ -658,7 +673,7 @@ def component_problems(component: InferenceComponent, instance: InstanceType | N
 
 
 def placement_problems(
-    components: tuple[InferenceComponent, ...], instance: InstanceType | None, max_instances: int
+    components: Sequence[ComponentSizing], instance: InstanceType | None, max_instances: int
 ) -> list[Problem]:
     """Whether the components' initial copies fit on ``max_instances`` instances of the type."""
     if instance is None or not components:
