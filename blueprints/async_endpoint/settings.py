@@ -42,6 +42,7 @@ class AsyncEndpointSettings(GuardedUpdateSettings):
     not_applicable: ClassVar[dict[str, str]] = {
         "target_invocations_per_instance": "SageMaker does not publish InvocationsPerInstance for "
         "asynchronous endpoints; the fleet scales on the queue: set target_backlog_per_instance.",
+        "shadow": "SageMaker does not run shadow variants on asynchronous endpoints.",
     }
 
     initial_instance_count: Count | None = Field(

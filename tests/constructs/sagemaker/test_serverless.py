@@ -181,3 +181,25 @@ def test_same_model_definition_switches_mode():
     realtime = RealtimeEndpointSettings.parse("S", {**model, "instance_type": "ml.m5.large"})
     serverless = ServerlessEndpointSettings.parse("S", model)
     assert {k: getattr(realtime, k) for k in model} == {k: getattr(serverless, k) for k in model}
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        ("variants", "does not support multiple production variants"),
+        ("shadow", "shadow variants on serverless"),
+        ("data_capture_percent", "does not support data capture"),
+        ("volume_size_gb", "5 GB of ephemeral disk"),
+    ],
+)
+def test_blueprint_names_serverless_exclusions(setting, reason):
+    from mlblueprints.blueprints.serverless_endpoint.settings import ServerlessEndpointSettings
+    from mlblueprints.constructs.errors import BlueprintConfigError
+
+    config = {
+        "dlc_repository": "pytorch-inference",
+        "dlc_tag": "2.6.0-cpu-py312-ubuntu22.04-sagemaker",
+        setting: 1,
+    }
+    with pytest.raises(BlueprintConfigError, match=reason):
+        ServerlessEndpointSettings.parse("S", config)
