@@ -59,7 +59,10 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "Trainium, in a private VPC with the SageMaker, ECR, CloudWatch Logs, STS and S3 endpoints; "
                 "network isolation; a rotating KMS key; two instances across availability zones; "
                 "target-tracking auto scaling; alarms on 5XX errors and p90 model latency to an encrypted "
-                "SNS topic; outputs for the endpoint name and ARN."
+                "SNS topic; safe updates (rolling on accelerated fleets, blue/green all at once, canary or "
+                "linear elsewhere) rolled back on those alarms. Optional: A/B variants or a shadow, data "
+                "capture to an encrypted bucket, uncompressed model folders with longer startup timeouts "
+                "and a larger volume. Outputs for the endpoint name and ARN."
             ),
             settings=RealtimeEndpointSettings,
             stack=RealtimeEndpointStack,
