@@ -140,3 +140,61 @@ def test_variant_name_stays_when_the_instance_type_changes():
         (config,) = Template.from_stack(stack).find_resources("AWS::SageMaker::EndpointConfig").values()
         names.add(config["Properties"]["ProductionVariants"][0]["VariantName"])
     assert names == {"AllTraffic"}
+
+
+REALTIME = {
+    "instance_type": "ml.g5.xlarge",
+    "dlc_repository": "pytorch-inference",
+    "dlc_tag": "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker",
+}
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"update_strategy": "canary", "update_step_percent": 60}, r"canary_size=60%"),
+        ({"update_strategy": "linear", "update_step_percent": 5}, r"linear_step_size=5%"),
+        (
+            {"update_strategy": "rolling", "initial_instance_count": 1, "auto_scaling": False},
+            r"2 or more instances",
+        ),
+        ({"update_strategy": "rolling", "update_step_percent": 60}, r"rolling_batch_size=60%"),
+        ({"update_wait_seconds": 4000}, r"wait_interval=4000 s"),
+        ({"update_strategy": "blue-green"}, r"update_strategy"),
+        (
+            {
+                "instance_type": "ml.m5.xlarge",
+                "dlc_tag": "2.6.0-cpu-py312-ubuntu22.04-sagemaker",
+                "update_step_percent": 20,
+            },
+            r"update_step_percent needs update_strategy",
+        ),
+    ],
+)
+def test_update_settings_are_checked_before_building(settings, message):
+    from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
+    from mlblueprints.constructs.errors import BlueprintConfigError
+
+    with pytest.raises(BlueprintConfigError, match=message):
+        RealtimeEndpointSettings.parse("S", {**REALTIME, **settings})
+
+
+def test_update_settings_reach_the_endpoint():
+    from aws_cdk import App
+
+    from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
+    from mlblueprints.blueprints.realtime_endpoint.stack import RealtimeEndpointStack
+
+    settings = RealtimeEndpointSettings.parse(
+        "S", {**REALTIME, "update_strategy": "linear", "update_step_percent": 25, "update_wait_seconds": 120}
+    )
+    stack = RealtimeEndpointStack(App(), "S", settings=settings)
+    (endpoint,) = Template.from_stack(stack).find_resources("AWS::SageMaker::Endpoint").values()
+    routing = endpoint["Properties"]["DeploymentConfig"]["BlueGreenUpdatePolicy"][
+        "TrafficRoutingConfiguration"
+    ]
+    assert routing == {
+        "Type": "LINEAR",
+        "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
+        "WaitIntervalInSeconds": 120,
+    }
