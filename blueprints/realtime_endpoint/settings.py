@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,6 +99,9 @@ class RealtimeEndpointSettings(GuardedUpdateSettings):
         description="Capture this share of requests and responses to a KMS-encrypted, retained bucket "
         "(JSON lines under data-capture/<endpoint>/<variant>/).",
     )
+    data_capture_of: Literal["requests", "responses", "requests-and-responses"] = Field(
+        "requests-and-responses", description="What data capture records (with data_capture_percent)."
+    )
 
     @classmethod
     def preflight(cls, config: dict[str, Any], *, region: str | None = None) -> list[Problem]:
@@ -133,6 +136,13 @@ class RealtimeEndpointSettings(GuardedUpdateSettings):
         elif not several:
             problems += update_problems(config, instance, min_instances)
         problems += variant_problems(config, region=region, instance=instance, multi_model=cls.multi_model)
+        if "data_capture_of" in config and config.get("data_capture_percent") is None:
+            problems.append(
+                Problem(
+                    "data_capture_of needs data_capture_percent: set the share of requests to capture.",
+                    setting="data_capture_of",
+                )
+            )
         capture = typed(config, "data_capture_percent", int)
         if capture is not None:
             problems += DataCapture(sampling_percent=capture).problems()

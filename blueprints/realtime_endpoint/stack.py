@@ -52,7 +52,11 @@ class RealtimeEndpointStack(InstanceEndpointStack):
             multi_model=self.multi_model,
             variants=variants,
             shadow=shadow,
-            data_capture=DataCapture(sampling_percent=settings.data_capture_percent)
+            data_capture=DataCapture(
+                sampling_percent=settings.data_capture_percent,
+                capture_input=settings.data_capture_of != "responses",
+                capture_output=settings.data_capture_of != "requests",
+            )
             if settings.data_capture_percent is not None
             else None,
             **settings.explicit("initial_variant_weight"),

@@ -59,6 +59,7 @@ class ServerlessEndpointSettings(ModelSettings):
         "initial_variant_weight": "SageMaker Serverless Inference does not support multiple production variants.",
         "shadow": "SageMaker does not run shadow variants on serverless endpoints.",
         "data_capture_percent": "SageMaker Serverless Inference does not support data capture.",
+        "data_capture_of": "SageMaker Serverless Inference does not support data capture.",
         "volume_size_gb": "serverless endpoints have no volume to size: each gets 5 GB of ephemeral disk.",
         "model_data_download_timeout_s": _NO_INSTANCES,
         "container_startup_timeout_s": _NO_INSTANCES,

@@ -167,3 +167,31 @@ def test_variant_and_shadow_settings_are_checked_like_the_main_model():
     assert "a shadow only beside a single production variant" in messages
     assert "does not run shadow variants on endpoints on Inf1" in messages
     assert "rolling updates of multi-variant endpoints" in messages
+
+
+def test_data_capture_of_responses_only():
+    from aws_cdk import App
+
+    from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
+    from mlblueprints.blueprints.realtime_endpoint.stack import RealtimeEndpointStack
+
+    settings = RealtimeEndpointSettings.parse(
+        "S",
+        {
+            **MODEL,
+            "instance_type": "ml.c7i.xlarge",
+            "data_capture_percent": 5,
+            "data_capture_of": "responses",
+        },
+    )
+    template = Template.from_stack(RealtimeEndpointStack(App(), "S", settings=settings))
+    (config,) = template.find_resources("AWS::SageMaker::EndpointConfig").values()
+    capture = config["Properties"]["DataCaptureConfig"]
+    assert (capture["InitialSamplingPercentage"], capture["CaptureOptions"]) == (
+        5,
+        [{"CaptureMode": "Output"}],
+    )
+    with pytest.raises(BlueprintConfigError, match=r"data_capture_of needs data_capture_percent"):
+        RealtimeEndpointSettings.parse(
+            "S", {**MODEL, "instance_type": "ml.c7i.xlarge", "data_capture_of": "requests"}
+        )
