@@ -84,8 +84,9 @@ class ModelSettings(BlueprintSettings):
     )
     retain_data: bool = Field(
         True,
-        description="Keep the KMS key, log groups and buckets when the stack is deleted; false deletes them "
-        "with it.",
+        description="Keep the KMS key, log groups and buckets when the stack is deleted. false deletes the key "
+        "and log groups with it, and the buckets once empty (CloudFormation cannot delete a bucket that still "
+        "holds objects: empty it first).",
     )
     description: str | None = Field(
         None, max_length=1024, description="The CloudFormation stack description."

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
+import typing
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -105,6 +106,31 @@ def _unique(problems: list[Problem]) -> list[Problem]:
 _PYDANTIC_NOISE = re.compile(r"^(Value error|Assertion failed), ")
 
 
+def _model_at(model: type[BaseModel], path: tuple) -> type[BaseModel] | None:
+    """The settings model that holds the key at ``path`` (a nested list or object of settings)."""
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        nested = _nested_model(field.annotation)
+        if nested is None:
+            return None
+        model = nested
+    return model
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _nested_model(argument)
+        if found is not None:
+            return found
+    return None
+
+
 def settings_problems(error: ValidationError, model: type[BaseModel]) -> list[Problem]:
     """One :class:`Problem` per pydantic error, worded for someone editing a JSON file.
 
@@ -128,20 +154,29 @@ def settings_problems(error: ValidationError, model: type[BaseModel]) -> list[Pr
             )
             continue
         if item["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(setting, valid, n=1)
+            owner = _model_at(model, item["loc"][:-1])
+            keys = sorted(owner.model_fields) if owner is not None else valid
+            key = str(item["loc"][-1])
+            close = difflib.get_close_matches(key, keys, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
+            where = (
+                "Valid settings"
+                if owner is model
+                else f"Valid keys of {'.'.join(map(str, item['loc'][:-1]))}"
+            )
             problems.append(
-                Problem(
-                    f"unknown setting {setting!r}: {hint}Valid settings: {', '.join(valid)}.", setting=setting
-                )
+                Problem(f"unknown setting {setting!r}: {hint}{where}: {', '.join(keys)}.", setting=setting)
             )
             continue
         if item["type"] == "missing":
             problems.append(Problem(f"setting {setting!r} is required", setting=setting))
             continue
         value = item.get("input")
-        field = model.model_fields.get(str(item["loc"][0])) if item["loc"] else None
+        owner = _model_at(model, item["loc"][:-1]) if item["loc"] else None
+        field = owner.model_fields.get(str(item["loc"][-1])) if owner is not None else None
         hint = f" ({field.description})" if field is not None and field.description else ""
         subject = f"setting {setting!r} is {value!r}" if item["loc"] else "the settings"
+        if item["type"] == "string_pattern_mismatch":
+            message = "it does not have the expected form"
         problems.append(Problem(f"{subject}: {message}{hint}", setting=setting, value=value))
     return problems

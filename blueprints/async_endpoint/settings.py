@@ -43,6 +43,13 @@ class AsyncEndpointSettings(GuardedUpdateSettings):
         "target_invocations_per_instance": "SageMaker does not publish InvocationsPerInstance for "
         "asynchronous endpoints; the fleet scales on the queue: set target_backlog_per_instance.",
         "shadow": "SageMaker does not run shadow variants on asynchronous endpoints.",
+        "variants": "the async-endpoint blueprint serves one variant; run A/B tests with realtime-endpoint.",
+        "initial_variant_weight": "the async-endpoint blueprint serves one variant; run A/B tests with "
+        "realtime-endpoint.",
+        "data_capture_percent": "the async-endpoint blueprint does not capture data (results are already in "
+        "S3 under async-output/); capture with realtime-endpoint.",
+        "data_capture_of": "the async-endpoint blueprint does not capture data (results are already in S3 "
+        "under async-output/); capture with realtime-endpoint.",
     }
 
     initial_instance_count: Count | None = Field(

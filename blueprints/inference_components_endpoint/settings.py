@@ -79,6 +79,14 @@ class InferenceComponentsEndpointSettings(InstanceEndpointSettings):
         "target_invocations_per_instance": _NO_VARIANT_SCALING,
         "update_strategy": _COPY_UPDATES,
         "update_step_percent": _COPY_UPDATES,
+        "variants": "inference components share one variant's instances; add models under components.",
+        "initial_variant_weight": "inference components share one variant's instances; add models under components.",
+        "shadow": "the inference-components-endpoint blueprint has no shadow variant; add the candidate under "
+        "components and compare them, or use realtime-endpoint.",
+        "data_capture_percent": "SageMaker documents data capture for model variants, not for inference "
+        "components; capture with realtime-endpoint.",
+        "data_capture_of": "SageMaker documents data capture for model variants, not for inference components; "
+        "capture with realtime-endpoint.",
     }
 
     initial_instance_count: Count | None = Field(
@@ -163,6 +171,22 @@ class InferenceComponentsEndpointSettings(InstanceEndpointSettings):
                 Problem(f"{label}: {p.message}", setting=f"{label}.{p.setting}", value=p.value)
                 for p in entry_problems
             ]
+        for label, url in (
+            ("model_data_url", config.get("model_data_url")),
+            *(
+                (f"components[{i}].model_data_url", entry.get("model_data_url"))
+                for i, (_, entry) in enumerate(entries)
+            ),
+        ):
+            if isinstance(url, str) and url.endswith("/"):
+                problems.append(
+                    Problem(
+                        f"{label}={url!r} is a folder, but an inference component loads one model.tar.gz archive. "
+                        "Give the archive's URL (uncompressed folders are for realtime-endpoint).",
+                        setting=label,
+                        value=url,
+                    )
+                )
         sizings = [_sizing(config, config.get("component_name", "Main"))]
         sizings += [_sizing(entry, entry.get("name")) for _, entry in entries]
         sizings = [sizing for sizing in sizings if sizing is not None]

@@ -25,12 +25,23 @@ class MultiModelEndpointSettings(RealtimeEndpointSettings):
     model_data_url: str = Field(
         description="s3://<bucket>/<prefix>/ holding one model.tar.gz per model; callers name one with "
         "TargetModel (its key under the prefix).",
-        pattern=r"^s3://.+/$",
     )
 
     @classmethod
     def preflight(cls, config: dict[str, Any], *, region: str | None = None) -> list[Problem]:
         problems = super().preflight(config, region=region)
+        url = config.get("model_data_url")
+        if isinstance(url, str) and not url.endswith("/"):
+            # The generic advice (an archive, or a folder) would be half wrong here.
+            problems = [p for p in problems if p.setting != "model_data_url"]
+            problems.append(
+                Problem(
+                    f"model_data_url={url!r}: a multi-model endpoint loads its models from an S3 folder, "
+                    "'s3://<bucket>/<prefix>/' ending in '/', with one model.tar.gz per model under it.",
+                    setting="model_data_url",
+                    value=url,
+                )
+            )
         image = image_of(config)
         if not isinstance(image, ContainerImage) or not isinstance(config.get("instance_type"), str):
             return problems

@@ -203,7 +203,14 @@ def variant_problems(
         problems += _prefixed(label, entry_problems)
         name = entry.get("name")
         if isinstance(name, str):
-            if name in names:
+            if name == names[0]:
+                problems.append(
+                    Problem(
+                        f"{label}: variant name {name!r} is the main variant's name; use another.",
+                        setting=label,
+                    )
+                )
+            elif name in names:
                 problems.append(
                     Problem(
                         f"{label}: variant name {name!r} is used twice; give each its own.", setting=label

@@ -61,8 +61,10 @@ class ServerlessEndpointSettings(ModelSettings):
         "data_capture_percent": "SageMaker Serverless Inference does not support data capture.",
         "data_capture_of": "SageMaker Serverless Inference does not support data capture.",
         "volume_size_gb": "serverless endpoints have no volume to size: each gets 5 GB of ephemeral disk.",
-        "model_data_download_timeout_s": _NO_INSTANCES,
-        "container_startup_timeout_s": _NO_INSTANCES,
+        "model_data_download_timeout_s": "SageMaker sets the download and startup timeouts of serverless "
+        "endpoints itself; keep the model small enough (the image at most 10 GB, 5 GB of disk).",
+        "container_startup_timeout_s": "SageMaker sets the download and startup timeouts of serverless "
+        "endpoints itself; keep the model small enough (the image at most 10 GB, 5 GB of disk).",
     }
 
     memory_size_mb: MemoryMb | None = Field(

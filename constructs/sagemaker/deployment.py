@@ -66,36 +66,47 @@ class Capacity:
 
 
 def _range_problems(
-    label: str, capacity: Capacity, low: float, high: float, instance_count: int
+    what: str, capacity: Capacity, low: float, high: float, instance_count: int
 ) -> list[Problem]:
+    """``what`` ("a canary") of ``capacity`` must be ``low``-``high`` % of the variant's instances."""
     if capacity.value < 1:
-        return [Problem(f"{label}={capacity}: use 1 or more.", setting=label, value=capacity.value)]
+        return [
+            Problem(
+                f"{what} of {capacity}: use 1 or more.", setting="update_step_percent", value=capacity.value
+            )
+        ]
     share = capacity.share_of(instance_count)
     if low <= share <= high:
         return []
     of = "" if capacity.unit == "CAPACITY_PERCENT" else f" ({share:.0f}% of {instance_count} instances)"
     return [
         Problem(
-            f"{label}={capacity}{of}: SageMaker requires {low:g}-{high:g}% of the variant's instances. "
-            f"Use Capacity.percent({int(low) if low > 1 else 1}..{int(high)}) or more instances.",
-            setting=label,
+            f"{what} of {capacity}{of}: SageMaker requires {low:g}-{high:g}% of the variant's instances. Use "
+            f"{max(int(low), 1)} to {int(high)} percent (update_step_percent; Capacity.percent in code), or more "
+            "instances.",
+            setting="update_step_percent",
             value=capacity.value,
         )
     ]
 
 
-def _duration_problems(label: str, duration: Duration, structure: str, member: str) -> list[Problem]:
+def _duration_problems(
+    what: str, setting: str, duration: Duration, structure: str, member: str
+) -> list[Problem]:
     rule = number_rule(structure, member)
     seconds = duration.to_seconds()
     if rule.contains(seconds):
         return []
     return [
         Problem(
-            f"{label}={seconds:g} s: SageMaker accepts {rule.describe()} seconds.",
-            setting=label,
+            f"{what} of {seconds:g} s: SageMaker accepts {rule.describe()} seconds.",
+            setting=setting,
             value=seconds,
         )
     ]
+
+
+_STEP_WAIT = "a wait between update steps (update_wait_seconds)"
 
 
 @dataclass(frozen=True)
@@ -139,14 +150,22 @@ class BlueGreenUpdate:
                 )
             )
         elif self.traffic is TrafficShift.CANARY and step is not None:
-            problems += _range_problems("canary_size", step, 0, 50, instance_count)
+            problems += _range_problems("a canary", step, 0, 50, instance_count)
         elif self.traffic is TrafficShift.LINEAR and step is not None:
-            problems += _range_problems("linear_step_size", step, 10, 50, instance_count)
+            problems += _range_problems("a linear step", step, 10, 50, instance_count)
         problems += _duration_problems(
-            "wait_interval", self.wait_interval, "TrafficRoutingConfig", "WaitIntervalInSeconds"
+            _STEP_WAIT,
+            "update_wait_seconds",
+            self.wait_interval,
+            "TrafficRoutingConfig",
+            "WaitIntervalInSeconds",
         )
         problems += _duration_problems(
-            "termination_wait", self.termination_wait, "BlueGreenUpdatePolicy", "TerminationWaitInSeconds"
+            "a wait before the old fleet is terminated",
+            "termination_wait",
+            self.termination_wait,
+            "BlueGreenUpdatePolicy",
+            "TerminationWaitInSeconds",
         )
         problems += _timeout_problems(
             self.max_execution_timeout, self._waits(instance_count), "BlueGreenUpdatePolicy"
@@ -206,18 +225,24 @@ class RollingUpdate:
         if instance_count < 2:
             problems.append(
                 Problem(
-                    f"a rolling update needs 2 or more instances (the variant can have {instance_count}): a "
-                    "batch is at most 50% of the fleet. Use a blue/green update, or 2+ instances.",
-                    setting="deployment",
+                    f"a rolling update needs 2 or more instances, and this variant can have {instance_count} "
+                    "(initial_instance_count, or min_capacity with auto scaling): a batch is at most 50% of the "
+                    'fleet. Use a blue/green update (update_strategy "all-at-once", "canary" or "linear"), or keep '
+                    "2 or more instances.",
+                    setting="update_strategy",
                     value="rolling",
                 )
             )
         else:
-            problems += _range_problems("rolling_batch_size", self.batch, 5, 50, instance_count)
+            problems += _range_problems("a rolling batch", self.batch, 5, 50, instance_count)
         if self.rollback_batch is not None and self.rollback_batch.value < 1:
             problems.append(Problem("rollback_batch: use 1 or more.", setting="rollback_batch"))
         problems += _duration_problems(
-            "wait_interval", self.wait_interval, "RollingUpdatePolicy", "WaitIntervalInSeconds"
+            _STEP_WAIT,
+            "update_wait_seconds",
+            self.wait_interval,
+            "RollingUpdatePolicy",
+            "WaitIntervalInSeconds",
         )
         problems += _timeout_problems(
             self.max_execution_timeout, self._waits(instance_count), "RollingUpdatePolicy"
@@ -245,15 +270,25 @@ class RollingUpdate:
 
 
 def _timeout_problems(timeout: Duration | None, waits: float, structure: str) -> list[Problem]:
+    rule = number_rule(structure, "MaximumExecutionTimeoutInSeconds")
     if timeout is None:
+        if rule.maximum is not None and waits >= rule.maximum:
+            return [
+                Problem(
+                    f"the update's waits add up to {waits:g} s, and SageMaker gives one update at most "
+                    f"{rule.maximum} s: it would time out. Shorten update_wait_seconds, or take larger steps.",
+                    setting="update_wait_seconds",
+                    value=waits,
+                )
+            ]
         return []
     problems = _duration_problems(
-        "max_execution_timeout", timeout, structure, "MaximumExecutionTimeoutInSeconds"
+        "an update timeout", "max_execution_timeout", timeout, structure, "MaximumExecutionTimeoutInSeconds"
     )
     if not problems and timeout.to_seconds() <= waits:
         problems.append(
             Problem(
-                f"max_execution_timeout={timeout.to_seconds():g} s is not longer than the update's waits "
+                f"an update timeout of {timeout.to_seconds():g} s is not longer than the update's waits "
                 f"({waits:g} s); SageMaker needs it larger. Raise it or shorten the waits.",
                 setting="max_execution_timeout",
             )

@@ -240,6 +240,11 @@ class RealtimeEndpoint(EndpointBase):
             variant_instance, variant_errors = _variant_checks(
                 variant, stack.region, allow_unlisted_instance_types
             )
+            advice = image_advice(variant.image, variant_instance) if variant_instance is not None else None
+            if advice:
+                Annotations.of(self).add_warning_v2(
+                    "mlblueprints:imageOnCpu", f"variant {variant.name!r}: {advice}"
+                )
             errors += variant_errors
             variant_instances[variant.name] = variant_instance
             if large_model is not None and variant_instance is not None:
@@ -425,6 +430,9 @@ class RealtimeEndpoint(EndpointBase):
         if alarms is not None:
             self._add_alarms(alarms, [v.name for v in (*variants, *((shadow,) if shadow else ()))])
             if async_inference is not None:
+                # An async request may take minutes by design: its latency says nothing about a
+                # new model being broken, so updates roll back on errors only.
+                self.rollback_alarms = [a for a in self.rollback_alarms if a in self.error_alarms]
                 self.alarms.append(
                     self._alarm(
                         "OldestRequestAgeAlarm",
@@ -582,6 +590,7 @@ class RealtimeEndpoint(EndpointBase):
                 )
             )
         self.alarms = [alarm for pair in zip(errors, latencies, strict=True) for alarm in pair]
+        self.error_alarms = errors
         # A guarded update rolls back on at most 10 alarms (botocore AutoRollbackConfig.Alarms):
         # every variant's errors first, then latency, in variant order.
         self.rollback_alarms = (errors + latencies)[

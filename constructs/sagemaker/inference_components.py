@@ -90,8 +90,8 @@ class CopyScaling:
         if self.min_copies < 0 or self.max_copies < max(self.min_copies, 1):
             problems.append(
                 Problem(
-                    f"{label}: min_copies={self.min_copies}, max_copies={self.max_copies}; copies scale between "
-                    "0 or more and a maximum of at least 1 and at least the minimum.",
+                    f"{label}: min_copies={self.min_copies} and max_copies={self.max_copies}: min_copies is 0 or "
+                    "more, and max_copies at least 1 and at least min_copies.",
                     setting="max_copies",
                     value=self.max_copies,
                 )
@@ -242,6 +242,15 @@ class InferenceComponentEndpoint(EndpointBase):
                     )
                 )
             problems += component_problems(component, instance)
+            if component.model_data.is_prefix:
+                problems.append(
+                    Problem(
+                        f"{label}: model data {component.model_data.s3_url} is a folder, but an inference component "
+                        "loads one model.tar.gz archive (its container's ArtifactUrl). Give the archive's URL.",
+                        setting="model_data_url",
+                        value=component.model_data.s3_url,
+                    )
+                )
             if component.name in names:
                 problems.append(
                     Problem(
@@ -334,6 +343,7 @@ class InferenceComponentEndpoint(EndpointBase):
                     routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
                         routing_strategy=routing_strategy
                     ),
+                    volume_size_in_gb=large_model.volume_size_gb if large_model is not None else None,
                 )
             ],
         )
@@ -687,20 +697,27 @@ def placement_problems(
     for resource, (per_instance, unit) in capacity.items():
         if per_instance is None:
             continue
-        wanted = 0.0
-        for component in components:
-            each = {
-                "accelerators": component.accelerators_on(instance),
-                "cpu_cores": component.cpu_cores,
-                "memory_mb": component.memory_mb,
-            }[resource]
-            wanted += (each or 0) * component.copies
+        per_copy = [
+            (
+                {
+                    "accelerators": component.accelerators_on(instance),
+                    "cpu_cores": component.cpu_cores,
+                    "memory_mb": component.memory_mb,
+                }[resource]
+                or 0,
+                component.copies,
+            )
+            for component in components
+        ]
+        if any(each > per_instance for each, _ in per_copy):
+            continue  # a copy that fits no instance is reported on its own component
+        wanted = sum(each * copies for each, copies in per_copy)
         if wanted > per_instance * max_instances:
             problems.append(
                 Problem(
                     f"the components' initial copies need {wanted:g} {unit} in all, but {max_instances} "
-                    f"{instance.name} instances have {per_instance * max_instances:g}. Raise max_instances, start "
-                    "fewer copies, or use a larger instance type.",
+                    f"{instance.name} instance(s) have {per_instance * max_instances:g} {unit}. Raise max_instances, "
+                    "start fewer copies, or use a larger instance type.",
                     setting="max_instances",
                     value=max_instances,
                 )

@@ -89,7 +89,15 @@ def variant_set_problems(
                     value=variant.name,
                 )
             )
-        if variant.name in seen:
+        if variant.name == primary_name:
+            problems.append(
+                Problem(
+                    f"variant name {variant.name!r} is the main variant's name; give this variant another one.",
+                    setting="variants",
+                    value=variant.name,
+                )
+            )
+        elif variant.name in seen:
             problems.append(
                 Problem(
                     f"variant name {variant.name!r} is used twice; each variant of an endpoint needs its own name.",
@@ -180,7 +188,8 @@ class DataCapture:
         if not rule.contains(self.sampling_percent):
             problems.append(
                 Problem(
-                    f"data capture sampling_percent={self.sampling_percent}: use {rule.describe()}.",
+                    f"a data capture share of {self.sampling_percent}% (data_capture_percent): SageMaker samples "
+                    f"{rule.describe()} percent of requests.",
                     setting="data_capture_percent",
                     value=self.sampling_percent,
                 )

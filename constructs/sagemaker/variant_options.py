@@ -53,12 +53,12 @@ class LargeModelOptions:
         problems = []
         for label, value, member in (
             (
-                "model_data_download_timeout",
+                "model_data_download_timeout_s",
                 self.model_data_download_timeout,
                 "ModelDataDownloadTimeoutInSeconds",
             ),
             (
-                "container_startup_timeout",
+                "container_startup_timeout_s",
                 self.container_startup_timeout,
                 "ContainerStartupHealthCheckTimeoutInSeconds",
             ),
@@ -69,7 +69,7 @@ class LargeModelOptions:
             if not rule.contains(value.to_seconds()):
                 problems.append(
                     Problem(
-                        f"{label}={value.to_seconds():g} s: SageMaker accepts {rule.describe()} seconds.",
+                        f"{label}={value.to_seconds():g}: SageMaker accepts {rule.describe()} seconds.",
                         setting=label,
                         value=value.to_seconds(),
                     )

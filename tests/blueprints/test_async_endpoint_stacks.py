@@ -87,3 +87,16 @@ def test_bad_async_values_all_at_once():
 def test_rolling_is_refused_when_the_fleet_can_scale_to_zero():
     with pytest.raises(BlueprintConfigError, match=r"rolling update needs 2 or more instances"):
         AsyncEndpointSettings.parse("S", {**MODEL, "update_strategy": "rolling"})
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        ("variants", "serves one variant"),
+        ("data_capture_percent", "results are already in S3"),
+        ("shadow", "shadow variants"),
+    ],
+)
+def test_realtime_only_settings_are_refused_with_the_reason(setting, reason):
+    with pytest.raises(BlueprintConfigError, match=reason):
+        AsyncEndpointSettings.parse("S", {**MODEL, setting: 1})

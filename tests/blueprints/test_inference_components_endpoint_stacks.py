@@ -74,3 +74,16 @@ def test_example_runs_two_components_in_the_vpc(contract_templates):
 def test_settings_refused_with_the_reason(config, message):
     with pytest.raises(BlueprintConfigError, match=message):
         InferenceComponentsEndpointSettings.parse("S", {**BASE, **config})
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"model_data_url": "s3://models/llm/"}, r"model_data_url='s3://models/llm/' is a folder"),
+        ({"variants": []}, r"add models under components"),
+        ({"data_capture_percent": 5}, r"not for inference components"),
+    ],
+)
+def test_more_settings_refused_with_the_reason(config, message):
+    with pytest.raises(BlueprintConfigError, match=message):
+        InferenceComponentsEndpointSettings.parse("S", {**BASE, **config})

@@ -195,3 +195,49 @@ def test_data_capture_of_responses_only():
         RealtimeEndpointSettings.parse(
             "S", {**MODEL, "instance_type": "ml.c7i.xlarge", "data_capture_of": "requests"}
         )
+
+
+def test_archive_url_on_multi_model_gets_one_clear_message():
+    with pytest.raises(BlueprintConfigError) as caught:
+        MultiModelEndpointSettings.parse(
+            "S", {**MODEL, "instance_type": "ml.c7i.xlarge", "model_data_url": "s3://models/folder"}
+        )
+    messages = [
+        p.message for p in caught.value.problems if "model_data_url" in p.message or ".tar.gz" in p.message
+    ]
+    assert len(messages) == 1 and "ending in '/'" in messages[0]
+
+
+def test_unknown_key_in_a_variant_lists_the_variant_keys():
+    from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
+
+    variant = {
+        "name": "B",
+        "instance_type": "ml.c7i.xlarge",
+        "model_data_url": "s3://models/b/model.tar.gz",
+        "volume_size": 3,
+    }
+    with pytest.raises(
+        BlueprintConfigError,
+        match=r"unknown setting 'variants.0.volume_size': Valid keys of variants.0: dlc_repository",
+    ):
+        RealtimeEndpointSettings.parse(
+            "S", {**MODEL, "instance_type": "ml.c7i.xlarge", "variants": [{**MODEL, **variant}]}
+        )
+
+
+def test_pattern_errors_say_what_is_expected_not_the_regex():
+    from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
+
+    with pytest.raises(BlueprintConfigError) as caught:
+        RealtimeEndpointSettings.parse(
+            "S",
+            {
+                **MODEL,
+                "instance_type": "ml.c7i.xlarge",
+                "model_data_url": "s3://models/m/model.tar.gz",
+                "model_data_kms_key_arn": "alias/x",
+            },
+        )
+    (message,) = [p.message for p in caught.value.problems if "model_data_kms_key_arn" in p.message]
+    assert "expected form (KMS key ARN (not an alias)" in message and "^arn" not in message

@@ -156,3 +156,13 @@ def test_what_async_refuses(props, message):
 def test_backlog_scaling_needs_a_queue():
     with pytest.raises(EndpointConfigError, match=r"BacklogScaling scales on the queue"):
         RealtimeEndpoint(Stack(App(), "Test"), "Endpoint", auto_scaling=BacklogScaling(), **PROPS)
+
+
+def test_updates_roll_back_on_errors_not_on_long_requests(default):
+    _, template = default
+    (endpoint,) = _resources(template, "AWS::SageMaker::Endpoint").values()
+    names = [
+        a["AlarmName"]["Ref"]
+        for a in endpoint["Properties"]["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    ]
+    assert len(names) == 1 and names[0].startswith("EndpointInvocation5XXErrorsAlarm")

@@ -82,23 +82,29 @@ def test_canary_and_linear_steps():
 @pytest.mark.parametrize(
     ("deployment", "message"),
     [
-        (BlueGreenUpdate(traffic=TrafficShift.CANARY, step=Capacity.percent(60)), r"canary_size=60%.*0-50%"),
+        (
+            BlueGreenUpdate(traffic=TrafficShift.CANARY, step=Capacity.percent(60)),
+            r"a canary of 60%: SageMaker requires 0-50%",
+        ),
         (
             BlueGreenUpdate(traffic=TrafficShift.CANARY, step=Capacity.instances(2)),
-            r"canary_size=2 instance.*100% of 2",
+            r"a canary of 2 instance.*100% of 2",
         ),
         (
             BlueGreenUpdate(traffic=TrafficShift.LINEAR, step=Capacity.percent(5)),
-            r"linear_step_size=5%.*10-50%",
+            r"a linear step of 5%.*10-50%",
         ),
         (BlueGreenUpdate(step=Capacity.percent(10)), r"CANARY and LINEAR"),
-        (BlueGreenUpdate(wait_interval=Duration.hours(2)), r"wait_interval=7200 s.*0 to 3600"),
-        (BlueGreenUpdate(termination_wait=Duration.hours(2)), r"termination_wait=7200 s.*0 to 3600"),
-        (RollingUpdate(batch=Capacity.percent(60)), r"rolling_batch_size=60%.*5-50%"),
-        (RollingUpdate(batch=Capacity.percent(4)), r"rolling_batch_size=4%.*5-50%"),
+        (
+            BlueGreenUpdate(wait_interval=Duration.hours(2)),
+            r"update_wait_seconds\) of 7200 s: SageMaker accepts 0 to 3600",
+        ),
+        (BlueGreenUpdate(termination_wait=Duration.hours(2)), r"terminated of 7200 s.*0 to 3600"),
+        (RollingUpdate(batch=Capacity.percent(60)), r"a rolling batch of 60%.*5-50%.*Use 5 to 50 percent"),
+        (RollingUpdate(batch=Capacity.percent(4)), r"a rolling batch of 4%.*5-50%"),
         (
             RollingUpdate(max_execution_timeout=Duration.minutes(5)),
-            r"max_execution_timeout=300 s.*600 to 28800",
+            r"an update timeout of 300 s.*600 to 28800",
         ),
         (RollingUpdate(max_execution_timeout=Duration.minutes(15)), r"not longer than the update's waits"),
     ],
@@ -152,14 +158,14 @@ REALTIME = {
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"update_strategy": "canary", "update_step_percent": 60}, r"canary_size=60%"),
-        ({"update_strategy": "linear", "update_step_percent": 5}, r"linear_step_size=5%"),
+        ({"update_strategy": "canary", "update_step_percent": 60}, r"a canary of 60%"),
+        ({"update_strategy": "linear", "update_step_percent": 5}, r"a linear step of 5%"),
         (
             {"update_strategy": "rolling", "initial_instance_count": 1, "auto_scaling": False},
             r"2 or more instances",
         ),
-        ({"update_strategy": "rolling", "update_step_percent": 60}, r"rolling_batch_size=60%"),
-        ({"update_wait_seconds": 4000}, r"wait_interval=4000 s"),
+        ({"update_strategy": "rolling", "update_step_percent": 60}, r"a rolling batch of 60%"),
+        ({"update_wait_seconds": 4000}, r"update_wait_seconds\) of 4000 s"),
         ({"update_strategy": "blue-green"}, r"update_strategy"),
         (
             {
@@ -198,3 +204,12 @@ def test_update_settings_reach_the_endpoint():
         "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 25},
         "WaitIntervalInSeconds": 120,
     }
+
+
+def test_waits_beyond_the_eight_hour_limit_are_refused():
+    with pytest.raises(EndpointConfigError, match=r"waits add up to .* at most 28800 s"):
+        _deployment_config(
+            deployment=BlueGreenUpdate(
+                traffic=TrafficShift.LINEAR, step=Capacity.percent(10), wait_interval=Duration.hours(1)
+            )
+        )

@@ -229,3 +229,29 @@ def test_update_wait_and_volume_limits():
         _endpoint(update_wait=Duration.hours(2))
     with pytest.raises(MlBlueprintsError, match=r"serves from local NVMe"):
         _endpoint(large_model=LargeModelOptions(volume_size_gb=100))
+
+
+def test_folder_model_data_is_refused_for_a_component():
+    with pytest.raises(
+        MlBlueprintsError, match=r"is a folder, but an inference component loads one model.tar.gz"
+    ):
+        _endpoint(components=[_component(model_data=ModelData.from_s3_prefix("s3://models/llama/"))])
+
+
+def test_volume_size_reaches_the_variant():
+    from mlblueprints.constructs.sagemaker.variant_options import LargeModelOptions
+
+    _, template = _endpoint(
+        instance_type="ml.inf2.8xlarge",
+        components=[_component(image=NEURONX_IMAGE, memory_mb=8192)],
+        large_model=LargeModelOptions(volume_size_gb=100),
+    )
+    (config,) = template.find_resources("AWS::SageMaker::EndpointConfig").values()
+    assert config["Properties"]["ProductionVariants"][0]["VolumeSizeInGB"] == 100
+
+
+def test_a_copy_too_large_for_any_instance_is_reported_once():
+    with pytest.raises(MlBlueprintsError) as caught:
+        _endpoint(components=[_component(accelerators=8)])
+    messages = [p.message for p in caught.value.problems]
+    assert len([m for m in messages if "GPUs" in m]) == 1, messages

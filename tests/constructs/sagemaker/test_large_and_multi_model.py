@@ -69,9 +69,9 @@ def test_uncompressed_folder_is_an_s3_prefix_data_source_the_role_can_list():
     [
         (
             LargeModelOptions(model_data_download_timeout=Duration.seconds(30)),
-            r"model_data_download_timeout=30 s.*60 to 3600",
+            r"model_data_download_timeout_s=30: SageMaker accepts 60 to 3600",
         ),
-        (LargeModelOptions(container_startup_timeout=Duration.hours(2)), r"container_startup_timeout=7200 s"),
+        (LargeModelOptions(container_startup_timeout=Duration.hours(2)), r"container_startup_timeout_s=7200"),
         (LargeModelOptions(volume_size_gb=1024), r"volume_size_gb=1024: SageMaker accepts 1 to 512 GB"),
     ],
 )

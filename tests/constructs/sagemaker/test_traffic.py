@@ -123,7 +123,8 @@ def test_shadow_variant_gets_a_copy_of_the_traffic():
 @pytest.mark.parametrize(
     ("props", "message"),
     [
-        ({"variants": [_challenger("AllTraffic")]}, r"'AllTraffic' is used twice"),
+        ({"variants": [_challenger("AllTraffic")]}, r"'AllTraffic' is the main variant's name"),
+        ({"variants": [_challenger("B"), _challenger("B")]}, r"'B' is used twice"),
         (
             {"variants": [_challenger(name=f"V{i}") for i in range(10)]},
             r"11 production variants: SageMaker takes at most 10",
@@ -155,7 +156,10 @@ def test_shadow_variant_gets_a_copy_of_the_traffic():
             {"shadow": _challenger("Shadow", instance_type="ml.inf1.xlarge", image=INF1_IMAGE)},
             r"does not run shadow variants on endpoints on Inf1",
         ),
-        ({"data_capture": DataCapture(sampling_percent=101)}, r"sampling_percent=101: use 0 to 100"),
+        (
+            {"data_capture": DataCapture(sampling_percent=101)},
+            r"data capture share of 101% \(data_capture_percent\): SageMaker samples 0 to 100",
+        ),
         ({"data_capture": DataCapture(capture_input=False, capture_output=False)}, r"captures nothing"),
     ],
 )
