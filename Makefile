@@ -44,10 +44,12 @@ format: install
 bench: install
 	$(PY) benchmarks/synth_benchmark.py
 
-# Regenerate what is derived from pinned sources: DLC image tables (sagemaker-core), the Control
+# Regenerate what is derived from pinned sources: DLC image tables (sagemaker-core), regional
+# SageMaker hosting offerings (cfn-lint), the Control
 # Tower rule types (cdk-validator-cfnguard), the settings JSON Schemas and the README settings tables.
 generate: install
 	$(PY) tools/generate_dlc_tables.py
+	$(PY) tools/generate_hosting_regions.py
 	$(PY) -m mlblueprints.constructs.compliance._private.control_tower_rule_source
 	$(PY) -m mlblueprints.blueprints.docs README.md
 

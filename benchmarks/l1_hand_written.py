@@ -66,6 +66,7 @@ from mlblueprints.constructs.compliance.acknowledge import (  # noqa: E402
     acknowledge_wildcard_resource,
 )
 from mlblueprints.constructs.compliance.gates import add_compliance_gates  # noqa: E402
+from mlblueprints.constructs.compute.regional_offerings import hosting_regions  # noqa: E402
 from mlblueprints.constructs.sagemaker._private.dlc_catalog import find_repository  # noqa: E402
 from mlblueprints.constructs.sagemaker.model_data import ModelData  # noqa: E402
 
@@ -684,6 +685,14 @@ def endpoint(
 ) -> tuple[sagemaker.CfnEndpoint, sns.CfnTopic]:
     """A SageMaker model in the VPC, its endpoint configuration and endpoint, scaling and alarms."""
     image_uri, repository_arn = dlc_image(stack, spec)
+    hosting = sorted(hosting_regions(spec.instance_type))
+    CfnRule(
+        stack, f"HostingRegion{hashlib.sha256(spec.instance_type.encode()).hexdigest()[:8].upper()}"
+    ).add_assertion(
+        Fn.condition_contains(hosting, Aws.REGION),
+        f"{spec.instance_type} is not offered for SageMaker hosting in this region; it is offered in "
+        f"{', '.join(hosting)}.",
+    )
     log_group = logs.CfnLogGroup(
         scopes(scope, "Logs"),
         "Resource",

@@ -18,6 +18,7 @@ from mlblueprints.blueprints.model_settings import ModelSettings, build_model_pa
 from mlblueprints.blueprints.settings_base import construct_default, documented_default
 from mlblueprints.constructs._private.service_models import number_rule
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
+from mlblueprints.constructs.compute.regional_offerings import regional_hosting_problems
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.sagemaker.deployment import (
     BlueGreenUpdate,
@@ -168,6 +169,8 @@ def instance_preflight(config: dict[str, Any], *, region: str | None, default_co
             )
         except MlBlueprintsError as error:
             problems += error.problems
+    if instance is not None and region and config.get("allow_unlisted_instance_types") is not True:
+        problems += regional_hosting_problems(config["instance_type"], region)
     model_problems, _ = model_preflight(config, region=region, instance=instance)
     problems += model_problems
     large = large_model_options(config)

@@ -20,6 +20,7 @@ from mlblueprints.blueprints.model_settings import (
 )
 from mlblueprints.blueprints.settings_base import construct_default, documented_default
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
+from mlblueprints.constructs.compute.regional_offerings import regional_hosting_problems
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.sagemaker.endpoint import EndpointAlarms, RealtimeEndpoint, count_problems
 from mlblueprints.constructs.sagemaker.scaling import MAX_TARGET_INVOCATIONS, EndpointAutoScaling
@@ -193,6 +194,12 @@ def variant_problems(
                 )
             except MlBlueprintsError as error:
                 problems += _prefixed(label, error.problems)
+            if (
+                variant_instance is not None
+                and region
+                and config.get("allow_unlisted_instance_types") is not True
+            ):
+                problems += _prefixed(label, regional_hosting_problems(entry["instance_type"], region))
         if label == "shadow":
             shadow_instance = variant_instance
         entry_problems, _ = model_preflight(

@@ -20,6 +20,10 @@ from constructs import Construct
 from mlblueprints.constructs._private.service_models import number_rule
 from mlblueprints.constructs.compliance.acknowledge import acknowledge, acknowledge_wildcard_resource
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
+from mlblueprints.constructs.compute.regional_offerings import (
+    assert_hosted_at_deploy,
+    regional_hosting_problems,
+)
 from mlblueprints.constructs.errors import (
     EndpointConfigError,
     MlBlueprintsError,
@@ -202,10 +206,13 @@ class RealtimeEndpoint(EndpointBase):
             )
         except MlBlueprintsError as error:
             errors.append(error)
+        regional = []
+        if instance is not None and not allow_unlisted_instance_types:
+            regional = regional_hosting_problems(instance_type, stack.region)
         if image.is_dlc and context_flag(self, ALLOW_UNLISTED_TAGS_CONTEXT_KEY):
             image = dataclasses.replace(image, allow_unlisted_tag=True)
         errors += image_problems(image, instance, stack.region, service="sagemaker")
-        problems = count_problems(initial_instance_count)
+        problems = count_problems(initial_instance_count) + regional
         if auto_scaling is not None:
             problems += auto_scaling.problems(initial_instance_count)
             if instance is not None and instance.is_burstable:
@@ -293,6 +300,11 @@ class RealtimeEndpoint(EndpointBase):
         if problems:
             errors.append(EndpointConfigError(problems))
         raise_if_any(errors, EndpointConfigError)
+        for hosted in (
+            instance_type,
+            *(v.instance_type for v in (*variants, *((shadow,) if shadow else ()))),
+        ):
+            assert_hosted_at_deploy(self, hosted)
 
         if instance is not None:
             advice = image_advice(image, instance)
@@ -684,6 +696,17 @@ def _variant_checks(variant: Variant, region: str, allow_unlisted: bool):
         )
     except MlBlueprintsError as error:
         errors.append(error)
+    if instance is not None and not allow_unlisted:
+        regional = regional_hosting_problems(variant.instance_type, region, setting="variants")
+        if regional:
+            errors.append(
+                EndpointConfigError(
+                    [
+                        Problem(f"variant {variant.name!r}: {p.message}", setting=p.setting, value=p.value)
+                        for p in regional
+                    ]
+                )
+            )
     for error in image_problems(variant.image, instance, region, service="sagemaker"):
         errors.append(
             type(error)(

@@ -41,6 +41,10 @@ from mlblueprints.constructs.compute.instance_types import (
     SageMakerUse,
     check_instance_type,
 )
+from mlblueprints.constructs.compute.regional_offerings import (
+    assert_hosted_at_deploy,
+    regional_hosting_problems,
+)
 from mlblueprints.constructs.errors import EndpointConfigError, MlBlueprintsError, Problem, raise_if_any
 from mlblueprints.constructs.sagemaker.container_image import (
     ALLOW_UNLISTED_TAGS_CONTEXT_KEY,
@@ -221,7 +225,15 @@ class InferenceComponentEndpoint(EndpointBase):
         except MlBlueprintsError as error:
             errors.append(error)
         max_instances = max_instances if max_instances is not None else initial_instance_count + 1
-        problems = fleet_problems(initial_instance_count, min_instances, max_instances, routing_strategy)
+        allow_unlisted = allow_unlisted_instance_types or context_flag(self, ALLOW_UNLISTED_CONTEXT_KEY)
+        regional = (
+            regional_hosting_problems(instance_type, stack.region)
+            if instance is not None and not allow_unlisted
+            else []
+        )
+        problems = regional + fleet_problems(
+            initial_instance_count, min_instances, max_instances, routing_strategy
+        )
         if not components:
             problems.append(
                 Problem(
@@ -276,6 +288,7 @@ class InferenceComponentEndpoint(EndpointBase):
         if problems:
             errors.append(EndpointConfigError(problems))
         raise_if_any(errors, EndpointConfigError)
+        assert_hosted_at_deploy(self, instance_type)
         for component in components:
             wanted = component.accelerators_on(instance) if instance is not None else None
             if (
