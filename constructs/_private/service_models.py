@@ -144,8 +144,8 @@ def map_member_rule(structure: str, member: str) -> MapRule:
 class NumberRule:
     """The range of an integer shape: ``minimum`` and ``maximum`` (``None`` where unbounded)."""
 
-    minimum: int | None
-    maximum: int | None
+    minimum: float | None
+    maximum: float | None
 
     def contains(self, value: float) -> bool:
         return (self.minimum is None or value >= self.minimum) and (
@@ -154,8 +154,8 @@ class NumberRule:
 
     def describe(self) -> str:
         if self.maximum is None:
-            return f"{self.minimum} or more"
-        return f"{self.minimum} to {self.maximum}"
+            return f"{self.minimum:g} or more"
+        return f"{self.minimum:g} to {self.maximum:g}"
 
 
 @functools.cache

@@ -46,6 +46,7 @@ from mlblueprints.constructs.compute.regional_offerings import (
     regional_hosting_problems,
 )
 from mlblueprints.constructs.errors import EndpointConfigError, MlBlueprintsError, Problem, raise_if_any
+from mlblueprints.constructs.monitoring.alarms import threshold_alarm
 from mlblueprints.constructs.sagemaker.container_image import (
     ALLOW_UNLISTED_TAGS_CONTEXT_KEY,
     ContainerImage,
@@ -545,8 +546,6 @@ class InferenceComponentEndpoint(EndpointBase):
                 period=period,
             )
 
-        from mlblueprints.constructs.monitoring.alarms import threshold_alarm
-
         return [
             threshold_alarm(
                 scope,
@@ -614,11 +613,10 @@ def component_problems(component: ComponentSizing, instance: InstanceType | None
             )
         )
     cores = number_rule("InferenceComponentComputeResourceRequirements", "NumberOfCpuCoresRequired")
-    if component.cpu_cores is not None and component.cpu_cores < 0.25:
+    if component.cpu_cores is not None and not cores.contains(component.cpu_cores):
         problems.append(
-            Problem(f"{label}: cpu_cores={component.cpu_cores}; use 0.25 or more.", setting="cpu_cores")
+            Problem(f"{label}: cpu_cores={component.cpu_cores}; use {cores.describe()}.", setting="cpu_cores")
         )
-    del cores  # the float minimum (0.25) is not an integer rule
     if component.copies < 0:
         problems.append(Problem(f"{label}: copies={component.copies}; use 0 or more.", setting="copies"))
     if component.scaling is not None:
