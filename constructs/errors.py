@@ -22,6 +22,7 @@ __all__ = [
     "NetworkConfigError",
     "Problem",
     "RegionError",
+    "TrainingJobError",
     "raise_if_any",
 ]
 
@@ -99,6 +100,10 @@ class NetworkConfigError(MlBlueprintsError):
 
 class AcknowledgementError(MlBlueprintsError):
     """A compliance acknowledgement without a finding, a reason, or a value cdk-nag can name."""
+
+
+class TrainingJobError(MlBlueprintsError):
+    """A training job SageMaker would refuse, or a request that does not match the API."""
 
 
 class RegionError(MlBlueprintsError):

@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 ALLOW_UNLISTED_TAGS_CONTEXT_KEY = "mlblueprints:allowUnlistedImageTags"
+# ``service`` of :func:`image_problems` for a training job ("sagemaker" is an endpoint).
+TRAINING_SERVICE = "sagemaker-training"
 
 
 class ImageAccelerator(enum.Enum):
@@ -300,6 +302,15 @@ def _dlc_problems(image: ContainerImage, region: str | None, service: str) -> li
             )
         ]
     problems = []
+    if service == TRAINING_SERVICE and repository.purpose == "inference":
+        problems.append(
+            Problem(
+                f"{image.repository_name!r} holds inference images; a training job needs a training image such "
+                f"as {image.repository_name.replace('inference', 'training')!r}.",
+                setting="dlc_repository",
+                value=image.repository_name,
+            )
+        )
     if service == "sagemaker" and repository.purpose == "training":
         problems.append(
             Problem(
@@ -320,7 +331,7 @@ def _dlc_problems(image: ContainerImage, region: str | None, service: str) -> li
         )
     elif image.tag == "latest":
         problems.append(_latest_problem(name))
-    elif service == "sagemaker" and is_ec2_tag(image.tag):
+    elif service in ("sagemaker", TRAINING_SERVICE) and is_ec2_tag(image.tag):
         problems.append(
             Problem(
                 f"Image tag {image.tag!r} is an EC2/ECS/EKS build ('-ec2'), not tested on SageMaker. Use the "
