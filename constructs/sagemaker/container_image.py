@@ -167,6 +167,22 @@ class ContainerImage:
 
     def bind(self, scope: Construct, role: iam.IGrantable) -> str:
         """Grant ``role`` pull access to exactly this repository and return the image URI."""
+        uri, repository_arn = self.locate(scope)
+        iam.Grant.add_to_principal(
+            grantee=role,
+            actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            resource_arns=[repository_arn],
+        )
+        # GetAuthorizationToken is account-level: IAM accepts no narrower resource for it.
+        iam.Grant.add_to_principal(grantee=role, actions=["ecr:GetAuthorizationToken"], resource_arns=["*"])
+        return uri
+
+    def locate(self, scope: Construct) -> tuple[str, str]:
+        """The image URI and its repository's ARN in ``scope``'s stack, granting nothing.
+
+        For an image that is only named (a model package's serving image), not pulled by a role of
+        this stack.
+        """
         stack = Stack.of(scope)
         if self._repository is not None:
             repository_arn = self._repository.repository_arn
@@ -195,14 +211,7 @@ class ContainerImage:
                 resource="repository",
                 resource_name=self.repository_name,
             )
-        iam.Grant.add_to_principal(
-            grantee=role,
-            actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            resource_arns=[repository_arn],
-        )
-        # GetAuthorizationToken is account-level: IAM accepts no narrower resource for it.
-        iam.Grant.add_to_principal(grantee=role, actions=["ecr:GetAuthorizationToken"], resource_arns=["*"])
-        return uri
+        return uri, repository_arn
 
 
 def _short_hash(text: str) -> str:

@@ -23,6 +23,7 @@ What SageMaker refuses at run time and botocore cannot say, and the catalog's de
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,34 @@ __all__ = ["InputChannel", "MetricDefinition", "TrainingJob", "TrainingJobError"
 MAX_RUNTIME = Duration.days(28)
 INPUT_MODES = ("File", "FastFile", "Pipe")
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?$")
+
+
+# Neuron 2.33.0 release notes: "PyTorch/XLA-based torch-neuronx for PyTorch 2.9, which last shipped in
+# Neuron 2.31 ... Starting with Neuron 2.33.0, torch-neuronx for PyTorch 2.13 and 2.14 is TorchNeuron,
+# the native PyTorch backend for Trainium", released for Trn2 and Trn3 only.
+TORCH_NEURON_FROM = (2, 13)
+_TORCH_VERSION = re.compile(r"^(\d+)\.(\d+)")
+
+
+def torch_neuron_problems(image: ContainerImage, instance: InstanceType | None) -> list[Problem]:
+    """A TorchNeuron image (torch-neuronx for PyTorch 2.13 and later) on first-generation Trainium."""
+    if instance is None or instance.family not in ("trn1", "trn1n") or not image.is_dlc:
+        return []
+    if "neuronx" not in image.repository_name:
+        return []
+    match = _TORCH_VERSION.match(image.tag)
+    if match is None or (int(match[1]), int(match[2])) < TORCH_NEURON_FROM:
+        return []
+    return [
+        Problem(
+            f"Container image {image.repository_name}:{image.tag} is TorchNeuron (torch-neuronx for PyTorch "
+            f"{match[1]}.{match[2]}, Neuron 2.33 and later), which runs on Trn2 and Trn3 only, not on "
+            f"{instance.name}. Use the PyTorch/XLA line on trn1 (PyTorch 2.9, last shipped in Neuron 2.31), e.g. "
+            "pytorch-training-neuronx:2.9.0-neuronx-py312-sdk2.30.0-ubuntu24.04, or ml.trn2.48xlarge.",
+            setting="dlc_tag",
+            value=image.tag,
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -145,6 +174,7 @@ class TrainingJob:
             problems += error.problems
         for error in image_problems(self.image, instance, region, service=TRAINING_SERVICE):
             problems += error.problems
+        problems += torch_neuron_problems(self.image, instance)
         problems += self._limit_problems()
         problems += self._channel_problems()
         problems += self._map_problems()
@@ -327,6 +357,14 @@ class TrainingJob:
                         value=wait,
                     )
                 )
+        if self.keep_alive is not None and self.spot:
+            problems.append(
+                Problem(
+                    "keep_alive with spot: SageMaker warm pools cannot be used with managed spot training. Drop one "
+                    "of them.",
+                    setting="keep_alive_minutes",
+                )
+            )
         if self.keep_alive is not None:
             keep = number_rule("ResourceConfig", "KeepAlivePeriodInSeconds")
             if not keep.contains(self.keep_alive.to_seconds()):
@@ -374,6 +412,7 @@ class TrainingJob:
         if self.uses_distribution(instance):
             # What the SageMaker Python SDK sets for distribution={"torch_distributed": {"enabled": True}}.
             hyperparameters.setdefault("sagemaker_torch_distributed_enabled", "true")
+            hyperparameters.setdefault("sagemaker_instance_type", json.dumps(self.instance_type))
         request: dict[str, Any] = {
             "AlgorithmSpecification": {
                 "TrainingImage": image_uri,

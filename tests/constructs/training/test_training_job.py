@@ -154,3 +154,21 @@ def test_refused_with_the_reason(overrides, message):
 def test_request_refuses_a_job_with_problems_it_cannot_express():
     with pytest.raises(TrainingJobError, match=r"MaximumRetryAttempts: 31"):
         _job(max_retries=31).request(**REQUEST)
+
+
+def test_torch_neuron_images_are_refused_on_trn1():
+    torch_neuron = ContainerImage.from_dlc(
+        "pytorch-training-neuronx", "2.13.0-neuronx-py312-sdk2.33.0-ubuntu24.04", allow_unlisted_tag=True
+    )
+    problems = _job(image=torch_neuron, instance_type="ml.trn1.32xlarge").problems("us-east-1")
+    assert any("TorchNeuron" in p.message and "Trn2 and Trn3 only" in p.message for p in problems)
+    assert not [
+        p
+        for p in _job(image=torch_neuron, instance_type="ml.trn2.48xlarge").problems("us-east-1")
+        if "TorchNeuron" in p.message
+    ]
+
+
+def test_warm_pools_and_spot_do_not_mix():
+    problems = _job(spot=True, keep_alive=Duration.minutes(30)).problems("us-east-1")
+    assert any("warm pools cannot be used with managed spot training" in p.message for p in problems)
