@@ -24,6 +24,8 @@ from mlblueprints.blueprints.realtime_endpoint.stack import RealtimeEndpointStac
 from mlblueprints.blueprints.serverless_endpoint.settings import ServerlessEndpointSettings
 from mlblueprints.blueprints.serverless_endpoint.stack import ServerlessEndpointStack
 from mlblueprints.blueprints.settings_base import BlueprintSettings
+from mlblueprints.blueprints.training_pipeline.settings import TrainingPipelineSettings
+from mlblueprints.blueprints.training_pipeline.stack import TrainingPipelineStack
 
 __all__ = ["BLUEPRINTS", "SCHEMA_DIR", "Blueprint"]
 
@@ -119,6 +121,21 @@ BLUEPRINTS: dict[str, Blueprint] = {
             settings=ServerlessEndpointSettings,
             stack=ServerlessEndpointStack,
             example=BLUEPRINTS_DIR / "serverless_endpoint" / "example.json",
+        ),
+        Blueprint(
+            name=TrainingPipelineSettings.blueprint_name,
+            summary=(
+                "SageMaker training on GPU or Trainium, run on demand or on a schedule: a Step Functions "
+                "state machine (logging ALL, X-Ray) starts each job with the whole CreateTrainingJob request "
+                "(spot with per-run checkpoints, warm pools, retries, inter-container encryption, VPC and "
+                "network isolation), validated against botocore at synth; executions override "
+                "hyperparameters, instance count and channels; outputs in a KMS-encrypted, retained bucket; "
+                "failed or stopped jobs notify an encrypted topic; trained models are registered in a model "
+                "package group for the endpoint blueprints."
+            ),
+            settings=TrainingPipelineSettings,
+            stack=TrainingPipelineStack,
+            example=BLUEPRINTS_DIR / "training_pipeline" / "example.json",
         ),
     )
 }

@@ -1,0 +1,78 @@
+"""The training-pipeline example: snapshot, the request it generates, and settings refused with reasons."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Template
+from conftest import mask_template
+
+from mlblueprints.blueprints.training_pipeline.settings import TrainingPipelineSettings
+from mlblueprints.constructs.errors import BlueprintConfigError
+
+EXAMPLE = "FineTuneOnGpu"
+BASE = {"instance_type": "ml.g5.12xlarge", "dlc_repository": "pytorch-training", "dlc_tag": "2.9.0-gpu-py312"}
+
+
+def test_template_snapshot(contract_templates, snapshot_json):
+    assert mask_template(contract_templates[f"{EXAMPLE}-agnostic"]) == snapshot_json
+
+
+def _train_state(template: dict) -> dict:
+    (machine,) = [
+        r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))["States"]
+
+
+def test_example_settings_reach_the_request(contract_templates):
+    states = _train_state(contract_templates[f"{EXAMPLE}-eu-west-1"])
+    request = states["Train"]["Parameters"]
+    assert request["ResourceConfig"]["InstanceType"] == "ml.g5.12xlarge"
+    assert request["EnableManagedSpotTraining"] is True
+    assert request["StoppingCondition"] == {"MaxRuntimeInSeconds": 43200, "MaxWaitTimeInSeconds": 86400}
+    assert request["EnableInterContainerTrafficEncryption"] is True
+    assert "VpcConfig" in request and request["EnableNetworkIsolation"] is True
+    modes = {c["ChannelName"]: c["InputMode"] for c in request["InputDataConfig"]}
+    assert modes == {"train": "File", "validation": "FastFile"}
+    assert request["AlgorithmSpecification"]["MetricDefinitions"] == [
+        {"Name": "train:loss", "Regex": "loss=([0-9.]+)"}
+    ]
+    defaults = states["ApplyOverrides"]["Parameters"]["defaults"]
+    assert defaults["hyperparameters"] == {"epochs": "3", "learning_rate": "0.0001"}
+    assert "RegisterModel" in states
+
+
+def test_schedule_and_outputs(contract_templates):
+    template = Template.from_json(contract_templates[f"{EXAMPLE}-agnostic"])
+    template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(7 days)"})
+    assert {"StateMachineArn", "ArtifactsBucket", "NotificationTopicArn", "ModelPackageGroupName"} <= set(
+        template.to_json()["Outputs"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"instance_type": "ml.inf2.xlarge"}, r"AWS Inferentia serves inference only"),
+        ({"dlc_repository": "pytorch-inference", "dlc_tag": "2.6.0-gpu-py312"}, r"holds inference images"),
+        ({"max_runtime_hours": 700}, r"at most 28 days"),
+        ({"spot": True, "max_runtime_hours": 10, "max_wait_hours": 5}, r"shorter than max_runtime"),
+        ({"spot": True, "keep_alive_minutes": 30}, r"warm pools cannot be used with managed spot"),
+        ({"channels": {"train": "data/train"}}, r"not an S3 location"),
+        (
+            {"channels": {"train": {"s3_uri": "s3://my-data/x/", "input_mode": "Stream"}}},
+            r"input_mode='Stream'",
+        ),
+        ({"metric_definitions": {"loss": "loss"}}, r"has no group"),
+        ({"schedule": "every week"}, r"EventBridge schedule expression"),
+        ({"inference_dlc_repository": "pytorch-inference"}, r"together"),
+        ({"dlc_repository": None, "dlc_tag": None}, r"no training image"),
+        ({"instance_type": "ml.trn1.32xlarge"}, r"CUDA .* image, but 'ml.trn1.32xlarge'"),
+    ],
+)
+def test_settings_refused_with_the_reason(config, message):
+    with pytest.raises(BlueprintConfigError, match=message):
+        TrainingPipelineSettings.parse("S", {**BASE, **config})
