@@ -242,8 +242,9 @@ def training_job_from(config: dict[str, Any], image: Any) -> TrainingJob | None:
     for key in ("network_isolation", "inter_container_encryption", "spot", "allow_unlisted_instance_types"):
         if isinstance(config.get(key), bool):
             values[key] = config[key]
-    if isinstance(config.get("distribution"), str):
-        values["distribution"] = config["distribution"]
+    for key in ("distribution", "entry_point"):
+        if isinstance(config.get(key), str):
+            values[key] = config[key]
     for key in ("hyperparameters", "environment"):
         if isinstance(config.get(key), dict):
             values[key] = dict(config[key])

@@ -134,6 +134,8 @@ class TrainingJob:
         Default: twice ``max_runtime``, within 28 days.
     :param keep_alive: keep the instances warm this long after the job (a warm pool) so the next
         job with the same configuration starts at once.
+    :param entry_point: the script a SageMaker Training Toolkit image runs (``SAGEMAKER_PROGRAM``),
+        e.g. ``train.py`` baked into your image; DLCs and toolkit images read it from the environment.
     :param distribution: ``"torch_distributed"`` launches the script with torchrun on every instance
         (the Neuron distributed launcher on Trainium). Default: on Trainium with more than one
         instance.
@@ -155,6 +157,7 @@ class TrainingJob:
     network_isolation: bool = True
     inter_container_encryption: bool | None = None
     distribution: str | None = None
+    entry_point: str | None = None
     allow_unlisted_instance_types: bool = False
 
     # --- checks -------------------------------------------------------------------------------
@@ -179,6 +182,15 @@ class TrainingJob:
         problems += self._channel_problems()
         problems += self._map_problems()
         problems += self._cost_problems()
+        if self.entry_point is not None and not re.fullmatch(r"[\w./-]+\.(py|sh)", self.entry_point):
+            problems.append(
+                Problem(
+                    f"entry_point={self.entry_point!r}: name the script in the image, e.g. 'train.py' or "
+                    "'scripts/train.sh'.",
+                    setting="entry_point",
+                    value=self.entry_point,
+                )
+            )
         if self.distribution not in (None, "torch_distributed"):
             problems.append(
                 Problem(
@@ -461,8 +473,11 @@ class TrainingJob:
             request["TrainingJobName"] = job_name
         if hyperparameters:
             request["HyperParameters"] = hyperparameters
-        if self.environment:
-            request["Environment"] = dict(self.environment)
+        environment = dict(self.environment)
+        if self.entry_point:
+            environment.setdefault("SAGEMAKER_PROGRAM", self.entry_point)
+        if environment:
+            request["Environment"] = environment
         if self.channels:
             request["InputDataConfig"] = [channel.to_request() for channel in self.channels]
         if checkpoint_s3_uri is not None:

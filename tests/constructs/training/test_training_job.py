@@ -172,3 +172,10 @@ def test_torch_neuron_images_are_refused_on_trn1():
 def test_warm_pools_and_spot_do_not_mix():
     problems = _job(spot=True, keep_alive=Duration.minutes(30)).problems("us-east-1")
     assert any("warm pools cannot be used with managed spot training" in p.message for p in problems)
+
+
+def test_entry_point_of_a_training_toolkit_image():
+    own = ContainerImage.from_image_uri("123456789012.dkr.ecr.us-east-1.amazonaws.com/my-trainer:1.0")
+    request = _job(image=own, entry_point="train.py").request(**REQUEST)
+    assert request["Environment"] == {"SAGEMAKER_PROGRAM": "train.py"}
+    assert any("entry_point='rm -rf'" in p.message for p in _job(entry_point="rm -rf").problems("us-east-1"))
