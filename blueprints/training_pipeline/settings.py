@@ -56,6 +56,9 @@ class TrainingPipelineSettings(BlueprintSettings):
     allow_unlisted_image_tags: bool = Field(
         False, description="Accept a DLC tag newer than the catalog's tables."
     )
+    entry_point: str | None = Field(
+        None, description="The script a Training Toolkit image runs (SAGEMAKER_PROGRAM), e.g. train.py."
+    )
     instance_count: int | None = Field(
         None,
         description="Instances per job; more than one trains distributed, with encrypted traffic between them.",

@@ -392,6 +392,15 @@ class TrainingJob:
 
     # --- the request --------------------------------------------------------------------------
 
+    def effective_hyperparameters(self) -> dict[str, str]:
+        """The hyperparameters the job runs with: the configured ones, plus the launcher's."""
+        hyperparameters = dict(self.hyperparameters)
+        if self.uses_distribution(self.instance()):
+            # What the SageMaker Python SDK sets for distribution={"torch_distributed": {"enabled": True}}.
+            hyperparameters.setdefault("sagemaker_torch_distributed_enabled", "true")
+            hyperparameters.setdefault("sagemaker_instance_type", json.dumps(self.instance_type))
+        return hyperparameters
+
     def uses_distribution(self, instance: InstanceType | None) -> bool:
         if self.distribution is not None:
             return True
@@ -420,11 +429,7 @@ class TrainingJob:
         then emitted as ``TrainingJobName.$``.
         """
         instance = self.instance()
-        hyperparameters = dict(self.hyperparameters)
-        if self.uses_distribution(instance):
-            # What the SageMaker Python SDK sets for distribution={"torch_distributed": {"enabled": True}}.
-            hyperparameters.setdefault("sagemaker_torch_distributed_enabled", "true")
-            hyperparameters.setdefault("sagemaker_instance_type", json.dumps(self.instance_type))
+        hyperparameters = self.effective_hyperparameters()
         request: dict[str, Any] = {
             "AlgorithmSpecification": {
                 "TrainingImage": image_uri,

@@ -295,7 +295,7 @@ class TrainingPipeline(Construct):
 
     def _definition(self, job: TrainingJob, inference_image: ContainerImage | None) -> sfn.IChainable:
         defaults = {
-            "hyperparameters": dict(job.hyperparameters),
+            "hyperparameters": job.effective_hyperparameters(),
             "channels": {channel.name: channel.s3_uri for channel in job.channels},
             "scalars": {"instance_count": job.instance_count},
         }

@@ -76,3 +76,23 @@ def test_schedule_and_outputs(contract_templates):
 def test_settings_refused_with_the_reason(config, message):
     with pytest.raises(BlueprintConfigError, match=message):
         TrainingPipelineSettings.parse("S", {**BASE, **config})
+
+
+def test_trainium_example_runs_torch_distributed_from_a_warm_pool(contract_templates):
+    states = _train_state(contract_templates["PretrainOnTrainium-us-east-1"])
+    request = states["Train"]["Parameters"]
+    hyperparameters = states["ApplyOverrides"]["Parameters"]["defaults"]["hyperparameters"]
+    assert hyperparameters["sagemaker_torch_distributed_enabled"] == "true"
+    assert hyperparameters["sagemaker_instance_type"] == '"ml.trn1.32xlarge"'
+    assert request["Environment"] == {"SAGEMAKER_PROGRAM": "train.py"}
+    assert request["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 1800
+    assert "VolumeKmsKeyId" not in request["ResourceConfig"], "trn1 has NVMe instance storage"
+    assert request["RetryStrategy"] == {"MaximumRetryAttempts": 2}
+    assert (
+        request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"]
+        == "ShardedByS3Key"
+    )
+    assert (
+        "/pytorch-training-neuronx:2.9.0-neuronx-py312-sdk2.30.0-ubuntu24.04"
+        in request["AlgorithmSpecification"]["TrainingImage"]
+    )
