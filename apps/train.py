@@ -21,7 +21,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Overrides", "RunError", "follow_run", "main", "parse_overrides", "stack_outputs", "start_run"]
+__all__ = [
+    "Overrides",
+    "RunError",
+    "check_run_name",
+    "follow_run",
+    "main",
+    "parse_overrides",
+    "stack_outputs",
+    "start_run",
+]
 
 _S3 = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S*$")
 _ENDED = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -91,6 +100,21 @@ def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
             f"stack {stack_name!r} has no {', '.join(sorted(missing))} output: is it a training-pipeline stack?"
         )
     return outputs
+
+
+_JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+
+
+def check_run_name(name: str | None, job_name_prefix: str) -> None:
+    """A run's name ends its training job's name, which SageMaker limits to 63 letters, digits and hyphens."""
+    if name is None:
+        return
+    room = 63 - len(job_name_prefix) - 1
+    if not _JOB_NAME.fullmatch(name) or len(name) > room:
+        raise RunError(
+            f"--name {name!r}: the training job is named {job_name_prefix}-<name>, so the name takes at most {room} "
+            "letters, digits and hyphens (starting and ending with a letter or digit)."
+        )
 
 
 def start_run(
@@ -178,8 +202,11 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None) -> int:
         import boto3
 
         session = boto3.session.Session(region_name=args.region)
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         outputs = stack_outputs(session.client("cloudformation"), args.stack)
+        check_run_name(args.name, outputs["TrainingJobNamePrefix"])
         stepfunctions = session.client("stepfunctions")
         execution_arn = start_run(stepfunctions, outputs["StateMachineArn"], overrides, name=args.name)
         print(f"started {execution_arn}")
@@ -189,6 +216,9 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None) -> int:
             stepfunctions, session.client("sagemaker"), execution_arn, outputs["TrainingJobNamePrefix"]
         )
     except RunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:  # no credentials or region, no network, access denied
         print(f"error: {error}", file=sys.stderr)
         return 1
 

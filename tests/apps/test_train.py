@@ -226,3 +226,24 @@ def test_main_starts_without_following(session, capsys):
         assert main(["S", "--hyperparameter", "epochs=5", "--no-follow"], session=FakeSession()) == 0
     assert f"started {EXECUTION}" in capsys.readouterr().out
     assert main(["S", "--instance-count", "0"], session=FakeSession()) == 2
+
+
+def test_run_names_must_fit_the_training_job_name():
+    from mlblueprints.apps.train import check_run_name
+
+    check_run_name("nightly-2026-11-25", PREFIX)
+    with pytest.raises(RunError, match=r"at most 45 letters"):
+        check_run_name("x" * 46, PREFIX)
+    with pytest.raises(RunError, match=r"--name 'my run'"):
+        check_run_name("my run", PREFIX)
+
+
+def test_missing_credentials_are_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    assert main(["S", "--region", "us-east-1"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: Unable to locate credentials") and "Traceback" not in error
