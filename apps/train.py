@@ -3,9 +3,10 @@
     python -m mlblueprints.apps.train FineTuneOnGpu \\
         --hyperparameter epochs=5 --instance-count 4 --channel train=s3://my-data/train-v2/
 
-Reads the stack's outputs (``StateMachineArn``, ``TrainingJobNamePrefix``) with CloudFormation,
-starts a Step Functions execution whose input holds the overrides, then follows the execution and
-its SageMaker training job, printing each status change, until it ends. Exits 0 when the run
+Reads the stack's outputs (``StateMachineArn``, ``Channels``) with CloudFormation, checks the
+overrides against the configured channels, starts a Step Functions execution whose input holds the
+overrides, then follows the execution and its SageMaker training job (named in the execution's
+history), printing each status change, until it ends. Exits 0 when the run
 succeeded, 1 when it failed (with SageMaker's failure reason), 2 on bad arguments.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 __all__ = [
     "Overrides",
     "RunError",
+    "check_channels",
     "check_run_name",
     "follow_run",
     "main",
@@ -94,7 +96,7 @@ def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
     except cloudformation.exceptions.ClientError as error:
         raise RunError(f"stack {stack_name!r}: {error.response['Error']['Message']}") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    missing = {"StateMachineArn", "TrainingJobNamePrefix"} - set(outputs)
+    missing = {"StateMachineArn", "Channels"} - set(outputs)
     if missing:
         raise RunError(
             f"stack {stack_name!r} has no {', '.join(sorted(missing))} output: is it a training-pipeline stack?"
@@ -102,19 +104,32 @@ def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
     return outputs
 
 
-_JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+# Step Functions execution names: 1 to 80 characters, no whitespace, wildcards or control characters;
+# this command keeps to letters, digits, '-' and '_', which every console and log shows as typed.
+_RUN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
-def check_run_name(name: str | None, job_name_prefix: str) -> None:
-    """A run's name ends its training job's name, which SageMaker limits to 63 letters, digits and hyphens."""
-    if name is None:
-        return
-    room = 63 - len(job_name_prefix) - 1
-    if not _JOB_NAME.fullmatch(name) or len(name) > room:
-        raise RunError(
-            f"--name {name!r}: the training job is named {job_name_prefix}-<name>, so the name takes at most {room} "
-            "letters, digits and hyphens (starting and ending with a letter or digit)."
-        )
+def check_run_name(name: str | None) -> None:
+    if name is not None and not _RUN_NAME.fullmatch(name):
+        raise RunError(f"--name {name!r}: use 1 to 80 letters, digits, '-' and '_'.")
+
+
+def check_channels(overrides: Overrides, configured: dict[str, str]) -> None:
+    """Overridden channels must be configured ones, in a configured channel's bucket (the role reads those)."""
+    problems = []
+    buckets = {uri.removeprefix("s3://").partition("/")[0] for uri in configured.values()}
+    for name, uri in overrides.channels.items():
+        if name not in configured:
+            problems.append(
+                f"--channel {name}=...: the stack has no channel {name!r} (it has {', '.join(sorted(configured)) or 'none'})"
+            )
+        elif uri.removeprefix("s3://").partition("/")[0] not in buckets:
+            problems.append(
+                f"--channel {name}={uri}: the training role reads only the configured channels' buckets "
+                f"({', '.join(sorted(buckets))}); copy the data there, or add a channel in that bucket to the config"
+            )
+    if problems:
+        raise RunError("; ".join(problems))
 
 
 def start_run(
@@ -136,19 +151,19 @@ def follow_run(
     stepfunctions: Any,
     sagemaker: Any,
     execution_arn: str,
-    job_name_prefix: str,
     *,
     poll_seconds: float = 30,
     sleep: Callable[[float], None] = time.sleep,
     out: Callable[[str], None] = print,
 ) -> int:
     """Print the execution's and its training job's status changes until the run ends; 0 on success."""
-    job_name = f"{job_name_prefix}-{execution_arn.rsplit(':', 1)[-1]}"
+    job_name = None
     seen: tuple[str, ...] = ()
     while True:
         execution = stepfunctions.describe_execution(executionArn=execution_arn)
         status = execution["status"]
-        job = _training_job(sagemaker, job_name)
+        job_name = job_name or _scheduled_job_name(stepfunctions, execution_arn)
+        job = _training_job(sagemaker, job_name) if job_name else {}
         state = (status, job.get("TrainingJobStatus", ""), job.get("SecondaryStatus", ""))
         if state != seen:
             line = f"execution {status}"
@@ -172,6 +187,16 @@ def follow_run(
     return 1
 
 
+def _scheduled_job_name(stepfunctions: Any, execution_arn: str) -> str | None:
+    """The training job's name, from the execution's history once the Train task is scheduled."""
+    history = stepfunctions.get_execution_history(executionArn=execution_arn, maxResults=100)
+    for event in history["events"]:
+        details = event.get("taskScheduledEventDetails")
+        if details and details.get("resourceType") == "sagemaker":
+            return json.loads(details["parameters"]).get("TrainingJobName")
+    return None
+
+
 def _training_job(sagemaker: Any, name: str) -> dict[str, Any]:
     try:
         return sagemaker.describe_training_job(TrainingJobName=name)
@@ -189,7 +214,7 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None) -> int:
     parser.add_argument("--hyperparameter", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--instance-count", type=int)
     parser.add_argument("--channel", action="append", default=[], metavar="NAME=S3_URI")
-    parser.add_argument("--name", help="the execution's name (default: a UUID)")
+    parser.add_argument("--name", help="the execution's name (default: a UUID); the job gets its own ID")
     parser.add_argument("--no-follow", action="store_true", help="start the run and return")
     parser.add_argument("--region")
     args = parser.parse_args(argv)
@@ -206,7 +231,8 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None) -> int:
 
     try:
         outputs = stack_outputs(session.client("cloudformation"), args.stack)
-        check_run_name(args.name, outputs["TrainingJobNamePrefix"])
+        check_run_name(args.name)
+        check_channels(overrides, json.loads(outputs.get("Channels", "{}")))
         stepfunctions = session.client("stepfunctions")
         execution_arn = start_run(stepfunctions, outputs["StateMachineArn"], overrides, name=args.name)
         print(f"started {execution_arn}")

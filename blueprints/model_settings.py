@@ -97,7 +97,7 @@ def model_preflight(
     config: dict[str, Any], *, region: str | None, instance: InstanceType | None
 ) -> tuple[list[Problem], ContainerImage | None]:
     """The image, model-data and alarm e-mail problems of a raw config, and its image if it has one."""
-    problems = _image_source_problems(config)
+    problems = image_source_problems(config)
     if config.get("model_data_kms_key_arn") and not config.get("model_data_url"):
         problems.append(
             Problem(
@@ -153,7 +153,7 @@ def build_model_parts(
     return image, ModelData.from_directory(scope, "SmokeTestModel", SMOKE_TEST_MODEL)
 
 
-def _image_source_problems(config: dict[str, Any]) -> list[Problem]:
+def image_source_problems(config: dict[str, Any]) -> list[Problem]:
     dlc = config.get("dlc_repository") is not None or config.get("dlc_tag") is not None
     if config.get("image_uri") and dlc:
         return [

@@ -8,18 +8,17 @@ from typing import Annotated, Any, ClassVar
 from aws_cdk import Aws, Duration
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlblueprints.blueprints.model_settings import image_of, typed
+from mlblueprints.blueprints.model_settings import image_of, image_source_problems, typed
 from mlblueprints.blueprints.settings_base import BlueprintSettings, construct_default
-from mlblueprints.constructs._private.service_models import number_rule
+from mlblueprints.constructs._private.service_models import member_rule, number_rule
 from mlblueprints.constructs.errors import Problem
-from mlblueprints.constructs.sagemaker.container_image import ContainerImage
+from mlblueprints.constructs.sagemaker.container_image import ContainerImage, image_problems
 from mlblueprints.constructs.sagemaker.endpoint_base import alarm_email_problems
 from mlblueprints.constructs.security.private_network import PrivateNetwork, network_problems
 from mlblueprints.constructs.training.training_job import InputChannel, MetricDefinition, TrainingJob
 
 __all__ = ["ChannelSettings", "TrainingPipelineSettings"]
 
-SCHEDULE = re.compile(r"^(rate|cron)\(.+\)$")
 _KEEP_ALIVE = number_rule("ResourceConfig", "KeepAlivePeriodInSeconds")
 Hours = Annotated[float, Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": 28 * 24})]
 
@@ -106,12 +105,12 @@ class TrainingPipelineSettings(BlueprintSettings):
     inter_container_encryption: bool | None = Field(
         None,
         description="Encrypt traffic between the instances (slower).",
-        json_schema_extra={"x-default": "true with 2+ instances"},
+        json_schema_extra={"x-default": "true (a single instance has no traffic to encrypt)"},
     )
     distribution: str | None = Field(
         None,
         description="torch_distributed runs torchrun on every instance.",
-        json_schema_extra={"x-default": "torch_distributed on 2+ Trainium instances"},
+        json_schema_extra={"x-default": "torch_distributed on Trainium"},
     )
     create_vpc: bool = Field(
         True, description="Run the jobs in a new private VPC; false runs them without one."
@@ -152,15 +151,15 @@ class TrainingPipelineSettings(BlueprintSettings):
     @classmethod
     def preflight(cls, config: dict[str, Any], *, region: str | None = None) -> list[Problem]:
         """The training constructs' checks on the raw config: one run names every problem."""
-        problems: list[Problem] = []
-        if not config.get("image_uri") and not (config.get("dlc_repository") and config.get("dlc_tag")):
-            problems.append(
-                Problem(
-                    "no training image: set dlc_repository and dlc_tag (e.g. pytorch-training and 2.9.0-gpu-py312), "
-                    "or image_uri.",
-                    setting="dlc_repository",
-                )
+        problems: list[Problem] = [
+            Problem(
+                p.message.replace("pytorch-inference", "pytorch-training").replace(
+                    "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker", "2.9.0-gpu-py312"
+                ),
+                setting=p.setting,
             )
+            for p in image_source_problems(config)
+        ]
         image = image_of(config)
         if isinstance(image, list):
             problems += image
@@ -171,15 +170,41 @@ class TrainingPipelineSettings(BlueprintSettings):
         if isinstance(config.get("vpc_cidr"), str):
             problems += network_problems(config["vpc_cidr"], max_azs=2)
         schedule = config.get("schedule")
-        if isinstance(schedule, str) and not SCHEDULE.fullmatch(schedule):
+        if isinstance(schedule, str) and not _valid_schedule(schedule):
             problems.append(
                 Problem(
-                    f"schedule={schedule!r}: use an EventBridge schedule expression, 'rate(7 days)' or "
-                    "'cron(0 3 ? * SUN *)'.",
+                    f"schedule={schedule!r}: use an EventBridge schedule expression: 'rate(7 days)' (1 takes the "
+                    "singular: 'rate(1 day)') or a six-field 'cron(0 3 ? * SUN *)'.",
                     setting="schedule",
                     value=schedule,
                 )
             )
+        group = config.get("model_package_group_name")
+        if isinstance(group, str):
+            violation = member_rule("CreateModelPackageGroupInput", "ModelPackageGroupName").violation(group)
+            if violation:
+                problems.append(
+                    Problem(
+                        f"model_package_group_name={group!r}: it {violation}; use letters, digits and hyphens.",
+                        setting="model_package_group_name",
+                        value=group,
+                    )
+                )
+            if not config.get("inference_dlc_repository"):
+                problems.append(
+                    Problem(
+                        "model_package_group_name without inference_dlc_repository and inference_dlc_tag: models are "
+                        "registered with the image that serves them; name it, or drop the group name.",
+                        setting="model_package_group_name",
+                    )
+                )
+        serving = config.get("inference_dlc_repository"), config.get("inference_dlc_tag")
+        if all(isinstance(v, str) and v for v in serving):
+            problems += [
+                Problem(f"inference image: {p.message}", setting="inference_dlc_repository", value=p.value)
+                for error in image_problems(ContainerImage.from_dlc(*serving), None, region or Aws.REGION)
+                for p in error.problems
+            ]
         if isinstance(config.get("notification_email"), str):
             problems += [
                 Problem(p.message.replace("alarm_email", "notification_email"), setting="notification_email")
@@ -193,6 +218,15 @@ class TrainingPipelineSettings(BlueprintSettings):
                 )
             )
         return problems
+
+
+_RATE = re.compile(r"^rate\((?:1 (?:minute|hour|day)|(?:[2-9]|[1-9]\d+) (?:minutes|hours|days))\)$")
+_CRON = re.compile(r"^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$")
+
+
+def _valid_schedule(expression: str) -> bool:
+    """EventBridge's forms: rate(value unit), singular for 1, and cron with six fields."""
+    return bool(_RATE.fullmatch(expression) or _CRON.fullmatch(expression))
 
 
 def training_job_from(config: dict[str, Any], image: Any) -> TrainingJob | None:

@@ -9,6 +9,8 @@ start-execution`` (input: overrides of hyperparameters, instance_count and chann
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import CfnOutput, Environment, RemovalPolicy
 from aws_cdk import aws_events as events
 
@@ -21,6 +23,7 @@ from mlblueprints.constructs.training.training_pipeline import (
     CHECKPOINT_PREFIX,
     OUTPUT_PREFIX,
     TrainingPipeline,
+    channel_bucket,
 )
 
 __all__ = ["TrainingPipelineSettings", "TrainingPipelineStack"]
@@ -68,9 +71,8 @@ class TrainingPipelineStack(AvailabilityZonesAtDeployTime):
         )
         if self.network is not None:
             bucket = self.pipeline.bucket
-            for channel in job.channels:
-                name, _, prefix = channel.s3_uri.removeprefix("s3://").partition("/")
-                self.network.allow_s3_objects(f"arn:{self.partition}:s3:::{name}/{prefix}*")
+            for name in sorted({channel_bucket(channel.s3_uri) for channel in job.channels}):
+                self.network.allow_s3_objects(f"arn:{self.partition}:s3:::{name}/*")
                 self.network.allow_s3_objects(f"arn:{self.partition}:s3:::{name}", actions=("s3:ListBucket",))
             self.network.allow_s3_objects(
                 bucket.arn_for_objects(f"{OUTPUT_PREFIX}*"),
@@ -87,6 +89,18 @@ class TrainingPipelineStack(AvailabilityZonesAtDeployTime):
             "StateMachineArn",
             value=self.pipeline.state_machine.state_machine_arn,
             description="Start runs here",
+        )
+        CfnOutput(
+            self,
+            "TrainingJobNamePrefix",
+            value=self.pipeline.job_name_prefix,
+            description="Each run's training job is named <prefix>-<run ID>",
+        )
+        CfnOutput(
+            self,
+            "Channels",
+            value=json.dumps({channel.name: channel.s3_uri for channel in job.channels}),
+            description="The configured input channels (a run may point them elsewhere in the same buckets)",
         )
         CfnOutput(
             self,

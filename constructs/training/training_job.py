@@ -124,7 +124,7 @@ class TrainingJob:
     :param instance_type: a ``TrainingInstanceType`` such as ``ml.g5.12xlarge``, ``ml.p5.48xlarge``
         or ``ml.trn1.32xlarge``.
     :param instance_count: more than one trains distributed; the traffic between the instances is
-        then encrypted (``inter_container_encryption``), which slows communication-heavy training.
+        encrypted by default (``inter_container_encryption``), which slows communication-heavy training.
     :param volume_size_gb: the ML storage volume (EBS types) in GB.
     :param max_runtime: at most 28 days.
     :param max_retries: retry the job this many times on an internal SageMaker error (1-30).
@@ -137,8 +137,7 @@ class TrainingJob:
     :param entry_point: the script a SageMaker Training Toolkit image runs (``SAGEMAKER_PROGRAM``),
         e.g. ``train.py`` baked into your image; DLCs and toolkit images read it from the environment.
     :param distribution: ``"torch_distributed"`` launches the script with torchrun on every instance
-        (the Neuron distributed launcher on Trainium). Default: on Trainium with more than one
-        instance.
+        (the Neuron distributed launcher on Trainium). Default: on Trainium.
     """
 
     image: ContainerImage
@@ -404,11 +403,9 @@ class TrainingJob:
     def uses_distribution(self, instance: InstanceType | None) -> bool:
         if self.distribution is not None:
             return True
-        return (
-            instance is not None
-            and instance.accelerator is AcceleratorKind.AWS_TRAINIUM
-            and self.instance_count > 1
-        )
+        # On Trainium even one instance trains with torchrun (one process per NeuronCore), and a run
+        # may override the instance count.
+        return instance is not None and instance.accelerator is AcceleratorKind.AWS_TRAINIUM
 
     def request(
         self,
@@ -502,9 +499,11 @@ class TrainingJob:
 
     @property
     def encrypts_inter_container_traffic(self) -> bool:
+        """On unless switched off: a single instance has no traffic to encrypt, and a run that overrides
+        the instance count upwards is still encrypted."""
         if self.inter_container_encryption is not None:
             return self.inter_container_encryption
-        return self.instance_count > 1
+        return True
 
     @property
     def needs_checkpoints(self) -> bool:

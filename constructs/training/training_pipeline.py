@@ -31,7 +31,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
-from mlblueprints.constructs._private.names import unique_base_name
+from mlblueprints.constructs._private.names import stack_id_suffix, unique_base_name
 from mlblueprints.constructs._private.retention import named_log_group_removal_policy
 from mlblueprints.constructs.compliance.acknowledge import (
     Pack,
@@ -47,10 +47,16 @@ from mlblueprints.constructs.security.encryption_key import EncryptionKey, allow
 from mlblueprints.constructs.security.secure_bucket import SecureBucket
 from mlblueprints.constructs.training.training_job import TrainingJob
 
-__all__ = ["TrainingPipeline"]
+__all__ = ["CHECKPOINT_PREFIX", "OUTPUT_PREFIX", "TrainingPipeline", "channel_bucket"]
 
 OUTPUT_PREFIX = "output/"
 CHECKPOINT_PREFIX = "checkpoints/"
+
+
+def channel_bucket(s3_uri: str) -> str:
+    return s3_uri.removeprefix("s3://").partition("/")[0]
+
+
 # The managed rule the .sync integration creates to learn when the job ends (Step Functions
 # Developer Guide, "IAM policies for calling Amazon SageMaker AI").
 SYNC_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
@@ -202,17 +208,17 @@ class TrainingPipeline(Construct):
             "ecr:GetAuthorizationToken returns a registry login token and supports no resource-level "
             "permissions; image pulls are limited to the training image's repository."
         )
-        for channel in job.channels:
-            bucket, _, prefix = channel.s3_uri.removeprefix("s3://").partition("/")
-            objects = f"arn:{Aws.PARTITION}:s3:::{bucket}/{prefix}*"
+        # Runs may point a channel at other data in the same bucket (train-v2/), so the role reads the
+        # channels' buckets, and no others.
+        for bucket in sorted({channel_bucket(channel.s3_uri) for channel in job.channels}):
+            objects = f"arn:{Aws.PARTITION}:s3:::{bucket}/*"
             iam.Grant.add_to_principal(grantee=role.role, actions=["s3:GetObject"], resource_arns=[objects])
             iam.Grant.add_to_principal(
                 grantee=role.role,
                 actions=["s3:ListBucket"],
                 resource_arns=[f"arn:{Aws.PARTITION}:s3:::{bucket}"],
-                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
             )
-            self._acknowledge_objects(objects, f"the {channel.name} channel's objects")
+            self._acknowledge_objects(objects, f"the objects of input bucket {bucket}")
         for prefix, actions in (
             (OUTPUT_PREFIX, ["s3:PutObject", "s3:AbortMultipartUpload"]),
             (
@@ -229,7 +235,16 @@ class TrainingPipeline(Construct):
             resource_arns=[self.bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{CHECKPOINT_PREFIX}*"]}},
         )
-        self.encryption_key.grant(role.role, "kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt")
+        self.encryption_key.grant(
+            role.role, "kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:DescribeKey"
+        )
+        # SageMaker encrypts the ML storage volume (VolumeKmsKeyId) through a grant made for the job.
+        iam.Grant.add_to_principal(
+            grantee=role.role,
+            actions=["kms:CreateGrant"],
+            resource_arns=[self.encryption_key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        )
         group = (
             f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/TrainingJobs"
         )
@@ -318,16 +333,16 @@ class TrainingPipeline(Construct):
                 "hyperparameters.$": "States.JsonMerge($.defaults.hyperparameters, $.input.hyperparameters, false)",
                 "channels.$": "States.JsonMerge($.defaults.channels, $.input.channels, false)",
                 "scalars.$": "States.JsonMerge($.defaults.scalars, $.input, false)",
+                # The job's own name: executions started by EventBridge have names SageMaker refuses.
+                "run_id.$": "States.UUID()",
             },
         )
         request = job.request(
-            job_name=f"States.Format('{self.job_name_prefix}-{{}}', $$.Execution.Name)",
+            job_name=f"States.Format('{self.job_name_prefix}-{{}}', $.run_id)",
             role_arn=self.execution_role.role_arn,
             image_uri=self.image_uri,
             output_s3_uri=self.bucket.s3_url_for_object(OUTPUT_PREFIX),
-            checkpoint_s3_uri=self.bucket.s3_url_for_object(CHECKPOINT_PREFIX)
-            if job.needs_checkpoints
-            else None,
+            checkpoint_s3_uri=self.bucket.s3_url_for_object(CHECKPOINT_PREFIX),
             kms_key_arn=self.encryption_key.key_arn,
             security_group_ids=[self.security_group.security_group_id] if self.security_group else None,
             subnet_ids=self.subnet_ids,
@@ -337,10 +352,11 @@ class TrainingPipeline(Construct):
         request["ResourceConfig"]["InstanceCount.$"] = "$.scalars.instance_count"
         del request["ResourceConfig"]["InstanceCount"]
         if "CheckpointConfig" in request:
-            # Each run checkpoints under its own execution name: a retried spot job resumes from its own.
+            # Each run checkpoints under its own ID: an interrupted spot job, or a job SageMaker retries,
+            # resumes from its own checkpoints.
             del request["CheckpointConfig"]["S3Uri"]
             request["CheckpointConfig"]["S3Uri.$"] = (
-                f"States.Format('s3://{self.bucket.bucket_name}/{CHECKPOINT_PREFIX}{{}}/', $$.Execution.Name)"
+                f"States.Format('s3://{self.bucket.bucket_name}/{CHECKPOINT_PREFIX}{{}}/', $.run_id)"
             )
         for channel in request.get("InputDataConfig", []):
             source = channel["DataSource"]["S3DataSource"]
@@ -388,8 +404,9 @@ class TrainingPipeline(Construct):
         return chain.next(register)
 
     def _log_group(self, retention: logs.RetentionDays, removal_policy: RemovalPolicy) -> logs.LogGroup:
-        name = f"/aws/vendedlogs/states/{self.job_name_prefix}"
-        allow_cloudwatch_logs(self.encryption_key, name)
+        # Retained on deletion: the stack-ID block keeps a re-created stack from colliding with it.
+        name = f"/aws/vendedlogs/states/{self.job_name_prefix}-{stack_id_suffix()}"
+        allow_cloudwatch_logs(self.encryption_key, f"/aws/vendedlogs/states/{self.job_name_prefix}-*")
         return logs.LogGroup(
             self,
             "Logs",
@@ -414,6 +431,17 @@ class TrainingPipeline(Construct):
                     "sagemaker:StopTrainingJob",
                 ],
                 resources=[jobs],
+            )
+        )
+        # CreateTrainingJob with VolumeKmsKeyId/KmsKeyId: SageMaker checks the key, and grants itself its use.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[self.encryption_key.key_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=[self.encryption_key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
         # ListTags accepts no narrower resource in the documented policy.
@@ -472,15 +500,6 @@ class TrainingPipeline(Construct):
             master_key=self.encryption_key,
             enforce_ssl=True,
         )
-        self.encryption_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
-            ),
-            allow_no_op=True,
-        )
         rule = events.Rule(
             self,
             "JobFailed",
@@ -495,6 +514,22 @@ class TrainingPipeline(Construct):
             ),
         )
         rule.add_target(targets.SnsTopic(topic, dead_letter_queue=self.dead_letters))
+        # A run can also fail before SageMaker has a job (a quota, a validation error) or after it
+        # (registering the model): the execution's own failure is announced too.
+        events.Rule(
+            self,
+            "RunFailed",
+            description=f"Failed, timed-out or aborted runs of {self.node.path}",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                },
+            ),
+            targets=[targets.SnsTopic(topic, dead_letter_queue=self.dead_letters)],
+        )
         if email is not None:
             subscription = topic.add_subscription(subscriptions.EmailSubscription(email))
             acknowledge(

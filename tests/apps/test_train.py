@@ -13,6 +13,23 @@ from mlblueprints.apps.train import RunError, follow_run, main, parse_overrides,
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:Training"
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:Training:run-1"
 PREFIX = "finetune-training"
+JOB = f"{PREFIX}-0f8fad5b-d9cb-469f-a165-70867728950e"
+HISTORY_EMPTY = {"events": []}
+HISTORY_TRAIN = {
+    "events": [
+        {
+            "timestamp": "2026-11-25T00:00:01Z",
+            "type": "TaskScheduled",
+            "id": 5,
+            "taskScheduledEventDetails": {
+                "resourceType": "sagemaker",
+                "resource": "createTrainingJob.sync",
+                "region": "us-east-1",
+                "parameters": json.dumps({"TrainingJobName": JOB}),
+            },
+        }
+    ]
+}
 
 
 @pytest.fixture
@@ -60,7 +77,7 @@ def test_bad_overrides_are_refused_together():
 def test_follow_prints_status_changes_until_success(session):
     stepfunctions, sagemaker = session.client("stepfunctions"), session.client("sagemaker")
     lines: list[str] = []
-    job = f"{PREFIX}-run-1"
+    job = JOB
     describe = {"executionArn": EXECUTION, "stateMachineArn": ARN, "startDate": "2026-11-25T00:00:00Z"}
     training = {
         "TrainingJobName": job,
@@ -75,10 +92,18 @@ def test_follow_prints_status_changes_until_success(session):
         "training": {"ModelArtifacts": {"S3ModelArtifacts": "s3://artifacts/output/model.tar.gz"}},
         "model_package": {"ModelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"},
     }
+    history = {"executionArn": EXECUTION, "maxResults": 100}
     with Stubber(stepfunctions) as sfn_stub, Stubber(sagemaker) as sm_stub:
+        # The Train task is not scheduled yet: no job to describe.
         sfn_stub.add_response(
             "describe_execution", {**describe, "status": "RUNNING"}, {"executionArn": EXECUTION}
         )
+        sfn_stub.add_response("get_execution_history", HISTORY_EMPTY, history)
+        # Scheduled, but SageMaker has not created the job yet.
+        sfn_stub.add_response(
+            "describe_execution", {**describe, "status": "RUNNING"}, {"executionArn": EXECUTION}
+        )
+        sfn_stub.add_response("get_execution_history", HISTORY_TRAIN, history)
         sm_stub.add_client_error(
             "describe_training_job",
             "ValidationException",
@@ -108,7 +133,7 @@ def test_follow_prints_status_changes_until_success(session):
             {**training, "TrainingJobStatus": "Completed", "SecondaryStatus": "Completed"},
             {"TrainingJobName": job},
         )
-        code = follow_run(stepfunctions, sagemaker, EXECUTION, PREFIX, sleep=lambda _: None, out=lines.append)
+        code = follow_run(stepfunctions, sagemaker, EXECUTION, sleep=lambda _: None, out=lines.append)
     assert code == 0
     assert lines == [
         "execution RUNNING",
@@ -122,7 +147,7 @@ def test_follow_prints_status_changes_until_success(session):
 def test_follow_reports_the_failure_reason(session):
     stepfunctions, sagemaker = session.client("stepfunctions"), session.client("sagemaker")
     lines: list[str] = []
-    job = f"{PREFIX}-run-1"
+    job = JOB
     with Stubber(stepfunctions) as sfn_stub, Stubber(sagemaker) as sm_stub:
         sfn_stub.add_response(
             "describe_execution",
@@ -135,6 +160,9 @@ def test_follow_reports_the_failure_reason(session):
                 "error": "SageMaker.AmazonSageMakerException",
             },
             {"executionArn": EXECUTION},
+        )
+        sfn_stub.add_response(
+            "get_execution_history", HISTORY_TRAIN, {"executionArn": EXECUTION, "maxResults": 100}
         )
         sm_stub.add_response(
             "describe_training_job",
@@ -156,7 +184,7 @@ def test_follow_reports_the_failure_reason(session):
             },
             {"TrainingJobName": job},
         )
-        code = follow_run(stepfunctions, sagemaker, EXECUTION, PREFIX, sleep=lambda _: None, out=lines.append)
+        code = follow_run(stepfunctions, sagemaker, EXECUTION, sleep=lambda _: None, out=lines.append)
     assert code == 1
     assert lines[-1] == "run failed: CapacityError: Unable to provision requested ML compute capacity."
 
@@ -178,9 +206,7 @@ def test_stack_outputs_name_what_is_missing(session):
             },
             {"StackName": "S"},
         )
-        with pytest.raises(
-            RunError, match=r"no TrainingJobNamePrefix output: is it a training-pipeline stack"
-        ):
+        with pytest.raises(RunError, match=r"no Channels output: is it a training-pipeline stack"):
             stack_outputs(cloudformation, "S")
     with Stubber(cloudformation) as stub:
         stub.add_client_error(
@@ -211,7 +237,10 @@ def test_main_starts_without_following(session, capsys):
                         "StackStatus": "CREATE_COMPLETE",
                         "Outputs": [
                             {"OutputKey": "StateMachineArn", "OutputValue": ARN},
-                            {"OutputKey": "TrainingJobNamePrefix", "OutputValue": PREFIX},
+                            {
+                                "OutputKey": "Channels",
+                                "OutputValue": json.dumps({"train": "s3://my-data/train/"}),
+                            },
                         ],
                     }
                 ]
@@ -228,14 +257,18 @@ def test_main_starts_without_following(session, capsys):
     assert main(["S", "--instance-count", "0"], session=FakeSession()) == 2
 
 
-def test_run_names_must_fit_the_training_job_name():
-    from mlblueprints.apps.train import check_run_name
+def test_run_names_and_channel_overrides_are_checked():
+    from mlblueprints.apps.train import check_channels, check_run_name
 
-    check_run_name("nightly-2026-11-25", PREFIX)
-    with pytest.raises(RunError, match=r"at most 45 letters"):
-        check_run_name("x" * 46, PREFIX)
+    check_run_name("nightly_2026-11-25")
     with pytest.raises(RunError, match=r"--name 'my run'"):
-        check_run_name("my run", PREFIX)
+        check_run_name("my run")
+    configured = {"train": "s3://my-data/train/"}
+    check_channels(parse_overrides([], None, ["train=s3://my-data/train-v2/"]), configured)
+    with pytest.raises(RunError, match=r"no channel 'eval' \(it has train\)"):
+        check_channels(parse_overrides([], None, ["eval=s3://my-data/eval/"]), configured)
+    with pytest.raises(RunError, match=r"reads only the configured channels' buckets \(my-data\)"):
+        check_channels(parse_overrides([], None, ["train=s3://other-bucket/train/"]), configured)
 
 
 def test_missing_credentials_are_one_line(monkeypatch, capsys):

@@ -69,7 +69,7 @@ def test_schedule_and_outputs(contract_templates):
         ({"metric_definitions": {"loss": "loss"}}, r"has no group"),
         ({"schedule": "every week"}, r"EventBridge schedule expression"),
         ({"inference_dlc_repository": "pytorch-inference"}, r"together"),
-        ({"dlc_repository": None, "dlc_tag": None}, r"no training image"),
+        ({"dlc_repository": None, "dlc_tag": None}, r"no container image: .*pytorch-training"),
         ({"instance_type": "ml.trn1.32xlarge"}, r"CUDA .* image, but 'ml.trn1.32xlarge'"),
     ],
 )
@@ -96,3 +96,54 @@ def test_trainium_example_runs_torch_distributed_from_a_warm_pool(contract_templ
         "/pytorch-training-neuronx:2.9.0-neuronx-py312-sdk2.30.0-ubuntu24.04"
         in request["AlgorithmSpecification"]["TrainingImage"]
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/trainer:1"}, r"not both"),
+        ({"schedule": "cron(0 3 * * *)"}, r"six-field"),
+        ({"schedule": "rate(1 weeks)"}, r"EventBridge schedule expression"),
+        (
+            {
+                "model_package_group_name": "my_group",
+                "inference_dlc_repository": "pytorch-inference",
+                "inference_dlc_tag": "2.6.0-gpu-py312",
+            },
+            r"model_package_group_name='my_group'",
+        ),
+        ({"model_package_group_name": "models"}, r"without inference_dlc_repository"),
+        (
+            {"inference_dlc_repository": "pytorch-training", "inference_dlc_tag": "2.9.0-gpu-py312"},
+            r"inference image: 'pytorch-training' holds training images",
+        ),
+    ],
+)
+def test_more_settings_refused_with_the_reason(config, message):
+    with pytest.raises(BlueprintConfigError, match=message):
+        TrainingPipelineSettings.parse("S", {**BASE, **config})
+
+
+def test_valid_schedules_pass():
+    for schedule in ("rate(1 day)", "rate(7 days)", "cron(0 3 ? * SUN *)"):
+        TrainingPipelineSettings.parse("S", {**BASE, "schedule": schedule})
+
+
+def test_every_run_checkpoints_under_its_own_id_and_failures_of_the_run_notify(contract_templates):
+    states = _train_state(contract_templates["PretrainOnTrainium-us-east-1"])
+    assert states["ResolveRun"]["Parameters"]["run_id.$"] == "States.UUID()"
+    request = states["Train"]["Parameters"]
+    assert request["TrainingJobName.$"].endswith("-{}', $.run_id)")
+    assert request["CheckpointConfig"]["S3Uri.$"].endswith("/checkpoints/{}/', $.run_id)")
+    assert request["EnableInterContainerTrafficEncryption"] is True
+    template = Template.from_json(contract_templates["PretrainOnTrainium-us-east-1"])
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.states"],
+                "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+            }
+        },
+    )
+    assert {"TrainingJobNamePrefix", "Channels"} <= set(template.to_json()["Outputs"])

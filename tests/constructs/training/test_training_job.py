@@ -60,10 +60,15 @@ def test_volume_key_only_where_the_instance_has_ebs():
     assert ebs.request(**REQUEST)["ResourceConfig"]["VolumeKmsKeyId"] == REQUEST["kms_key_arn"]
 
 
-def test_single_instance_does_not_encrypt_inter_container_traffic_and_is_not_distributed():
+def test_gpu_job_is_not_launched_with_torchrun_but_traffic_encryption_stays_on():
+    # Encryption costs a single instance nothing, and keeps a run that overrides the count encrypted.
     request = _job().request(**REQUEST)
-    assert request["EnableInterContainerTrafficEncryption"] is False
+    assert request["EnableInterContainerTrafficEncryption"] is True
     assert "sagemaker_torch_distributed_enabled" not in request.get("HyperParameters", {})
+    assert (
+        _job(inter_container_encryption=False).request(**REQUEST)["EnableInterContainerTrafficEncryption"]
+        is False
+    )
 
 
 def test_trainium_cluster_runs_torch_distributed():
