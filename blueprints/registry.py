@@ -127,11 +127,11 @@ BLUEPRINTS: dict[str, Blueprint] = {
             summary=(
                 "SageMaker training on GPU or Trainium, run on demand or on a schedule: a Step Functions "
                 "state machine (logging ALL, X-Ray) starts each job with the whole CreateTrainingJob request "
-                "(spot with per-run checkpoints, warm pools, retries, inter-container encryption, VPC and "
-                "network isolation), validated against botocore at synth; executions override "
-                "hyperparameters, instance count and channels; outputs in a KMS-encrypted, retained bucket; "
-                "failed or stopped jobs notify an encrypted topic; trained models are registered in a model "
-                "package group for the endpoint blueprints."
+                "(spot, per-run checkpoints, warm pools, retries, inter-container encryption, VPC and "
+                "network isolation, code as an input channel), validated against botocore at synth; "
+                "executions override hyperparameters, instance count and channels; outputs in a "
+                "KMS-encrypted, retained bucket; failed runs and jobs notify an encrypted topic; trained "
+                "models are registered, pending approval, in a model package group."
             ),
             settings=TrainingPipelineSettings,
             stack=TrainingPipelineStack,

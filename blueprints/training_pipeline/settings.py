@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from aws_cdk import Aws, Duration
@@ -55,8 +56,15 @@ class TrainingPipelineSettings(BlueprintSettings):
     allow_unlisted_image_tags: bool = Field(
         False, description="Accept a DLC tag newer than the catalog's tables."
     )
+    source_dir: str | None = Field(
+        None,
+        description="A local directory with the training code, packed at synth and handed to the job as its "
+        "code channel; entry_point names the script in it. Default with a DLC and no entry_point: the "
+        "bundled smoke-test script.",
+    )
     entry_point: str | None = Field(
-        None, description="The script a Training Toolkit image runs (SAGEMAKER_PROGRAM), e.g. train.py."
+        None,
+        description="The script to run: in source_dir, or baked into your image (SAGEMAKER_PROGRAM), e.g. train.py.",
     )
     instance_count: int | None = Field(
         None,
@@ -169,6 +177,7 @@ class TrainingPipelineSettings(BlueprintSettings):
                 problems += job.problems(region or Aws.REGION)
         if isinstance(config.get("vpc_cidr"), str):
             problems += network_problems(config["vpc_cidr"], max_azs=2)
+        problems += _source_problems(config)
         schedule = config.get("schedule")
         if isinstance(schedule, str) and not _valid_schedule(schedule):
             problems.append(
@@ -218,6 +227,52 @@ class TrainingPipelineSettings(BlueprintSettings):
                 )
             )
         return problems
+
+
+SMOKE_TEST_TRAINING = Path(__file__).parent / "smoke_test_training"
+
+
+def source_of(config: dict[str, Any]) -> tuple[Path | None, str | None]:
+    """The code directory and entry point a config runs: its own, or the bundled smoke test for a DLC."""
+    source_dir, entry_point = config.get("source_dir"), config.get("entry_point")
+    if (
+        source_dir is None
+        and entry_point is None
+        and config.get("dlc_repository")
+        and not config.get("image_uri")
+    ):
+        return SMOKE_TEST_TRAINING, "train.py"
+    return (Path(source_dir) if isinstance(source_dir, str) else None), entry_point
+
+
+def _source_problems(config: dict[str, Any]) -> list[Problem]:
+    source_dir, entry_point = source_of(config)
+    if source_dir is None:
+        return []
+    if not source_dir.is_dir():
+        return [
+            Problem(
+                f"source_dir={str(source_dir)!r} is not a directory (paths are relative to where cdk runs).",
+                setting="source_dir",
+                value=str(source_dir),
+            )
+        ]
+    if not isinstance(entry_point, str):
+        return [
+            Problem(
+                "source_dir needs entry_point: the script in it to run, e.g. 'train.py'.",
+                setting="entry_point",
+            )
+        ]
+    if not (source_dir / entry_point).is_file():
+        return [
+            Problem(
+                f"entry_point={entry_point!r} is not a file in source_dir {str(source_dir)!r}.",
+                setting="entry_point",
+                value=entry_point,
+            )
+        ]
+    return []
 
 
 _RATE = re.compile(r"^rate\((?:1 (?:minute|hour|day)|(?:[2-9]|[1-9]\d+) (?:minutes|hours|days))\)$")

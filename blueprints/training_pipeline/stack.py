@@ -9,16 +9,18 @@ start-execution`` (input: overrides of hyperparameters, instance_count and chann
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from aws_cdk import CfnOutput, Environment, RemovalPolicy
 from aws_cdk import aws_events as events
 
 from constructs import Construct
-from mlblueprints.blueprints.training_pipeline.settings import TrainingPipelineSettings
+from mlblueprints.blueprints.training_pipeline.settings import TrainingPipelineSettings, source_of
 from mlblueprints.constructs.sagemaker.container_image import ContainerImage
 from mlblueprints.constructs.security.baseline import SecurityBaseline
 from mlblueprints.constructs.security.private_network import AvailabilityZonesAtDeployTime
+from mlblueprints.constructs.training.training_job import SourceCode
 from mlblueprints.constructs.training.training_pipeline import (
     CHECKPOINT_PREFIX,
     OUTPUT_PREFIX,
@@ -51,6 +53,11 @@ class TrainingPipelineStack(AvailabilityZonesAtDeployTime):
         )
         self.key, self.network = baseline.key, baseline.network
         job = settings.training_job()
+        source_dir, entry_point = source_of(settings.model_dump())
+        if source_dir is not None:
+            job = dataclasses.replace(
+                job, source=SourceCode.from_directory(self, "SourceCode", source_dir), entry_point=entry_point
+            )
         inference_image = (
             ContainerImage.from_dlc(settings.inference_dlc_repository, settings.inference_dlc_tag)
             if settings.inference_dlc_repository and settings.inference_dlc_tag
@@ -83,6 +90,8 @@ class TrainingPipelineStack(AvailabilityZonesAtDeployTime):
                 actions=("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:DeleteObject"),
             )
             self.network.allow_s3_objects(bucket.bucket_arn, actions=("s3:ListBucket",))
+            if job.source is not None:
+                self.network.allow_s3_objects(job.source.object_arn(self))
             self.pipeline.state_machine.node.add_dependency(self.network)
         CfnOutput(
             self,

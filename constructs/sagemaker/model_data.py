@@ -26,7 +26,7 @@ from constructs import Construct
 from mlblueprints.constructs.compliance.acknowledge import acknowledge_wildcard_resource
 from mlblueprints.constructs.errors import ModelDataError, Problem
 
-__all__ = ["ModelData", "ModelDataError", "key_region_problems"]
+__all__ = ["ModelData", "ModelDataError", "key_region_problems", "pack_directory"]
 
 # Anchored at both ends: "model.tar.gz.bak" is not a model archive.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -116,7 +116,7 @@ class ModelData:
         The archive is byte-for-byte reproducible (sorted entries, zeroed times and owners), so the
         asset hash, and with it the SageMaker model, only changes when a file does.
         """
-        archive = _pack_model_archive(Path(directory))
+        archive = pack_directory(Path(directory))
         return cls.from_asset(s3_assets.Asset(scope, id, path=str(archive)))
 
     @classmethod
@@ -225,7 +225,8 @@ def _url_fault(url: str) -> str:
     return "the key holds whitespace"
 
 
-def _pack_model_archive(directory: Path) -> Path:
+def pack_directory(directory: Path) -> Path:
+    """``directory`` as a reproducible ``.tar.gz`` (sorted entries, zeroed times and owners), cached by content."""
     if not directory.is_dir():
         raise ModelDataError(f"Model directory {str(directory)!r} does not exist or is not a directory.")
     buffer = io.BytesIO()

@@ -41,8 +41,28 @@ from mlblueprints.constructs.compute.instance_types import (
 )
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem, TrainingJobError
 from mlblueprints.constructs.sagemaker.container_image import TRAINING_SERVICE, ContainerImage, image_problems
+from mlblueprints.constructs.sagemaker.model_data import ModelData
 
-__all__ = ["InputChannel", "MetricDefinition", "TrainingJob", "TrainingJobError"]
+__all__ = [
+    "CODE_CHANNEL",
+    "InputChannel",
+    "MetricDefinition",
+    "SourceCode",
+    "TrainingJob",
+    "TrainingJobError",
+]
+
+# With network isolation the container cannot fetch its code, so the SageMaker Python SDK hands it
+# over as an input channel named "code" and points the toolkit at the archive's path in it
+# (sagemaker.estimator.Framework.CONTAINER_CODE_CHANNEL_SOURCEDIR_PATH,
+# "/opt/ml/input/data/code/sourcedir.tar.gz"): this job does the same.
+CODE_CHANNEL = "code"
+
+
+class SourceCode(ModelData):
+    """The training script and its modules as a ``.tar.gz`` in S3: :meth:`from_directory` packs a
+    local directory at synth and stages it as an asset; :meth:`from_s3_url` names an uploaded one."""
+
 
 # "The maximum value is 28 days" (API reference, StoppingCondition.MaxRuntimeInSeconds).
 MAX_RUNTIME = Duration.days(28)
@@ -134,8 +154,10 @@ class TrainingJob:
         Default: twice ``max_runtime``, within 28 days.
     :param keep_alive: keep the instances warm this long after the job (a warm pool) so the next
         job with the same configuration starts at once.
-    :param entry_point: the script a SageMaker Training Toolkit image runs (``SAGEMAKER_PROGRAM``),
-        e.g. ``train.py`` baked into your image; DLCs and toolkit images read it from the environment.
+    :param entry_point: the script a SageMaker Training Toolkit image runs, e.g. ``train.py``: in
+        ``source`` when given, else baked into the image (``SAGEMAKER_PROGRAM``).
+    :param source: the code to run, handed to the container as the ``code`` channel (network
+        isolation stays on): what a Deep Learning Container needs.
     :param distribution: ``"torch_distributed"`` launches the script with torchrun on every instance
         (the Neuron distributed launcher on Trainium). Default: on Trainium.
     """
@@ -157,6 +179,7 @@ class TrainingJob:
     inter_container_encryption: bool | None = None
     distribution: str | None = None
     entry_point: str | None = None
+    source: SourceCode | None = None
     allow_unlisted_instance_types: bool = False
 
     # --- checks -------------------------------------------------------------------------------
@@ -188,6 +211,21 @@ class TrainingJob:
                     "'scripts/train.sh'.",
                     setting="entry_point",
                     value=self.entry_point,
+                )
+            )
+        if self.source is not None and not self.entry_point:
+            problems.append(
+                Problem(
+                    "source code without entry_point: name the script to run in it, e.g. 'train.py'.",
+                    setting="entry_point",
+                )
+            )
+        if any(channel.name == CODE_CHANNEL for channel in self.channels) and self.source is not None:
+            problems.append(
+                Problem(
+                    f"a channel named {CODE_CHANNEL!r} with source code: that channel carries the code; name the "
+                    "data channel otherwise.",
+                    setting="channels",
                 )
             )
         if self.distribution not in (None, "torch_distributed"):
@@ -392,8 +430,14 @@ class TrainingJob:
     # --- the request --------------------------------------------------------------------------
 
     def effective_hyperparameters(self) -> dict[str, str]:
-        """The hyperparameters the job runs with: the configured ones, plus the launcher's."""
+        """The hyperparameters the job runs with: the configured ones, plus the toolkit's and launcher's."""
         hyperparameters = dict(self.hyperparameters)
+        if self.source is not None and self.entry_point:
+            archive = self.source.s3_url.rsplit("/", 1)[-1]
+            hyperparameters.setdefault("sagemaker_program", self.entry_point)
+            hyperparameters.setdefault(
+                "sagemaker_submit_directory", f"/opt/ml/input/data/{CODE_CHANNEL}/{archive}"
+            )
         if self.uses_distribution(self.instance()):
             # What the SageMaker Python SDK sets for distribution={"torch_distributed": {"enabled": True}}.
             hyperparameters.setdefault("sagemaker_torch_distributed_enabled", "true")
@@ -476,12 +520,15 @@ class TrainingJob:
         if hyperparameters:
             request["HyperParameters"] = hyperparameters
         environment = dict(self.environment)
-        if self.entry_point:
+        if self.entry_point and self.source is None:
             environment.setdefault("SAGEMAKER_PROGRAM", self.entry_point)
         if environment:
             request["Environment"] = environment
-        if self.channels:
-            request["InputDataConfig"] = [channel.to_request() for channel in self.channels]
+        channels = [channel.to_request() for channel in self.channels]
+        if self.source is not None:
+            channels.append(InputChannel(CODE_CHANNEL, self.source.s3_url).to_request())
+        if channels:
+            request["InputDataConfig"] = channels
         if checkpoint_s3_uri is not None:
             request["CheckpointConfig"] = {"S3Uri": checkpoint_s3_uri}
         if self.max_retries is not None:

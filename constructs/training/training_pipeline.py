@@ -4,9 +4,9 @@ surrounds it.
 Each execution merges its input's overrides over the configured job (``hyperparameters`` key by key,
 ``instance_count``, and ``channels`` by name), starts the job with the optimized integration
 ``arn:aws:states:::sagemaker:createTrainingJob.sync`` (which waits for the job and fails the
-execution when it fails), and registers the trained artifact in a model package group, so the
-endpoint blueprints can deploy it by ARN. An EventBridge rule turns failed or stopped jobs into
-messages on an encrypted topic; an optional schedule starts runs periodically.
+execution when it fails), and registers the trained artifact in a model package group, pending
+approval. EventBridge rules turn failed or stopped jobs, and failed runs, into messages on an
+encrypted topic; an optional schedule starts runs periodically.
 
 Why Step Functions rather than SageMaker Pipelines: it is deployable in one CloudFormation stack with
 no pipeline definition to upload, its executions take JSON overrides from any caller (the CLI, a
@@ -45,7 +45,7 @@ from mlblueprints.constructs.sagemaker.execution_role import ExecutionRole
 from mlblueprints.constructs.sagemaker.model import attach_to_vpc
 from mlblueprints.constructs.security.encryption_key import EncryptionKey, allow_cloudwatch_logs
 from mlblueprints.constructs.security.secure_bucket import SecureBucket
-from mlblueprints.constructs.training.training_job import TrainingJob
+from mlblueprints.constructs.training.training_job import CODE_CHANNEL, TrainingJob
 
 __all__ = ["CHECKPOINT_PREFIX", "OUTPUT_PREFIX", "TrainingPipeline", "channel_bucket"]
 
@@ -359,6 +359,8 @@ class TrainingPipeline(Construct):
                 f"States.Format('s3://{self.bucket.bucket_name}/{CHECKPOINT_PREFIX}{{}}/', $.run_id)"
             )
         for channel in request.get("InputDataConfig", []):
+            if channel["ChannelName"] == CODE_CHANNEL:
+                continue  # the code is part of the pipeline, not of a run's overrides
             source = channel["DataSource"]["S3DataSource"]
             del source["S3Uri"]
             source["S3Uri.$"] = f"$.channels.{channel['ChannelName']}"

@@ -12,7 +12,7 @@ import sys
 import tarfile
 
 from mlblueprints.blueprints.realtime_endpoint.stack import SMOKE_TEST_MODEL
-from mlblueprints.constructs.sagemaker.model_data import _pack_model_archive
+from mlblueprints.constructs.sagemaker.model_data import pack_directory
 
 DRIVER = """
 import importlib.util, json, sys
@@ -27,7 +27,7 @@ print(json.dumps({"body": json.loads(body), "content_type": content_type}))
 
 
 def test_archive_has_the_layout_the_serving_toolkit_loads():
-    archive = _pack_model_archive(SMOKE_TEST_MODEL)
+    archive = pack_directory(SMOKE_TEST_MODEL)
     with tarfile.open(archive) as tar:
         names = tar.getnames()
         assert "code/inference.py" in names
@@ -35,14 +35,11 @@ def test_archive_has_the_layout_the_serving_toolkit_loads():
 
 
 def test_archive_is_reproducible():
-    assert (
-        _pack_model_archive(SMOKE_TEST_MODEL).read_bytes()
-        == _pack_model_archive(SMOKE_TEST_MODEL).read_bytes()
-    )
+    assert pack_directory(SMOKE_TEST_MODEL).read_bytes() == pack_directory(SMOKE_TEST_MODEL).read_bytes()
 
 
 def test_handlers_answer_a_json_request_in_a_local_process(tmp_path):
-    archive = _pack_model_archive(SMOKE_TEST_MODEL)
+    archive = pack_directory(SMOKE_TEST_MODEL)
     model_dir = tmp_path / "model"
     with tarfile.open(archive) as tar:
         tar.extractall(model_dir, filter="data")

@@ -36,12 +36,15 @@ def test_example_settings_reach_the_request(contract_templates):
     assert request["EnableInterContainerTrafficEncryption"] is True
     assert "VpcConfig" in request and request["EnableNetworkIsolation"] is True
     modes = {c["ChannelName"]: c["InputMode"] for c in request["InputDataConfig"]}
-    assert modes == {"train": "File", "validation": "FastFile"}
+    assert modes == {"train": "File", "validation": "FastFile", "code": "File"}
     assert request["AlgorithmSpecification"]["MetricDefinitions"] == [
         {"Name": "train:loss", "Regex": "loss=([0-9.]+)"}
     ]
     defaults = states["ApplyOverrides"]["Parameters"]["defaults"]
-    assert defaults["hyperparameters"] == {"epochs": "3", "learning_rate": "0.0001"}
+    assert {k: v for k, v in defaults["hyperparameters"].items() if not k.startswith("sagemaker_")} == {
+        "epochs": "3",
+        "learning_rate": "0.0001",
+    }
     assert "RegisterModel" in states
 
 
@@ -84,7 +87,8 @@ def test_trainium_example_runs_torch_distributed_from_a_warm_pool(contract_templ
     hyperparameters = states["ApplyOverrides"]["Parameters"]["defaults"]["hyperparameters"]
     assert hyperparameters["sagemaker_torch_distributed_enabled"] == "true"
     assert hyperparameters["sagemaker_instance_type"] == '"ml.trn1.32xlarge"'
-    assert request["Environment"] == {"SAGEMAKER_PROGRAM": "train.py"}
+    assert hyperparameters["sagemaker_program"] == "train.py"
+    assert "Environment" not in request, "the code comes in its channel, not baked into the image"
     assert request["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 1800
     assert "VolumeKmsKeyId" not in request["ResourceConfig"], "trn1 has NVMe instance storage"
     assert request["RetryStrategy"] == {"MaximumRetryAttempts": 2}
@@ -147,3 +151,65 @@ def test_every_run_checkpoints_under_its_own_id_and_failures_of_the_run_notify(c
         },
     )
     assert {"TrainingJobNamePrefix", "Channels"} <= set(template.to_json()["Outputs"])
+
+
+def test_dlc_runs_get_their_code_as_the_code_channel(contract_templates):
+    states = _train_state(contract_templates[f"{EXAMPLE}-agnostic"])
+    request = states["Train"]["Parameters"]
+    code = next(c for c in request["InputDataConfig"] if c["ChannelName"] == "code")
+    # The staged asset, a literal: runs override data channels, never the code.
+    assert (
+        "S3Uri" in code["DataSource"]["S3DataSource"] and "S3Uri.$" not in code["DataSource"]["S3DataSource"]
+    )
+    hyperparameters = states["ApplyOverrides"]["Parameters"]["defaults"]["hyperparameters"]
+    assert hyperparameters["sagemaker_program"] == "train.py"
+    assert hyperparameters["sagemaker_submit_directory"].startswith("/opt/ml/input/data/code/")
+    assert request["EnableNetworkIsolation"] is True
+
+
+def test_source_dir_and_entry_point_are_checked():
+    with pytest.raises(BlueprintConfigError, match=r"source_dir='no/such/dir' is not a directory"):
+        TrainingPipelineSettings.parse("S", {**BASE, "source_dir": "no/such/dir", "entry_point": "train.py"})
+    with pytest.raises(BlueprintConfigError, match=r"entry_point='missing.py' is not a file in source_dir"):
+        TrainingPipelineSettings.parse(
+            "S",
+            {
+                **BASE,
+                "source_dir": "blueprints/training_pipeline/smoke_test_training",
+                "entry_point": "missing.py",
+            },
+        )
+
+
+def test_smoke_test_training_script_runs_as_the_toolkit_runs_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "part-0.jsonl").write_text("{}\n")
+    env = {
+        **os.environ,
+        "SM_CHANNELS": json.dumps(["train"]),
+        "SM_CHANNEL_TRAIN": str(tmp_path / "train"),
+        "SM_MODEL_DIR": str(tmp_path / "model"),
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "blueprints/training_pipeline/smoke_test_training/train.py"),
+            "--epochs",
+            "2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "channel train: 1 file(s)" in result.stdout
+    assert "epoch=2 loss=0.2500" in result.stdout  # what the metric definition's regex reads
+    model = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert model == {"epochs": 2, "loss": 0.25, "files": {"train": 1}}

@@ -184,3 +184,24 @@ def test_entry_point_of_a_training_toolkit_image():
     request = _job(image=own, entry_point="train.py").request(**REQUEST)
     assert request["Environment"] == {"SAGEMAKER_PROGRAM": "train.py"}
     assert any("entry_point='rm -rf'" in p.message for p in _job(entry_point="rm -rf").problems("us-east-1"))
+
+
+def test_source_code_travels_as_the_code_channel_with_isolation_on():
+    from mlblueprints.constructs.training.training_job import SourceCode
+
+    source = SourceCode.from_s3_url("s3://code-bucket/train/sourcedir.tar.gz")
+    request = _job(source=source, entry_point="train.py").request(**REQUEST)
+    (code,) = [c for c in request["InputDataConfig"] if c["ChannelName"] == "code"]
+    assert code["DataSource"]["S3DataSource"]["S3Uri"] == "s3://code-bucket/train/sourcedir.tar.gz"
+    assert request["HyperParameters"]["sagemaker_program"] == "train.py"
+    assert (
+        request["HyperParameters"]["sagemaker_submit_directory"] == "/opt/ml/input/data/code/sourcedir.tar.gz"
+    )
+    assert request["EnableNetworkIsolation"] is True
+    assert "Environment" not in request
+    problems = [p.message for p in _job(source=source).problems("us-east-1")]
+    assert any("source code without entry_point" in m for m in problems)
+    clash = _job(
+        source=source, entry_point="train.py", channels=[InputChannel("code", "s3://data-bucket/x/")]
+    )
+    assert any("carries the code" in p.message for p in clash.problems("us-east-1"))
