@@ -275,7 +275,7 @@ def image_problems(
         )
     if instance is not None:
         try:
-            check_image_for_instance(image, instance)
+            check_image_for_instance(image, instance, service=service)
         except ImageCompatibilityError as error:
             problems += error.problems
         repository = image.dlc_repository
@@ -389,8 +389,21 @@ def _latest_problem(name: str) -> Problem:
     )
 
 
-def check_image_for_instance(image: ContainerImage, instance: InstanceType) -> None:
-    """Raise :class:`ImageCompatibilityError` if ``image`` cannot use ``instance``'s accelerator."""
+def check_image_for_instance(
+    image: ContainerImage, instance: InstanceType, *, service: str = "sagemaker"
+) -> None:
+    """Raise :class:`ImageCompatibilityError` if ``image`` cannot use ``instance``'s accelerator.
+
+    ``service`` (an endpoint, or :data:`TRAINING_SERVICE`) picks the images and instance types the
+    message suggests instead.
+    """
+    training = service == TRAINING_SERVICE
+    cuda_example = (
+        "pytorch-training:<version>-gpu-py312"
+        if training
+        else "pytorch-inference:<version>-gpu-...-cu124-...-sagemaker"
+    )
+    neuron_type = "ml.trn1.32xlarge" if training else "ml.inf2.xlarge"
     runtime = image.accelerator
     if runtime is ImageAccelerator.UNKNOWN:
         return
@@ -401,25 +414,24 @@ def check_image_for_instance(image: ContainerImage, instance: InstanceType) -> N
         raise ImageCompatibilityError(
             f"Container image {name!r} is built for the AWS Neuron SDK, but {instance.name!r} has "
             f"{instance.accelerator_name or 'NVIDIA GPUs'}: the model would find no Neuron device. Use a "
-            "CUDA image such as 'pytorch-inference:<version>-gpu-...-cu124-...-sagemaker', or a Neuron "
-            "instance type such as 'ml.inf2.xlarge'."
+            f"CUDA image such as '{cuda_example}', or a Neuron instance type such as '{neuron_type}'."
         )
     if neuron_instance and runtime is ImageAccelerator.CUDA:
         raise ImageCompatibilityError(
             f"Container image {name!r} is a CUDA (NVIDIA GPU) image, but {instance.name!r} has "
             f"{instance.accelerator_name} accelerators, which run only Neuron SDK images. Use a Neuron "
-            f"image such as '{_neuron_example(instance)}', or a GPU instance type such as 'ml.g5.xlarge'."
+            f"image such as '{_neuron_example(instance, training)}', or a GPU instance type such as 'ml.g5.xlarge'."
         )
     if neuron_instance and instance.neuron_sdk is NeuronSdk.NEURON and runtime is ImageAccelerator.NEURONX:
         raise ImageCompatibilityError(
             f"Container image {name!r} is a Neuron 'neuronx' image (Inferentia2/Trainium), but "
             f"{instance.name!r} is Inferentia1, which needs the 'neuron' SDK. Use "
-            f"'{_neuron_example(instance)}', or an Inferentia2 instance type such as 'ml.inf2.xlarge'."
+            f"'{_neuron_example(instance, training)}', or an Inferentia2 instance type such as 'ml.inf2.xlarge'."
         )
     if neuron_instance and instance.neuron_sdk is NeuronSdk.NEURONX and runtime is ImageAccelerator.NEURON:
         raise ImageCompatibilityError(
             f"Container image {name!r} is a Neuron 'neuron' image (Inferentia1), but {instance.name!r} "
-            f"({instance.accelerator_name}) needs the 'neuronx' SDK. Use '{_neuron_example(instance)}'."
+            f"({instance.accelerator_name}) needs the 'neuronx' SDK. Use '{_neuron_example(instance, training)}'."
         )
     if kind is AcceleratorKind.INTEL_GAUDI:
         raise ImageCompatibilityError(
@@ -431,7 +443,7 @@ def check_image_for_instance(image: ContainerImage, instance: InstanceType) -> N
         raise ImageCompatibilityError(
             f"Container image {name!r} is built for {runtime.value}, but {instance.name!r} has no "
             "accelerator, and a Neuron-compiled model cannot run without one. Use a Neuron instance "
-            "type such as 'ml.inf2.xlarge', or a CPU image."
+            f"type such as '{neuron_type}', or a CPU image."
         )
 
 
@@ -445,7 +457,9 @@ def image_advice(image: ContainerImage, instance: InstanceType) -> str | None:
     return None
 
 
-def _neuron_example(instance: InstanceType) -> str:
+def _neuron_example(instance: InstanceType, training: bool = False) -> str:
+    if training:
+        return "pytorch-training-neuronx:2.9.0-neuronx-py312-sdk2.30.0-ubuntu24.04"
     if instance.neuron_sdk is NeuronSdk.NEURON:
         return "pytorch-inference-neuron:<version>-neuron-py310-sdk2.20.2-ubuntu20.04"
     return "pytorch-inference-neuronx:<version>-neuronx-py312-sdk2.31.1-ubuntu24.04"

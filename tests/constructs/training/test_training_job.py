@@ -205,3 +205,11 @@ def test_source_code_travels_as_the_code_channel_with_isolation_on():
         source=source, entry_point="train.py", channels=[InputChannel("code", "s3://data-bucket/x/")]
     )
     assert any("carries the code" in p.message for p in clash.problems("us-east-1"))
+
+
+def test_image_mismatch_suggests_training_images_and_types():
+    neuron_on_gpu = [p.message for p in _job(image=NEURON_TRAINING).problems("us-east-1")]
+    assert any("pytorch-training:<version>-gpu-py312" in m and "ml.trn1.32xlarge" in m for m in neuron_on_gpu)
+    cuda_on_trainium = [p.message for p in _job(instance_type="ml.trn1.32xlarge").problems("us-east-1")]
+    assert any("pytorch-training-neuronx:2.9.0" in m for m in cuda_on_trainium)
+    assert not any("inference" in m for m in neuron_on_gpu + cuda_on_trainium)
