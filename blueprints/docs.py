@@ -100,7 +100,7 @@ def blueprints_table() -> str:
     """The README table of the registry: name, stack class, what it deploys."""
     rows = ["| Blueprint | Stack class | What it deploys |", "| --- | --- | --- |"]
     for blueprint in BLUEPRINTS.values():
-        stack = f"{blueprint.stack.__module__}.{blueprint.stack.__qualname__}"
+        stack = blueprint.stack_path
         rows.append(f"| `{blueprint.name}` | `{stack}` | {blueprint.summary} |")
     return "\n".join(rows)
 

@@ -6,6 +6,7 @@ registry, so a blueprint added here is synthesized, documented and gated with no
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +15,12 @@ from aws_cdk import Environment, Stack
 
 from constructs import Construct
 from mlblueprints.blueprints.async_endpoint.settings import AsyncEndpointSettings
-from mlblueprints.blueprints.async_endpoint.stack import AsyncEndpointStack
 from mlblueprints.blueprints.inference_components_endpoint.settings import InferenceComponentsEndpointSettings
-from mlblueprints.blueprints.inference_components_endpoint.stack import InferenceComponentsEndpointStack
 from mlblueprints.blueprints.multi_model_endpoint.settings import MultiModelEndpointSettings
-from mlblueprints.blueprints.multi_model_endpoint.stack import MultiModelEndpointStack
 from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
-from mlblueprints.blueprints.realtime_endpoint.stack import RealtimeEndpointStack
 from mlblueprints.blueprints.serverless_endpoint.settings import ServerlessEndpointSettings
-from mlblueprints.blueprints.serverless_endpoint.stack import ServerlessEndpointStack
 from mlblueprints.blueprints.settings_base import BlueprintSettings
 from mlblueprints.blueprints.training_pipeline.settings import TrainingPipelineSettings
-from mlblueprints.blueprints.training_pipeline.stack import TrainingPipelineStack
 
 __all__ = ["BLUEPRINTS", "SCHEMA_DIR", "Blueprint"]
 
@@ -35,11 +30,23 @@ SCHEMA_DIR = BLUEPRINTS_DIR / "schemas"
 
 @dataclass(frozen=True)
 class Blueprint:
+    """A blueprint: its settings, and its stack class by dotted path.
+
+    The stack class is imported when a stack of the blueprint is built: each pulls in the aws_cdk
+    modules it uses (Step Functions, EventBridge, ...), which an app that builds only endpoints
+    should not pay for at start-up.
+    """
+
     name: str
     summary: str
     settings: type[BlueprintSettings]
-    stack: Callable[..., Stack]
+    stack_path: str
     example: Path
+
+    @property
+    def stack(self) -> Callable[..., Stack]:
+        module, _, name = self.stack_path.rpartition(".")
+        return getattr(importlib.import_module(module), name)
 
     def build(
         self, scope: Construct, id: str, *, settings: BlueprintSettings, env: Environment | None
@@ -67,7 +74,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "and a larger volume. Outputs for the endpoint name and ARN."
             ),
             settings=RealtimeEndpointSettings,
-            stack=RealtimeEndpointStack,
+            stack_path="mlblueprints.blueprints.realtime_endpoint.stack.RealtimeEndpointStack",
             example=BLUEPRINTS_DIR / "realtime_endpoint" / "example.json",
         ),
         Blueprint(
@@ -79,7 +86,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "single-GPU instances with Triton; Inferentia, Trainium and multi-GPU types are refused."
             ),
             settings=MultiModelEndpointSettings,
-            stack=MultiModelEndpointStack,
+            stack_path="mlblueprints.blueprints.multi_model_endpoint.stack.MultiModelEndpointStack",
             example=BLUEPRINTS_DIR / "multi_model_endpoint" / "example.json",
         ),
         Blueprint(
@@ -93,7 +100,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "their own alarms."
             ),
             settings=InferenceComponentsEndpointSettings,
-            stack=InferenceComponentsEndpointStack,
+            stack_path="mlblueprints.blueprints.inference_components_endpoint.stack.InferenceComponentsEndpointStack",
             example=BLUEPRINTS_DIR / "inference_components_endpoint" / "example.json",
         ),
         Blueprint(
@@ -106,7 +113,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "an alarm on the age of the oldest queued request."
             ),
             settings=AsyncEndpointSettings,
-            stack=AsyncEndpointStack,
+            stack_path="mlblueprints.blueprints.async_endpoint.stack.AsyncEndpointStack",
             example=BLUEPRINTS_DIR / "async_endpoint" / "example.json",
         ),
         Blueprint(
@@ -119,7 +126,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "the throttling limit. No VPC or network isolation: serverless does not support them."
             ),
             settings=ServerlessEndpointSettings,
-            stack=ServerlessEndpointStack,
+            stack_path="mlblueprints.blueprints.serverless_endpoint.stack.ServerlessEndpointStack",
             example=BLUEPRINTS_DIR / "serverless_endpoint" / "example.json",
         ),
         Blueprint(
@@ -134,7 +141,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "models are registered, pending approval, in a model package group."
             ),
             settings=TrainingPipelineSettings,
-            stack=TrainingPipelineStack,
+            stack_path="mlblueprints.blueprints.training_pipeline.stack.TrainingPipelineStack",
             example=BLUEPRINTS_DIR / "training_pipeline" / "example.json",
         ),
     )
