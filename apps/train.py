@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None) -> int:
     parser.add_argument("--channel", action="append", default=[], metavar="NAME=S3_URI")
     parser.add_argument("--name", help="the execution's name (default: a UUID); the job gets its own ID")
     parser.add_argument("--no-follow", action="store_true", help="start the run and return")
-    parser.add_argument("--region")
+    parser.add_argument("--region", help="the stack's region (default: the AWS CLI's, e.g. AWS_REGION)")
     args = parser.parse_args(argv)
     try:
         overrides = parse_overrides(args.hyperparameter, args.instance_count, args.channel)
@@ -245,7 +245,8 @@ def main(argv: Sequence[str] | None = None, *, session: Any = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except (BotoCoreError, ClientError) as error:  # no credentials or region, no network, access denied
-        print(f"error: {error}", file=sys.stderr)
+        hint = " Pass --region, or set AWS_REGION." if "region" in str(error).lower() else ""
+        print(f"error: {error}{hint}", file=sys.stderr)
         return 1
 
 

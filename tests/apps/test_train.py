@@ -280,3 +280,15 @@ def test_missing_credentials_are_one_line(monkeypatch, capsys):
     assert main(["S", "--region", "us-east-1"]) == 1
     error = capsys.readouterr().err
     assert error.startswith("error: Unable to locate credentials") and "Traceback" not in error
+
+
+def test_missing_region_names_the_option(monkeypatch, capsys):
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    assert main(["S"]) == 1
+    error = capsys.readouterr().err
+    assert "region" in error.lower() and "--region" in error and "Traceback" not in error
