@@ -138,7 +138,8 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "network isolation, code as an input channel), validated against botocore at synth; "
                 "executions override hyperparameters, instance count and channels; outputs in a "
                 "KMS-encrypted, retained bucket; failed runs and jobs notify an encrypted topic; trained "
-                "models are registered, pending approval, in a model package group."
+                "models are registered, pending approval, in a model package group, which realtime-endpoint "
+                "serves by model_package_arn once approved."
             ),
             settings=TrainingPipelineSettings,
             stack_path="mlblueprints.blueprints.training_pipeline.stack.TrainingPipelineStack",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
+from aws_cdk import Aws
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlblueprints.blueprints.instance_endpoint import (
@@ -22,7 +23,12 @@ from mlblueprints.blueprints.settings_base import construct_default, documented_
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
 from mlblueprints.constructs.compute.regional_offerings import regional_hosting_problems
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
-from mlblueprints.constructs.sagemaker.endpoint import EndpointAlarms, RealtimeEndpoint, count_problems
+from mlblueprints.constructs.sagemaker.endpoint import (
+    EndpointAlarms,
+    RealtimeEndpoint,
+    count_problems,
+    model_package_problems,
+)
 from mlblueprints.constructs.sagemaker.scaling import MAX_TARGET_INVOCATIONS, EndpointAutoScaling
 from mlblueprints.constructs.sagemaker.traffic import DataCapture, shadow_problems
 
@@ -95,6 +101,12 @@ class RealtimeEndpointSettings(GuardedUpdateSettings):
         description="A shadow variant that gets a copy of the traffic and whose responses are discarded; "
         "only beside a single production variant.",
     )
+    model_package_arn: str | None = Field(
+        None,
+        description="Serve this approved model package version (e.g. from the training blueprint's group). "
+        "The image keys name its serving image, and model_data_url (with model_data_kms_key_arn) its "
+        "artifacts, e.g. the training stack's ArtifactsLocation and ArtifactsKeyArn outputs.",
+    )
     data_capture_percent: CapturePercent | None = Field(
         None,
         description="Capture this share of requests and responses to a KMS-encrypted, retained bucket "
@@ -144,6 +156,17 @@ class RealtimeEndpointSettings(GuardedUpdateSettings):
                     setting="data_capture_of",
                 )
             )
+        package = config.get("model_package_arn")
+        if isinstance(package, str):
+            problems += model_package_problems(package, region or Aws.REGION, multi_model=cls.multi_model)
+            if not config.get("model_data_url"):
+                problems.append(
+                    Problem(
+                        "model_package_arn needs model_data_url: where the package's artifacts are (e.g. the "
+                        "training stack's ArtifactsLocation output), so the model's role may read them.",
+                        setting="model_data_url",
+                    )
+                )
         capture = typed(config, "data_capture_percent", int)
         if capture is not None:
             problems += DataCapture(sampling_percent=capture).problems()

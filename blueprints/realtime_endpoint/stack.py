@@ -59,7 +59,7 @@ class RealtimeEndpointStack(InstanceEndpointStack):
             )
             if settings.data_capture_percent is not None
             else None,
-            **settings.explicit("initial_variant_weight"),
+            **settings.explicit("initial_variant_weight", "model_package_arn"),
             **props,
         )
         if self.network is not None:

@@ -113,6 +113,18 @@ class TrainingPipelineStack(AvailabilityZonesAtDeployTime):
         )
         CfnOutput(
             self,
+            "ArtifactsLocation",
+            value=self.pipeline.bucket.s3_url_for_object(OUTPUT_PREFIX),
+            description="Trained artifacts: model_data_url of an endpoint serving a registered package",
+        )
+        CfnOutput(
+            self,
+            "ArtifactsKeyArn",
+            value=self.key.key.key_arn,
+            description="Their KMS key: model_data_kms_key_arn of that endpoint",
+        )
+        CfnOutput(
+            self,
             "ArtifactsBucket",
             value=self.pipeline.bucket.bucket_name,
             description="Outputs and checkpoints",

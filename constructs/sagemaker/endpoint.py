@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -154,6 +155,8 @@ class RealtimeEndpoint(EndpointBase):
         SageMaker's Triton image. See :class:`MultiModelEndpoint`.
     :param large_model: download and startup timeouts and the EBS volume size of a large model.
         An uncompressed model folder is ``ModelData.from_s3_prefix("s3://bucket/prefix/")``.
+    :param model_package_arn: serve an approved model package version (``image`` and
+        ``model_data`` then name its serving image and its artifacts, for the role's grants).
     :param removal_policy: default ``RETAIN``: the key and log group outlive the stack.
     :param allow_unlisted_instance_types: accept an ``ml.*`` type newer than the installed botocore.
         Also switched on for a whole app by the context key ``mlblueprints:allowUnlistedInstanceTypes``
@@ -187,6 +190,7 @@ class RealtimeEndpoint(EndpointBase):
         variants: Sequence[Variant] = (),
         shadow: Variant | None = None,
         data_capture: DataCapture | None = None,
+        model_package_arn: str | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         allow_unlisted_instance_types: bool = False,
@@ -242,6 +246,7 @@ class RealtimeEndpoint(EndpointBase):
                 )
         variants = tuple(variants)
         problems += variant_set_problems(variant_name, initial_variant_weight, variants, shadow)
+        problems += model_package_problems(model_package_arn, stack.region, multi_model=multi_model)
         variant_instances = {}
         for variant in (*variants, *((shadow,) if shadow else ())):
             variant_instance, variant_errors = _variant_checks(
@@ -356,6 +361,7 @@ class RealtimeEndpoint(EndpointBase):
             removal_policy=removal_policy,
             kind="endpoint",
             multi_model=multi_model,
+            model_package_arn=model_package_arn,
         )
 
         # Instance types with local NVMe storage encrypt it in hardware, and CreateEndpointConfig
@@ -717,6 +723,46 @@ def _variant_checks(variant: Variant, region: str, allow_unlisted: bool):
             )
         )
     return instance, errors
+
+
+_MODEL_PACKAGE = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):\d{12}:model-package/[a-zA-Z0-9-]{1,63}/\d+$"
+)
+
+
+def model_package_problems(arn: str | None, region: str, *, multi_model: bool) -> list[Problem]:
+    """A versioned model package ARN in the stack's region, for a single-model endpoint."""
+    if arn is None or Token.is_unresolved(arn):
+        return []
+    match = _MODEL_PACKAGE.fullmatch(arn)
+    if match is None:
+        return [
+            Problem(
+                f"model_package_arn={arn!r}: use a versioned model package ARN, "
+                "arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>.",
+                setting="model_package_arn",
+                value=arn,
+            )
+        ]
+    problems = []
+    if not Token.is_unresolved(region) and match["region"] != region:
+        problems.append(
+            Problem(
+                f"model_package_arn is in {match['region']}, but the stack deploys to {region}: SageMaker creates "
+                "models from packages of its own region. Deploy to that region, or register the model here.",
+                setting="model_package_arn",
+                value=arn,
+            )
+        )
+    if multi_model:
+        problems.append(
+            Problem(
+                "model_package_arn on a multi-model endpoint: a package is one model; serve it from "
+                "realtime-endpoint.",
+                setting="model_package_arn",
+            )
+        )
+    return problems
 
 
 def _async_problems(

@@ -80,6 +80,7 @@ class EndpointBase(Construct):
         removal_policy: RemovalPolicy,
         kind: str,
         multi_model: bool = False,
+        model_package_arn: str | None = None,
     ) -> None:
         """The key, the endpoint's log group, the execution role and the model (``Key``, ``Logs``, ``Role``, ``Model``).
 
@@ -137,6 +138,7 @@ class EndpointBase(Construct):
             vpc=vpc,
             subnets=subnets,
             multi_model=multi_model,
+            model_package_arn=model_package_arn,
         )
         self.security_group = self.model.security_group
 

@@ -26,6 +26,10 @@ class Model(Construct):
     :param network_isolation: no outbound network calls from the container (default). ``None``
         leaves it unset, for serverless endpoints, which do not support it.
     :param subnets: default: CDK's default selection, private subnets first; public ones are refused.
+    :param model_package_arn: serve this approved model package version (from a model package group,
+        such as the training blueprint's) instead of naming image and artifact in the container;
+        ``image`` and ``model_data`` still say what the role may pull and read: the package's serving
+        image and its artifacts (a prefix such as the training bucket's ``output/``).
     :param multi_model: host every archive under ``model_data``'s S3 prefix (``Mode: MultiModel``);
         requests pick one with ``TargetModel``. Without it, a prefix is a folder of uncompressed
         model files (``S3DataSource``, ``CompressionType: None``).
@@ -44,6 +48,7 @@ class Model(Construct):
         vpc: ec2.IVpc | None = None,
         subnets: ec2.SubnetSelection | None = None,
         multi_model: bool = False,
+        model_package_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         if multi_model and (model_data is None or not model_data.is_prefix):
@@ -76,7 +81,7 @@ class Model(Construct):
             )
 
         uncompressed = None
-        if model_data is not None and model_data.is_prefix and not multi_model:
+        if model_data is not None and model_data.is_prefix and not multi_model and model_package_arn is None:
             uncompressed = sagemaker.CfnModel.ModelDataSourceProperty(
                 s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
                     s3_uri=model_data.s3_url, s3_data_type="S3Prefix", compression_type="None"
@@ -89,6 +94,10 @@ class Model(Construct):
             execution_role_arn=role.role_arn,
             enable_network_isolation=network_isolation,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                model_package_name=model_package_arn, environment=environment or None
+            )
+            if model_package_arn is not None
+            else sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=self.image_uri,
                 mode="MultiModel" if multi_model else None,
                 model_data_url=model_data.s3_url if model_data is not None and uncompressed is None else None,

@@ -5,7 +5,7 @@ Each execution merges its input's overrides over the configured job (``hyperpara
 ``instance_count``, and ``channels`` by name), starts the job with the optimized integration
 ``arn:aws:states:::sagemaker:createTrainingJob.sync`` (which waits for the job and fails the
 execution when it fails), and registers the trained artifact in a model package group, pending
-approval. EventBridge rules turn failed or stopped jobs, and failed runs, into messages on an
+approval; ``RealtimeEndpoint(model_package_arn=...)`` serves an approved version. EventBridge rules turn failed or stopped jobs, and failed runs, into messages on an
 encrypted topic; an optional schedule starts runs periodically.
 
 Why Step Functions rather than SageMaker Pipelines: it is deployable in one CloudFormation stack with

@@ -213,3 +213,9 @@ def test_smoke_test_training_script_runs_as_the_toolkit_runs_it(tmp_path):
     assert "epoch=2 loss=0.2500" in result.stdout  # what the metric definition's regex reads
     model = json.loads((tmp_path / "model" / "model.json").read_text())
     assert model == {"epochs": 2, "loss": 0.25, "files": {"train": 1}}
+
+
+def test_outputs_say_where_an_endpoint_finds_the_artifacts(contract_templates):
+    outputs = Template.from_json(contract_templates[f"{EXAMPLE}-agnostic"]).to_json()["Outputs"]
+    assert outputs["ArtifactsLocation"]["Value"]["Fn::Join"][1][-1] == "/output/"
+    assert outputs["ArtifactsKeyArn"]["Value"] == {"Fn::GetAtt": ["KeyE447D366", "Arn"]}
