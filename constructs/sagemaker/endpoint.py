@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Annotations, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Aws, CfnRule, Duration, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -310,6 +310,17 @@ class RealtimeEndpoint(EndpointBase):
             *(v.instance_type for v in (*variants, *((shadow,) if shadow else ()))),
         ):
             assert_hosted_at_deploy(self, hosted)
+        package = (
+            _MODEL_PACKAGE.fullmatch(model_package_arn)
+            if model_package_arn and not Token.is_unresolved(model_package_arn)
+            else None
+        )
+        if package is not None and Token.is_unresolved(stack.region):
+            CfnRule(self, "ModelPackageRegion").add_assertion(
+                Fn.condition_equals(Aws.REGION, package["region"]),
+                f"The model package {model_package_arn} is in {package['region']}; SageMaker creates models "
+                "from packages of its own region. Deploy this stack there.",
+            )
 
         if instance is not None:
             advice = image_advice(image, instance)

@@ -74,3 +74,10 @@ def test_multi_model_refuses_a_package():
             {**CONFIG, "instance_type": "ml.c7i.xlarge", "dlc_tag": "2.6.0-cpu-py312-ubuntu22.04-sagemaker"},
             region="us-east-1",
         )
+
+
+def test_agnostic_stack_asserts_the_package_region_at_deploy():
+    settings = RealtimeEndpointSettings.parse("S", CONFIG)
+    rules = Template.from_stack(RealtimeEndpointStack(App(), "S", settings=settings)).to_json()["Rules"]
+    (rule,) = [r for name, r in rules.items() if name.startswith("EndpointModelPackageRegion")]
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
