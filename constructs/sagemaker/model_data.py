@@ -26,7 +26,7 @@ from constructs import Construct
 from mlblueprints.constructs.compliance.acknowledge import acknowledge_wildcard_resource
 from mlblueprints.constructs.errors import ModelDataError, Problem
 
-__all__ = ["ModelData", "ModelDataError", "key_region_problems", "pack_directory"]
+__all__ = ["ModelData", "ModelDataError", "key_region_problems", "pack_directory", "validate_model_archive"]
 
 # Anchored at both ends: "model.tar.gz.bak" is not a model archive.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -250,3 +250,62 @@ def pack_directory(directory: Path) -> Path:
     if not archive.exists():
         archive.write_bytes(payload)
     return archive
+
+
+def validate_model_archive(archive: str | Path, *, expected_files: tuple[str, ...] = ()) -> list[str]:
+    """The members of a ``model.tar.gz`` SageMaker would extract to ``/opt/ml/model``.
+
+    Raises :class:`ModelDataError` naming every problem at once: not gzip, not tar, members with
+    absolute paths or ``..`` (they would land outside the model directory), links that point out of
+    it, device files, or ``expected_files`` (e.g. ``code/inference.py``) missing.
+    """
+    path = Path(archive)
+    problems: list[Problem] = []
+    try:
+        with path.open("rb") as handle:
+            if handle.read(2) != b"\x1f\x8b":
+                raise ModelDataError(
+                    Problem(f"{path} is not gzip-compressed: SageMaker expects a .tar.gz archive (tar -czf).")
+                )
+    except OSError as error:
+        raise ModelDataError(Problem(f"{path} cannot be read: {error.strerror or error}.")) from None
+    try:
+        with tarfile.open(path, mode="r:gz") as tar:
+            members = tar.getmembers()
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise ModelDataError(
+            Problem(f"{path} is gzip but not a tar archive ({error}): pack it with tar -czf.")
+        ) from None
+    names = []
+    for member in members:
+        name = member.name
+        parts = Path(name).parts
+        if name.startswith("/") or (parts and parts[0].endswith(":")):
+            problems.append(
+                Problem(
+                    f"{path}: member {name!r} has an absolute path; store it relative to the model directory."
+                )
+            )
+        if ".." in parts:
+            problems.append(Problem(f"{path}: member {name!r} climbs out of the model directory ('..')."))
+        if member.issym() or member.islnk():
+            target = Path(name).parent / member.linkname
+            if member.linkname.startswith("/") or ".." in target.parts:
+                problems.append(
+                    Problem(
+                        f"{path}: link {name!r} points outside the model directory ({member.linkname!r})."
+                    )
+                )
+        if member.isdev() or member.isfifo():
+            problems.append(Problem(f"{path}: member {name!r} is a device or pipe, not a file."))
+        names.append(name.removeprefix("./"))
+    for expected in expected_files:
+        if expected not in names:
+            problems.append(
+                Problem(
+                    f"{path}: {expected!r} is missing (the archive holds {', '.join(sorted(names)[:8]) or 'nothing'})."
+                )
+            )
+    if problems:
+        raise ModelDataError(problems)
+    return names
