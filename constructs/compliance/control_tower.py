@@ -73,6 +73,10 @@ class ControlTowerChecks:
         present = _resource_types(template_paths)
         skipped = [rule for rule, types in RULE_TYPES.items() if types and not set(types) & present]
         disabled = sorted({*self._disabled_rules, *skipped})
+        if not set(RULE_TYPES) - set(disabled):
+            # No rule applies to these templates (an ECR registry stack, say): cfn-guard refuses to run
+            # without rules, and there is nothing to find.
+            return PolicyValidationPluginReportBeta1(success=True, violations=[])
         workers = min(os.cpu_count() or 1, len(template_paths))
         report = None
         if workers > 1:
