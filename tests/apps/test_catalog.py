@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from aws_cdk import App
+from aws_cdk import App, Stack
 from aws_cdk.assertions import Match, Template
-from conftest import REPO, offline_env
+from conftest import REPO, cdk_json_context, offline_env
 
 from mlblueprints.apps.catalog import EXAMPLE_STACKS, build_app
 from mlblueprints.apps.config import CatalogConfigError
@@ -353,3 +353,31 @@ def test_two_stacks_cannot_claim_one_endpoint_name():
 
 def test_an_empty_key_is_named_as_such():
     assert "the stack entry has an empty key" in _problems({"Mine": {**VALID, "": 1}})
+
+
+def test_cdk_deploy_of_the_examples_in_a_region_that_hosts_only_some(monkeypatch, capsys):
+    # `cdk deploy` with credentials: the examples are pinned to the CLI's region, and AWS_PROFILE may
+    # name a profile this machine lacks. Trainium is hosted in two regions only.
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile-on-this-machine")
+    app = build_app(App(context=cdk_json_context()))
+    stacks = {child.node.id for child in app.node.children if isinstance(child, Stack)}
+    assert stacks == {"GpuEndpoint", "Inferentia2Endpoint"}
+    assert all(app.node.find_child(name).region == "eu-west-1" for name in stacks)
+    err = capsys.readouterr().err
+    assert (
+        "Example stack 'TrainiumEndpoint' is not built in this region: ml.trn1.2xlarge is not offered" in err
+    )
+
+
+def test_examples_fail_where_none_fits_and_own_configs_stay_strict(monkeypatch):
+    monkeypatch.setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "af-south-1")
+    with pytest.raises(CatalogConfigError, match=r"GpuEndpoint.*ml.g5.xlarge is not offered"):
+        build_app(App(context=cdk_json_context()))
+    monkeypatch.setenv("CDK_DEFAULT_REGION", "eu-west-1")
+    with pytest.raises(
+        CatalogConfigError, match=r"ml.trn1.2xlarge is not offered for SageMaker hosting in eu-west-1"
+    ):
+        _app_with({"Mine": {**EXAMPLE_STACKS["TrainiumEndpoint"]}})
