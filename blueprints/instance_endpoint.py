@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from aws_cdk import CfnOutput, Duration, Environment, RemovalPolicy
+from aws_cdk import Duration, Environment, RemovalPolicy
 from pydantic import Field
 
 from constructs import Construct
-from mlblueprints.blueprints.model_settings import ModelSettings, build_model_parts, model_preflight, typed
+from mlblueprints.blueprints.model_settings import (
+    ModelSettings,
+    add_endpoint_outputs,
+    build_model_parts,
+    model_preflight,
+    typed,
+)
 from mlblueprints.blueprints.settings_base import construct_default, documented_default
 from mlblueprints.constructs._private.service_models import number_rule
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
@@ -287,17 +293,7 @@ class InstanceEndpointStack(AvailabilityZonesAtDeployTime):
             # Interface and gateway endpoints first: the instances pull the image and the model
             # through them as soon as the endpoint is created.
             self.endpoint.endpoint.node.add_dependency(self.network)
-        CfnOutput(
-            self, "EndpointName", value=self.endpoint.endpoint_name, description="SageMaker endpoint name"
-        )
-        CfnOutput(self, "EndpointArn", value=self.endpoint.endpoint_arn, description="SageMaker endpoint ARN")
-        if self.endpoint.alarm_topic is not None:
-            CfnOutput(
-                self,
-                "AlarmTopicArn",
-                value=self.endpoint.alarm_topic.topic_arn,
-                description="Subscribe to this SNS topic to receive the endpoint's alarms",
-            )
+        add_endpoint_outputs(self, self.endpoint)
         self.add_outputs()
 
     def create_endpoint(self, settings: InstanceEndpointSettings, **props: Any) -> RealtimeEndpoint:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws
+from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_kms as kms
 from pydantic import Field
 
@@ -22,12 +22,13 @@ from mlblueprints.blueprints.settings_base import BlueprintSettings
 from mlblueprints.constructs.compute.instance_types import InstanceType
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.sagemaker.container_image import ContainerImage, image_problems
-from mlblueprints.constructs.sagemaker.endpoint_base import alarm_email_problems
+from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, alarm_email_problems
 from mlblueprints.constructs.sagemaker.model_data import ModelData, key_region_problems
 
 __all__ = [
     "SMOKE_TEST_MODEL",
     "ModelSettings",
+    "add_endpoint_outputs",
     "build_model_parts",
     "model_preflight",
     "typed",
@@ -151,6 +152,19 @@ def build_model_parts(
         )
         return image, ModelData.from_url(settings.model_data_url, encryption_key=data_key)
     return image, ModelData.from_directory(scope, "SmokeTestModel", SMOKE_TEST_MODEL)
+
+
+def add_endpoint_outputs(stack: Stack, endpoint: EndpointBase) -> None:
+    """The outputs every endpoint stack has: the endpoint's name and ARN, and its alarm topic."""
+    CfnOutput(stack, "EndpointName", value=endpoint.endpoint_name, description="SageMaker endpoint name")
+    CfnOutput(stack, "EndpointArn", value=endpoint.endpoint_arn, description="SageMaker endpoint ARN")
+    if endpoint.alarm_topic is not None:
+        CfnOutput(
+            stack,
+            "AlarmTopicArn",
+            value=endpoint.alarm_topic.topic_arn,
+            description="Subscribe to this SNS topic to receive the endpoint's alarms",
+        )
 
 
 def image_source_problems(config: dict[str, Any]) -> list[Problem]:

@@ -8,10 +8,10 @@ VPC: serverless endpoints do not support one.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Environment, RemovalPolicy, Stack
+from aws_cdk import Duration, Environment, RemovalPolicy, Stack
 
 from constructs import Construct
-from mlblueprints.blueprints.model_settings import build_model_parts
+from mlblueprints.blueprints.model_settings import add_endpoint_outputs, build_model_parts
 from mlblueprints.blueprints.serverless_endpoint.settings import ServerlessEndpointSettings
 from mlblueprints.constructs.sagemaker.deployment import BlueGreenUpdate
 from mlblueprints.constructs.sagemaker.serverless import ServerlessAlarms, ServerlessEndpoint
@@ -64,14 +64,4 @@ class ServerlessEndpointStack(Stack):
                 "memory_size_mb", "max_concurrency", "provisioned_concurrency", "environment", "endpoint_name"
             ),
         )
-        CfnOutput(
-            self, "EndpointName", value=self.endpoint.endpoint_name, description="SageMaker endpoint name"
-        )
-        CfnOutput(self, "EndpointArn", value=self.endpoint.endpoint_arn, description="SageMaker endpoint ARN")
-        if self.endpoint.alarm_topic is not None:
-            CfnOutput(
-                self,
-                "AlarmTopicArn",
-                value=self.endpoint.alarm_topic.topic_arn,
-                description="Subscribe to this SNS topic to receive the endpoint's alarms",
-            )
+        add_endpoint_outputs(self, self.endpoint)

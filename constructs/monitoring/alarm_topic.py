@@ -6,11 +6,13 @@ from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from constructs import Construct
+from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
 from mlblueprints.constructs.security.encryption_key import allow_cloudwatch_alarms
 
-__all__ = ["AlarmTopic"]
+__all__ = ["AlarmTopic", "subscribe_email"]
 
 
 class AlarmTopic(Construct):
@@ -51,3 +53,21 @@ class AlarmTopic(Construct):
     @property
     def topic_arn(self) -> str:
         return self.topic.topic_arn
+
+
+def subscribe_email(topic: sns.ITopic, email: str, *, record: str) -> sns.Subscription:
+    """Subscribe ``email`` to ``topic`` (SNS mails it a link to confirm).
+
+    ``record`` says where what the messages announce stays recorded whatever SNS delivers, which is
+    why the subscription has no dead-letter queue (the Serverless pack's redrive rule).
+    """
+    subscription = topic.add_subscription(subscriptions.EmailSubscription(email))
+    acknowledge(
+        subscription,
+        "SNSRedrivePolicy",
+        topic="dead-letter queue for an e-mail subscription",
+        reason=f"{record} whatever SNS delivers; a dead-letter queue of undelivered e-mails would be a "
+        "second copy nobody reads.",
+        packs=(Pack.SERVERLESS,),
+    )
+    return subscription

@@ -19,7 +19,7 @@ from aws_cdk import aws_sns as sns
 
 from constructs import Construct
 from mlblueprints.constructs._private.service_models import number_rule
-from mlblueprints.constructs.compliance.acknowledge import acknowledge, acknowledge_wildcard_resource
+from mlblueprints.constructs.compliance.acknowledge import acknowledge_wildcard_resource
 from mlblueprints.constructs.compute.instance_types import SageMakerUse, check_instance_type
 from mlblueprints.constructs.compute.regional_offerings import (
     assert_hosted_at_deploy,
@@ -46,7 +46,12 @@ from mlblueprints.constructs.sagemaker.deployment import (
     default_deployment,
     is_inf1,
 )
-from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, alarm_email_problems, context_flag
+from mlblueprints.constructs.sagemaker.endpoint_base import (
+    EndpointBase,
+    alarm_email_problems,
+    context_flag,
+    volume_key_allowed,
+)
 from mlblueprints.constructs.sagemaker.model import Model
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 from mlblueprints.constructs.sagemaker.scaling import MAX_INSTANCES_PER_VARIANT, EndpointAutoScaling
@@ -378,7 +383,7 @@ class RealtimeEndpoint(EndpointBase):
         # Instance types with local NVMe storage encrypt it in hardware, and CreateEndpointConfig
         # fails if a KmsKeyId is given for them: the key is set only where the volume is known EBS.
         all_instances = [instance, *variant_instances.values()]
-        key_on_volume = all(i is not None and i.has_instance_storage is False for i in all_instances)
+        key_on_volume = volume_key_allowed(all_instances)
         self.output_bucket: s3.IBucket | None = None
         self.capture_bucket: s3.IBucket | None = None
         self.variant_models: dict[str, Model] = {}
@@ -428,12 +433,7 @@ class RealtimeEndpoint(EndpointBase):
             else None,
         )
         if not key_on_volume:
-            unknown = next((i for i in all_instances if i is None or i.has_instance_storage is None), None)
-            nvme = next((i for i in all_instances if i is not None and i.has_instance_storage), None)
-            described = nvme if unknown is None else unknown
-            self._acknowledge_volume_key(
-                described, described.name if described is not None else instance_type
-            )
+            self._acknowledge_volume_key(all_instances, instance_type)
         self._create_endpoint(self.endpoint_config)
 
         self.scalable_target = self.scaling_policy = None
@@ -563,31 +563,6 @@ class RealtimeEndpoint(EndpointBase):
         self.output_bucket.grant_put(grantee, f"{ASYNC_INPUT_PREFIX}*")
         self.output_bucket.grant_read(grantee, f"{ASYNC_OUTPUT_PREFIX}*")
         self.output_bucket.grant_read(grantee, f"{ASYNC_FAILURE_PREFIX}*")
-
-    def _acknowledge_volume_key(self, instance, instance_type: str) -> None:
-        if instance is not None and instance.has_instance_storage:
-            reason = (
-                f"{instance_type} serves from local NVMe instance storage, which AWS encrypts in "
-                "hardware (XTS-AES-256); the CreateEndpointConfig API rejects a KmsKeyId for instance "
-                "types with instance storage."
-            )
-        else:
-            reason = (
-                f"The storage kind of {instance_type} is unknown to this catalog, and a KmsKeyId on an "
-                "NVMe-backed type fails the deployment; SageMaker still encrypts the volume with its "
-                "AWS managed key."
-            )
-            Annotations.of(self).add_warning_v2(
-                "mlblueprints:volumeKeyUnknown",
-                f"The ML storage volume of {instance_type} is not encrypted with encryption_key "
-                "because its storage kind is unknown; add its family to the accelerator facts.",
-            )
-        acknowledge(
-            self.endpoint_config,
-            "SageMakerEndpointConfigurationKMSKeyConfigured",
-            topic=f"KMS key on the ML storage volume of {instance_type}",
-            reason=reason,
-        )
 
     def _add_alarms(self, options: EndpointAlarms, other_variants: list[str]) -> None:
         """5XX and latency alarms for each variant (the first variant's keep their original IDs)."""

@@ -18,15 +18,15 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from constructs import Construct
 from mlblueprints.constructs._private.names import STACK_SUFFIX_LENGTH, stack_id_suffix, unique_base_name
 from mlblueprints.constructs._private.retention import named_log_group_removal_policy
 from mlblueprints.constructs._private.service_models import map_member_rule, member_rule
-from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
+from mlblueprints.constructs.compliance.acknowledge import acknowledge
+from mlblueprints.constructs.compute.instance_types import InstanceType
 from mlblueprints.constructs.errors import Problem
-from mlblueprints.constructs.monitoring.alarm_topic import AlarmTopic
+from mlblueprints.constructs.monitoring.alarm_topic import AlarmTopic, subscribe_email
 from mlblueprints.constructs.monitoring.alarms import sagemaker_variant_metric, threshold_alarm
 from mlblueprints.constructs.sagemaker.container_image import ContainerImage
 from mlblueprints.constructs.sagemaker.execution_role import ExecutionRole
@@ -34,7 +34,13 @@ from mlblueprints.constructs.sagemaker.model import Model
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 from mlblueprints.constructs.security.encryption_key import EncryptionKey, allow_cloudwatch_logs
 
-__all__ = ["EndpointBase", "alarm_email_problems", "context_flag", "name_and_environment_problems"]
+__all__ = [
+    "EndpointBase",
+    "alarm_email_problems",
+    "context_flag",
+    "name_and_environment_problems",
+    "volume_key_allowed",
+]
 
 # An address SNS accepts for the "email" protocol: one mailbox, no display name.
 _EMAIL = r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$"
@@ -162,6 +168,40 @@ class EndpointBase(Construct):
             service="sagemaker", resource="endpoint", resource_name=self._arn_name
         )
 
+    def _acknowledge_volume_key(self, instances: list[InstanceType | None], fallback_name: str) -> None:
+        """Say why the endpoint configuration has no KmsKeyId (cdk-nag's KMS rule on endpoint configs).
+
+        Names the instance type that stops it: one with local NVMe storage, which AWS encrypts in
+        hardware, or one whose storage kind is unknown (then a warning asks for its facts).
+        """
+        unknown = next((i for i in instances if i is None or i.has_instance_storage is None), None)
+        nvme = next((i for i in instances if i is not None and i.has_instance_storage), None)
+        described = nvme if unknown is None else unknown
+        instance_type = described.name if described is not None else fallback_name
+        if described is not None and described.has_instance_storage:
+            reason = (
+                f"{instance_type} serves from local NVMe instance storage, which AWS encrypts in "
+                "hardware (XTS-AES-256); the CreateEndpointConfig API rejects a KmsKeyId for instance "
+                "types with instance storage."
+            )
+        else:
+            reason = (
+                f"The storage kind of {instance_type} is unknown to this catalog, and a KmsKeyId on an "
+                "NVMe-backed type fails the deployment; SageMaker still encrypts the volume with its "
+                "AWS managed key."
+            )
+            Annotations.of(self).add_warning_v2(
+                "mlblueprints:volumeKeyUnknown",
+                f"The ML storage volume of {instance_type} is not encrypted with encryption_key "
+                "because its storage kind is unknown; add its family to the accelerator facts.",
+            )
+        acknowledge(
+            self.endpoint_config,
+            "SageMakerEndpointConfigurationKMSKeyConfigured",
+            topic=f"KMS key on the ML storage volume of {instance_type}",
+            reason=reason,
+        )
+
     def _create_alarm_topic(self, topic: sns.ITopic | None, email: str | None) -> sns.ITopic:
         """``topic``, or a new encrypted ``AlarmTopic``; ``email`` subscribes (SNS asks it to confirm)."""
         if topic is None:
@@ -172,15 +212,8 @@ class EndpointBase(Construct):
                 display_name=f"Alarms of SageMaker endpoint {self.endpoint_name}",
             ).topic
         if email is not None:
-            subscription = topic.add_subscription(subscriptions.EmailSubscription(email))
-            acknowledge(
-                subscription,
-                "SNSRedrivePolicy",
-                topic="dead-letter queue for the alarm e-mail subscription",
-                reason="The subscription carries alarm notifications, whose state and history stay in "
-                "CloudWatch (DescribeAlarmHistory) whatever SNS delivers; a dead-letter queue of "
-                "undelivered e-mails would be a second copy nobody reads.",
-                packs=(Pack.SERVERLESS,),
+            subscribe_email(
+                topic, email, record="Alarm states and history stay in CloudWatch (DescribeAlarmHistory)"
             )
         self.alarm_topic = topic
         return topic
@@ -224,6 +257,15 @@ class EndpointBase(Construct):
             ],
             resource_arns=[self.endpoint_arn],
         )
+
+
+def volume_key_allowed(instances: list[InstanceType | None]) -> bool:
+    """A KmsKeyId on the endpoint configuration: only if every instance type is known to use EBS.
+
+    Types with local NVMe storage encrypt it in hardware, and CreateEndpointConfig fails if a
+    KmsKeyId is given for them.
+    """
+    return all(i is not None and i.has_instance_storage is False for i in instances)
 
 
 def alarm_email_problems(email: str | None) -> list[Problem]:

@@ -33,7 +33,6 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 from mlblueprints.constructs._private.names import STACK_SUFFIX_LENGTH, stack_id_suffix, unique_base_name
 from mlblueprints.constructs._private.service_models import enum_values, member_rule, number_rule
-from mlblueprints.constructs.compliance.acknowledge import acknowledge
 from mlblueprints.constructs.compute.instance_specs import instance_specs
 from mlblueprints.constructs.compute.instance_types import (
     AcceleratorKind,
@@ -53,7 +52,7 @@ from mlblueprints.constructs.sagemaker.container_image import (
     image_problems,
 )
 from mlblueprints.constructs.sagemaker.endpoint import ALLOW_UNLISTED_CONTEXT_KEY, EndpointAlarms
-from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, context_flag
+from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, context_flag, volume_key_allowed
 from mlblueprints.constructs.sagemaker.model import attach_to_vpc
 from mlblueprints.constructs.sagemaker.model_data import ModelData
 from mlblueprints.constructs.sagemaker.variant_options import LargeModelOptions
@@ -338,7 +337,7 @@ class InferenceComponentEndpoint(EndpointBase):
             vpc_config = sagemaker.CfnEndpointConfig.VpcConfigProperty(
                 security_group_ids=[self.security_group.security_group_id], subnets=subnet_ids
             )
-        key_on_volume = instance is not None and instance.has_instance_storage is False
+        key_on_volume = volume_key_allowed([instance])
         self.endpoint_config = sagemaker.CfnEndpointConfig(
             self,
             "Config",
@@ -364,16 +363,7 @@ class InferenceComponentEndpoint(EndpointBase):
         # SageMaker checks the role's access when it creates the endpoint configuration.
         self.endpoint_config.node.add_dependency(self.execution_role.policy_dependable)
         if not key_on_volume:
-            acknowledge(
-                self.endpoint_config,
-                "SageMakerEndpointConfigurationKMSKeyConfigured",
-                topic=f"KMS key on the ML storage volume of {instance_type}",
-                reason=f"{instance_type} serves from local NVMe instance storage, which AWS encrypts in hardware; "
-                "CreateEndpointConfig rejects a KmsKeyId for instance types with instance storage."
-                if instance is not None and instance.has_instance_storage
-                else f"The storage kind of {instance_type} is unknown to this catalog; a KmsKeyId on an NVMe-backed "
-                "type fails the deployment.",
-            )
+            self._acknowledge_volume_key([instance], instance_type)
         self._create_endpoint(self.endpoint_config)
         self.execution_role.acknowledge_wildcard(
             "ecr:GetAuthorizationToken returns a registry login token and supports no resource-level "

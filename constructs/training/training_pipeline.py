@@ -26,7 +26,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 
@@ -40,6 +39,7 @@ from mlblueprints.constructs.compliance.acknowledge import (
     acknowledge_wildcard_resource,
 )
 from mlblueprints.constructs.errors import TrainingJobError, raise_if_any
+from mlblueprints.constructs.monitoring.alarm_topic import subscribe_email
 from mlblueprints.constructs.sagemaker.container_image import ContainerImage
 from mlblueprints.constructs.sagemaker.execution_role import ExecutionRole
 from mlblueprints.constructs.sagemaker.model import attach_to_vpc
@@ -533,14 +533,11 @@ class TrainingPipeline(Construct):
             targets=[targets.SnsTopic(topic, dead_letter_queue=self.dead_letters)],
         )
         if email is not None:
-            subscription = topic.add_subscription(subscriptions.EmailSubscription(email))
-            acknowledge(
-                subscription,
-                "SNSRedrivePolicy",
-                topic="dead-letter queue for the notification e-mail subscription",
-                reason="The job's status and failure reason stay in SageMaker (DescribeTrainingJob) and the "
-                "state machine's log whatever SNS delivers; a dead-letter queue of e-mails would go unread.",
-                packs=(Pack.SERVERLESS,),
+            subscribe_email(
+                topic,
+                email,
+                record="The job's status and failure reason stay in SageMaker (DescribeTrainingJob) and the "
+                "state machine's log",
             )
         return topic
 
