@@ -15,13 +15,16 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from mlblueprints.constructs._private.service_models import number_rule
 from mlblueprints.constructs.errors import Problem
-from mlblueprints.constructs.sagemaker.scaling import MAX_INSTANCES_PER_VARIANT
+from mlblueprints.constructs.sagemaker.scaling import (
+    MAX_INSTANCES_PER_VARIANT,
+    variant_scalable_target,
+    wake_from_zero,
+)
 
 __all__ = ["AsyncInference", "BacklogScaling"]
 
@@ -148,15 +151,8 @@ class BacklogScaling:
 
         L1 for the reason :meth:`EndpointAutoScaling.bind` gives: the SageMaker service-linked role.
         """
-        min_capacity, max_capacity = self.capacities(initial_instance_count)
-        target = appscaling.CfnScalableTarget(
-            scope,
-            "ScalableTarget",
-            service_namespace="sagemaker",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            resource_id=f"endpoint/{endpoint_name}/variant/{variant_name}",
-            min_capacity=min_capacity,
-            max_capacity=max_capacity,
+        target = variant_scalable_target(
+            scope, endpoint_name, variant_name, *self.capacities(initial_instance_count)
         )
         backlog = appscaling.CfnScalingPolicy(
             scope,
@@ -180,37 +176,19 @@ class BacklogScaling:
                 scale_out_cooldown=int(self.scale_out_cooldown.to_seconds()),
             ),
         )
-        wake = appscaling.CfnScalingPolicy(
+        # AWS's recipe: one instance when the queue holds requests and none is running
+        # (HasBacklogWithoutCapacity, Average, two 1-minute periods; ChangeInCapacity +1, cooldown 300).
+        wake_from_zero(
             scope,
-            "WakeFromZero",
+            target=target,
             policy_name=f"{endpoint_name}-has-backlog-without-capacity",
-            policy_type="StepScaling",
-            scaling_target_id=target.ref,
-            step_scaling_policy_configuration=appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
-                adjustment_type="ChangeInCapacity",
-                metric_aggregation_type="Average",
-                cooldown=300,
-                step_adjustments=[
-                    appscaling.CfnScalingPolicy.StepAdjustmentProperty(
-                        metric_interval_lower_bound=0, scaling_adjustment=1
-                    )
-                ],
-            ),
-        )
-        cloudwatch.CfnAlarm(
-            scope,
-            "HasBacklogWithoutCapacityAlarm",
-            alarm_description=f"{endpoint_name}: requests are queued and no instance is running; adds one",
-            namespace="AWS/SageMaker",
+            alarm_id="HasBacklogWithoutCapacityAlarm",
+            description=f"{endpoint_name}: requests are queued and no instance is running; adds one",
             metric_name="HasBacklogWithoutCapacity",
-            dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name="EndpointName", value=endpoint_name)],
+            dimension=("EndpointName", endpoint_name),
             statistic="Average",
-            period=60,
+            aggregation="Average",
+            cooldown=300,
             evaluation_periods=2,
-            datapoints_to_alarm=2,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="missing",
-            alarm_actions=[wake.ref],
         )
         return target, backlog

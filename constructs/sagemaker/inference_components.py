@@ -55,6 +55,7 @@ from mlblueprints.constructs.sagemaker.endpoint import ALLOW_UNLISTED_CONTEXT_KE
 from mlblueprints.constructs.sagemaker.endpoint_base import EndpointBase, context_flag, volume_key_allowed
 from mlblueprints.constructs.sagemaker.model import attach_to_vpc
 from mlblueprints.constructs.sagemaker.model_data import ModelData
+from mlblueprints.constructs.sagemaker.scaling import scalable_target, wake_from_zero
 from mlblueprints.constructs.sagemaker.variant_options import LargeModelOptions
 
 __all__ = [
@@ -463,12 +464,10 @@ class InferenceComponentEndpoint(EndpointBase):
 
         L1 for the service-linked role, as in :meth:`EndpointAutoScaling.bind`.
         """
-        target = appscaling.CfnScalableTarget(
+        target = scalable_target(
             scope,
-            "ScalableTarget",
-            service_namespace="sagemaker",
-            scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
             resource_id=f"inference-component/{name}",
+            dimension="sagemaker:inference-component:DesiredCopyCount",
             min_capacity=scaling.min_copies,
             max_capacity=scaling.max_copies,
         )
@@ -490,38 +489,20 @@ class InferenceComponentEndpoint(EndpointBase):
         )
         if scaling.min_copies > 0:
             return
-        wake = appscaling.CfnScalingPolicy(
+        # AWS's recipe: a copy when a request found none (NoCapacityInvocationFailures, Sum over a
+        # minute; ChangeInCapacity +1, aggregation Maximum, cooldown 60).
+        wake_from_zero(
             scope,
-            "WakeFromZero",
+            target=target,
             policy_name=f"{name}-no-capacity",
-            policy_type="StepScaling",
-            scaling_target_id=target.ref,
-            step_scaling_policy_configuration=appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
-                adjustment_type="ChangeInCapacity",
-                metric_aggregation_type="Maximum",
-                cooldown=60,
-                step_adjustments=[
-                    appscaling.CfnScalingPolicy.StepAdjustmentProperty(
-                        metric_interval_lower_bound=0, scaling_adjustment=1
-                    )
-                ],
-            ),
-        )
-        cloudwatch.CfnAlarm(
-            scope,
-            "NoCapacityAlarm",
-            alarm_description=f"{name}: a request found no copy of the model; adds one",
-            namespace="AWS/SageMaker",
+            alarm_id="NoCapacityAlarm",
+            description=f"{name}: a request found no copy of the model; adds one",
             metric_name="NoCapacityInvocationFailures",
-            dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name="InferenceComponentName", value=name)],
+            dimension=("InferenceComponentName", name),
             statistic="Sum",
-            period=60,
+            aggregation="Maximum",
+            cooldown=60,
             evaluation_periods=1,
-            datapoints_to_alarm=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="missing",
-            alarm_actions=[wake.ref],
         )
 
     def _component_alarms(

@@ -6,11 +6,19 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
 
 from constructs import Construct
 from mlblueprints.constructs.errors import Problem
 
-__all__ = ["MAX_INSTANCES_PER_VARIANT", "MAX_TARGET_INVOCATIONS", "EndpointAutoScaling"]
+__all__ = [
+    "MAX_INSTANCES_PER_VARIANT",
+    "MAX_TARGET_INVOCATIONS",
+    "EndpointAutoScaling",
+    "scalable_target",
+    "variant_scalable_target",
+    "wake_from_zero",
+]
 
 # The hard ceiling this catalog accepts for one variant. SageMaker's default account quota for
 # instances per endpoint is far lower (see Service Quotas, "Number of instances across all
@@ -115,15 +123,8 @@ class EndpointAutoScaling:
         stable on purpose too: a replaced target or policy is registered under the same resource ID
         or policy name first and then deleted, which would remove the live registration.
         """
-        min_capacity, max_capacity = self.capacities(initial_instance_count)
-        target = appscaling.CfnScalableTarget(
-            scope,
-            "ScalableTarget",
-            service_namespace="sagemaker",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            resource_id=f"endpoint/{endpoint_name}/variant/{variant_name}",
-            min_capacity=min_capacity,
-            max_capacity=max_capacity,
+        target = variant_scalable_target(
+            scope, endpoint_name, variant_name, *self.capacities(initial_instance_count)
         )
         policy = appscaling.CfnScalingPolicy(
             scope,
@@ -141,3 +142,90 @@ class EndpointAutoScaling:
             ),
         )
         return target, policy
+
+
+def scalable_target(
+    scope: Construct, *, resource_id: str, dimension: str, min_capacity: int, max_capacity: int
+) -> appscaling.CfnScalableTarget:
+    """A SageMaker scalable target (``ScalableTarget``) registered with the service-linked role.
+
+    L1 on purpose: without a RoleARN, Application Auto Scaling uses its SageMaker service-linked
+    role; the L2 ScalableTarget would create a role that cannot call SageMaker.
+    """
+    return appscaling.CfnScalableTarget(
+        scope,
+        "ScalableTarget",
+        service_namespace="sagemaker",
+        scalable_dimension=dimension,
+        resource_id=resource_id,
+        min_capacity=min_capacity,
+        max_capacity=max_capacity,
+    )
+
+
+def variant_scalable_target(
+    scope: Construct, endpoint_name: str, variant_name: str, min_capacity: int, max_capacity: int
+) -> appscaling.CfnScalableTarget:
+    """The instance count of one production variant, as a scalable target."""
+    return scalable_target(
+        scope,
+        resource_id=f"endpoint/{endpoint_name}/variant/{variant_name}",
+        dimension="sagemaker:variant:DesiredInstanceCount",
+        min_capacity=min_capacity,
+        max_capacity=max_capacity,
+    )
+
+
+def wake_from_zero(
+    scope: Construct,
+    *,
+    target: appscaling.CfnScalableTarget,
+    policy_name: str,
+    alarm_id: str,
+    description: str,
+    metric_name: str,
+    dimension: tuple[str, str],
+    statistic: str,
+    aggregation: str,
+    cooldown: int,
+    evaluation_periods: int,
+) -> appscaling.CfnScalingPolicy:
+    """A step policy (``WakeFromZero``) that adds one unit when ``metric_name`` reaches 1, and its alarm.
+
+    Target tracking never scales out from zero: nothing is there to report the tracked metric. AWS's
+    scale-to-zero recipes (async endpoints, inference components) add this step policy for the way back.
+    """
+    wake = appscaling.CfnScalingPolicy(
+        scope,
+        "WakeFromZero",
+        policy_name=policy_name,
+        policy_type="StepScaling",
+        scaling_target_id=target.ref,
+        step_scaling_policy_configuration=appscaling.CfnScalingPolicy.StepScalingPolicyConfigurationProperty(
+            adjustment_type="ChangeInCapacity",
+            metric_aggregation_type=aggregation,
+            cooldown=cooldown,
+            step_adjustments=[
+                appscaling.CfnScalingPolicy.StepAdjustmentProperty(
+                    metric_interval_lower_bound=0, scaling_adjustment=1
+                )
+            ],
+        ),
+    )
+    cloudwatch.CfnAlarm(
+        scope,
+        alarm_id,
+        alarm_description=description,
+        namespace="AWS/SageMaker",
+        metric_name=metric_name,
+        dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name=dimension[0], value=dimension[1])],
+        statistic=statistic,
+        period=60,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=evaluation_periods,
+        threshold=1,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        treat_missing_data="missing",
+        alarm_actions=[wake.ref],
+    )
+    return wake
