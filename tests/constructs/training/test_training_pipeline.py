@@ -164,3 +164,39 @@ def test_bad_job_is_refused_before_anything_is_built():
     bad = TrainingJob(image=GPU_TRAINING, instance_type="ml.inf2.xlarge")
     with pytest.raises(TrainingJobError, match=r"AWS Inferentia serves inference only"):
         TrainingPipeline(Stack(App(), "Test"), "Training", job=bad)
+
+
+def test_job_role_reads_the_channel_buckets_and_writes_only_its_prefixes(built):
+    _, template, _, _ = built
+    (policy,) = [
+        p
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if "TrainingRole" in json.dumps(p["Properties"]["Roles"])
+    ]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    by_resource = {json.dumps(s["Resource"]): s for s in statements}
+    reads = by_resource[
+        json.dumps({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::my-data-bucket/*"]]})
+    ]
+    assert reads["Action"] == "s3:GetObject"
+    writes = [s for s in statements if "s3:PutObject" in json.dumps(s["Action"])]
+    prefixes = sorted(json.dumps(s["Resource"]).split('"/')[-1].split('"')[0] for s in writes)
+    assert prefixes == ["checkpoints/*", "output/*"]
+    actions = {
+        a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert not any(a.endswith("*") for a in actions if a.startswith("s3:"))
+
+
+def test_artifacts_bucket_and_log_group_are_retained_and_encrypted(built):
+    _, template, _, _ = built
+    buckets = [
+        b for b in template.find_resources("AWS::S3::Bucket").values() if "KMSMasterKeyID" in json.dumps(b)
+    ]
+    assert len(buckets) == 1 and buckets[0]["DeletionPolicy"] == "Retain"
+    (group,) = [
+        g
+        for g in template.find_resources("AWS::Logs::LogGroup").values()
+        if "vendedlogs/states" in json.dumps(g["Properties"]["LogGroupName"])
+    ]
+    assert "KmsKeyId" in group["Properties"] and group["DeletionPolicy"] == "RetainExceptOnCreate"
