@@ -7,12 +7,15 @@ STAMP := $(VENV)/.installed
 # checkov pins an older boto3/botocore than the catalog needs, so it gets a virtualenv of its own.
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
+# The container templates' toolkits (sagemaker-inference, sagemaker-training), for their local tests.
+CONTAINERS_VENV := .venv-containers
+CONTAINERS_STAMP := $(CONTAINERS_VENV)/.installed
 # The venv's Node.js (>= 22) must come before the machine's end-of-life Node 20, for jsii and for the CLI.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: install synth test scan lint format bench generate clean
 
-install: $(STAMP) $(SCAN_STAMP)
+install: $(STAMP) $(SCAN_STAMP) $(CONTAINERS_STAMP)
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	python3 -m venv $(VENV)
@@ -25,6 +28,12 @@ $(SCAN_STAMP): requirements-scan.txt
 	python3 -m venv $(SCAN_VENV)
 	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SCAN_VENV)/bin/python -m pip install --quiet -r requirements-scan.txt
+	touch $@
+
+$(CONTAINERS_STAMP): containers/serving/requirements.txt containers/training/requirements.txt
+	python3 -m venv $(CONTAINERS_VENV)
+	$(CONTAINERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CONTAINERS_VENV)/bin/python -m pip install --quiet -r containers/serving/requirements.txt -r containers/training/requirements.txt
 	touch $@
 
 synth: install

@@ -72,7 +72,8 @@ def check_serving_container(
         )
     start = time.perf_counter()
     try:
-        with socket.create_connection((host, port), timeout=max(connect_limit * 4, 1.0)):
+        # Long enough to measure a slow accept rather than race it: Linux resends a dropped SYN after 1 s.
+        with socket.create_connection((host, port), timeout=max(connect_limit * 8, 3.0)):
             took = time.perf_counter() - start
         checks.append(
             Check(

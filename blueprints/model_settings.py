@@ -59,6 +59,15 @@ class ModelSettings(BlueprintSettings):
         description="Your own image in ECR (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>), in the "
         "stack's region, instead of a DLC.",
     )
+    image_repository: str | None = Field(
+        None,
+        description="Your own image by ECR repository name, in the stack's own account and region (the "
+        "RepositoryName output of a container-image stack), with image_tag; instead of image_uri or a DLC.",
+    )
+    image_tag: str | None = Field(
+        None,
+        description="The tag of the image in image_repository (the container-image stack's ImageTag output).",
+    )
     allow_unlisted_image_tags: bool = Field(
         False, description="Accept a DLC tag newer than the catalog's image tables (synth warns)."
     )
@@ -138,6 +147,8 @@ def build_model_parts(
     """
     if settings.image_uri:
         image = ContainerImage.from_image_uri(settings.image_uri)
+    elif getattr(settings, "image_repository", None):
+        image = ContainerImage.from_repository_name(settings.image_repository, settings.image_tag)
     else:
         image = ContainerImage.from_dlc(
             settings.dlc_repository,
@@ -168,28 +179,51 @@ def add_endpoint_outputs(stack: Stack, endpoint: EndpointBase) -> None:
 
 
 def image_source_problems(config: dict[str, Any]) -> list[Problem]:
-    dlc = config.get("dlc_repository") is not None or config.get("dlc_tag") is not None
-    if config.get("image_uri") and dlc:
+    """Exactly one image source: image_uri, image_repository with image_tag, or a DLC."""
+    sources = [
+        name
+        for name, given in (
+            ("image_uri", config.get("image_uri")),
+            ("image_repository", config.get("image_repository") or config.get("image_tag")),
+            ("dlc_repository", config.get("dlc_repository") or config.get("dlc_tag")),
+        )
+        if given
+    ]
+    if len(sources) > 1:
         return [
             Problem(
-                "set either image_uri (your own ECR image) or dlc_repository and dlc_tag (an AWS Deep "
-                "Learning Container), not both",
-                setting="image_uri",
+                f"{' and '.join(sources)} both name an image; set one source, not both: image_uri (your own ECR "
+                "image by URI), "
+                "image_repository with image_tag (your own image by name, in the stack's region), or "
+                "dlc_repository with dlc_tag (an AWS Deep Learning Container)",
+                setting=sources[0],
             )
         ]
-    if not config.get("image_uri") and not (config.get("dlc_repository") and config.get("dlc_tag")):
-        return [
+    problems = []
+    for name, tag in (("image_repository", "image_tag"), ("dlc_repository", "dlc_tag")):
+        if sources == [name] and not (config.get(name) and config.get(tag)):
+            missing = tag if config.get(name) else name
+            problems.append(Problem(f"{name} and {tag} go together: set {missing} too", setting=missing))
+    if not sources:
+        problems.append(
             Problem(
-                "no container image: set image_uri to your ECR image, or both dlc_repository and dlc_tag, "
+                "no container image: set image_uri to your ECR image, image_repository and image_tag to an "
+                "image a container-image stack published, or both dlc_repository and dlc_tag, "
                 'e.g. "pytorch-inference" and "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker"',
                 setting="dlc_repository",
             )
-        ]
-    return []
+        )
+    return problems
 
 
 def image_of(config: dict[str, Any]) -> ContainerImage | list[Problem] | None:
     repository, tag, uri = config.get("dlc_repository"), config.get("dlc_tag"), config.get("image_uri")
+    own, own_tag = config.get("image_repository"), config.get("image_tag")
+    if isinstance(own, str) and isinstance(own_tag, str) and not (uri or repository or tag):
+        try:
+            return ContainerImage.from_repository_name(own, own_tag)
+        except MlBlueprintsError as error:
+            return error.problems
     if isinstance(uri, str) and uri and not (repository or tag):
         try:
             return ContainerImage.from_image_uri(uri)

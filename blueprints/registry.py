@@ -15,6 +15,7 @@ from aws_cdk import Environment, Stack
 
 from constructs import Construct
 from mlblueprints.blueprints.async_endpoint.settings import AsyncEndpointSettings
+from mlblueprints.blueprints.container_image.settings import ContainerImageSettings
 from mlblueprints.blueprints.inference_components_endpoint.settings import InferenceComponentsEndpointSettings
 from mlblueprints.blueprints.multi_model_endpoint.settings import MultiModelEndpointSettings
 from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
@@ -144,6 +145,22 @@ BLUEPRINTS: dict[str, Blueprint] = {
             settings=TrainingPipelineSettings,
             stack_path="mlblueprints.blueprints.training_pipeline.stack.TrainingPipelineStack",
             example=BLUEPRINTS_DIR / "training_pipeline" / "example.json",
+        ),
+        Blueprint(
+            name=ContainerImageSettings.blueprint_name,
+            summary=(
+                "A bring-your-own container in a hardened ECR repository: scan on push, immutable tags (named "
+                "moving-tag exceptions), a rotating KMS key, lifecycle rules, pulls for named accounts only, "
+                "retained on deletion. The image is built from a local Dockerfile directory, checked at synth "
+                "against SageMaker's serving or training contract, and published by cdk deploy under a "
+                "content-hash tag: with Docker (a CDK image asset copied into the repository) or, without "
+                "Docker, in CodeBuild with encrypted logs. Optional account registry settings: an ECR Public "
+                "pull-through cache for AWS's Deep Learning Containers, enhanced scanning, replication. Outputs "
+                "for the repository name and the image URI that endpoint and training stacks take."
+            ),
+            settings=ContainerImageSettings,
+            stack_path="mlblueprints.blueprints.container_image.stack.ContainerImageStack",
+            example=BLUEPRINTS_DIR / "container_image" / "example.json",
         ),
     )
 }

@@ -34,12 +34,15 @@ def test_construct_example_synthesizes_under_all_gates():
     )
 
 
-def test_readme_config_example_is_the_shipped_example_file():
-    (config,) = [b for b in _blocks("json") if '"stacks"' in b]
+def test_readme_config_examples_are_the_shipped_example_files():
+    first, images = [b for b in _blocks("json") if '"stacks"' in b]
     (path,) = re.findall(r"this one is `([^`]+\.json)`", README)
     assert path == "blueprints/realtime_endpoint/example.json"
-    assert json.loads(config) == json.loads((REPO / path).read_text())
+    assert json.loads(first) == json.loads((REPO / path).read_text())
     assert f"-c config={path} " in README
+    images_path = "blueprints/container_image/example.json"
+    assert json.loads(images) == json.loads((REPO / images_path).read_text())
+    assert f"-c config={images_path}`" in README
 
 
 def test_readme_commands_are_make_synth_and_make_test_and_ci_runs_make_test():

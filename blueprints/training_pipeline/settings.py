@@ -53,6 +53,15 @@ class TrainingPipelineSettings(BlueprintSettings):
         None,
         description="Your own training image in ECR (built on the SageMaker Training Toolkit), instead of a DLC.",
     )
+    image_repository: str | None = Field(
+        None,
+        description="Your own training image by ECR repository name, in the stack's account and region (the "
+        "RepositoryName output of a container-image stack), with image_tag.",
+    )
+    image_tag: str | None = Field(
+        None,
+        description="The tag of the image in image_repository (the container-image stack's ImageTag output).",
+    )
     allow_unlisted_image_tags: bool = Field(
         False, description="Accept a DLC tag newer than the catalog's tables."
     )

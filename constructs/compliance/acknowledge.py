@@ -15,10 +15,12 @@ environment-agnostic or pinned to an account and region.
 from __future__ import annotations
 
 import enum
+import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 
 from constructs import IConstruct
 from mlblueprints.constructs.errors import AcknowledgementError
@@ -31,6 +33,7 @@ __all__ = [
     "acknowledge_wildcard_resource",
     "nag_evidence",
     "rule_id",
+    "skip_checkov",
 ]
 
 
@@ -103,9 +106,13 @@ def _render(resolved: Any) -> str:
             return f"<{argument}>"
         if function == "Fn::GetAtt":
             return f"<{argument[0]}.{argument[1]}>"
+        if function == "Fn::Sub" and isinstance(argument, str):
+            return re.sub(r"\$\{([^}]+)\}", r"<\1>", argument)
         if function == "Fn::Join":
             separator, parts = argument
             return separator.join(_render(part) for part in parts)
+        # Other functions cdk-nag prints as compact JSON.
+        return json.dumps(resolved, separators=(",", ":"))
     raise AcknowledgementError(f"cannot render {resolved!r} as cdk-nag evidence")
 
 
@@ -129,4 +136,19 @@ def acknowledge_inline_policy(role: IConstruct) -> None:
         reason="The policy holds grants for this one role only and is created and deleted with it; AWS "
         "IAM guidance recommends inline policies for such a strict one-to-one relationship, and every "
         "statement is scoped to this construct's own resources.",
+    )
+
+
+def skip_checkov(resource: CfnResource, **reasons: str) -> None:
+    """Record checkov skips (``CKV_AWS_115="why"``) in ``resource``'s metadata, where checkov reads them.
+
+    For resources the cdk-nag acknowledgements cannot reach, such as a construct library's own Lambda
+    handlers: each skip names one check and says why it does not apply there.
+    """
+    if not reasons or not all(reason.strip() for reason in reasons.values()):
+        raise AcknowledgementError("skip_checkov() needs a reason for every check it skips")
+    existing = (resource.get_metadata("checkov") or {}).get("skip", [])
+    resource.add_metadata(
+        "checkov",
+        {"skip": [*existing, *({"id": check, "comment": reason} for check, reason in reasons.items())]},
     )

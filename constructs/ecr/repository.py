@@ -19,16 +19,16 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
-from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
+from mlblueprints.constructs._private.service_models import service_model
+from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge, skip_checkov
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.security.encryption_key import EncryptionKey
 
-__all__ = ["ImageRepository", "RepositoryError"]
+__all__ = ["ImageRepository", "RepositoryError", "is_repository_name"]
 
 MAX_EXCLUSION_FILTERS = 5
 _PATTERN = re.compile(r"^[A-Za-z0-9._*-]{1,128}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
-_NAME = re.compile(r"^(?=.{2,256}$)[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
 
 class RepositoryError(MlBlueprintsError):
@@ -77,6 +77,7 @@ class ImageRepository(Construct):
                 description=f"Encrypts the images of {self.node.path}",
                 removal_policy=removal_policy,
             ).key
+        self.encryption_key = encryption_key
         self.repository = ecr.Repository(
             self,
             "Resource",
@@ -119,6 +120,11 @@ class ImageRepository(Construct):
                 "be overwritten.",
                 packs=(Pack.CONTROL_TOWER,),
             )
+            skip_checkov(
+                self.repository.node.default_child,
+                CKV_AWS_51=f"Every tag is immutable except those matching {', '.join(mutable_tag_patterns)} "
+                "(IMMUTABLE_WITH_EXCLUSION), which the team moves on purpose.",
+            )
         for account in pull_accounts:
             self.repository.add_to_resource_policy(
                 iam.PolicyStatement(
@@ -151,7 +157,7 @@ def repository_problems(
 ) -> list[Problem]:
     """What ECR would refuse, or what would open the repository too wide; every problem at once."""
     problems = []
-    if repository_name is not None and not _NAME.fullmatch(repository_name):
+    if repository_name is not None and not is_repository_name(repository_name):
         problems.append(
             Problem(
                 f"repository_name={repository_name!r}: use 2 to 256 lower-case letters, digits and '._-/' "
@@ -210,3 +216,9 @@ def repository_problems(
                 )
             )
     return problems
+
+
+def is_repository_name(name: str) -> bool:
+    """Whether ECR takes ``name`` as a repository name (botocore's CreateRepository limits and pattern)."""
+    shape = service_model("ecr").member_shape("CreateRepositoryRequest", "repositoryName")
+    return shape["min"] <= len(name) <= shape["max"] and re.fullmatch(shape["pattern"], name) is not None

@@ -21,6 +21,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 from mlblueprints.constructs._private.service_models import partition_of, partitions
 from mlblueprints.constructs.compute.instance_types import AcceleratorKind, InstanceType, NeuronSdk
+from mlblueprints.constructs.ecr.repository import is_repository_name
 from mlblueprints.constructs.errors import ImageCompatibilityError, MlBlueprintsError, Problem
 from mlblueprints.constructs.sagemaker._private.dlc_catalog import (
     DlcRepository,
@@ -91,6 +92,7 @@ class ContainerImage:
     _uri: str | None = None
     _repository: ecr.IRepository | None = None
     _dlc: bool = False
+    _in_stack_registry: bool = False
     allow_unlisted_tag: bool = False
 
     @classmethod
@@ -112,6 +114,18 @@ class ContainerImage:
     def from_ecr_repository(cls, repository: ecr.IRepository, tag: str) -> ContainerImage:
         """Your own image (bring-your-own container) in an ECR repository you create or import."""
         return cls(repository_name=repository.repository_name, tag=tag, _repository=repository)
+
+    @classmethod
+    def from_repository_name(cls, repository_name: str, tag: str) -> ContainerImage:
+        """Your own image by repository name, in the stack's own account and region.
+
+        For an image a ``container-image`` stack published (its RepositoryName and ImageTag outputs):
+        the URI follows the stack wherever it is deployed.
+        """
+        problems = image_reference_problems(repository_name, tag)
+        if problems:
+            raise ImageCompatibilityError(problems)
+        return cls(repository_name=repository_name, tag=tag, _in_stack_registry=True)
 
     @classmethod
     def from_image_uri(cls, uri: str) -> ContainerImage:
@@ -188,7 +202,10 @@ class ContainerImage:
             repository_arn = self._repository.repository_arn
             uri = self._repository.repository_uri_for_tag(self.tag)
         else:
-            if self._dlc:
+            if self._in_stack_registry:
+                account, region = stack.account, stack.region
+                uri = f"{account}.dkr.ecr.{region}.{_url_suffix(stack)}/{self.repository_name}:{self.tag}"
+            elif self._dlc:
                 account, region = _dlc_account(stack, self), Aws.REGION
                 uri = f"{account}.dkr.ecr.{region}.{Aws.URL_SUFFIX}/{self.repository_name}:{self.tag}"
             else:
@@ -212,6 +229,46 @@ class ContainerImage:
                 resource_name=self.repository_name,
             )
         return uri, repository_arn
+
+
+# A Docker image tag: "up to 128 characters: lowercase and uppercase letters, digits, underscores,
+# periods, and hyphens; it can't start with a period or a hyphen" (Docker docs, "docker image tag").
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def image_reference_problems(repository_name: str, tag: str) -> list[Problem]:
+    """What ECR would refuse in a repository name and tag, or what would not pin the image."""
+    problems = []
+    if not Token.is_unresolved(repository_name) and not is_repository_name(repository_name):
+        problems.append(
+            Problem(
+                f"image_repository={repository_name!r} is not an ECR repository name: 2 to 256 lower-case letters, "
+                "digits and '._-' separators, with '/' between path parts, e.g. 'mlblueprints/serving-gpu' (the "
+                "RepositoryName output of a container-image stack).",
+                setting="image_repository",
+                value=repository_name,
+            )
+        )
+    if Token.is_unresolved(tag):
+        return problems
+    if tag == "latest":
+        problems.append(_latest_problem(f"{repository_name}:{tag}"))
+    elif not _IMAGE_TAG.fullmatch(tag):
+        problems.append(
+            Problem(
+                f"image_tag={tag!r} is not an ECR image tag: up to 128 letters, digits, '_', '.' and '-', not "
+                "starting with '.' or '-' (the ImageTag output of a container-image stack).",
+                setting="image_tag",
+                value=tag,
+            )
+        )
+    return problems
+
+
+def _url_suffix(stack: Stack) -> str:
+    """``amazonaws.com`` (``amazonaws.com.cn`` in China) for a pinned stack; ``AWS::URLSuffix`` if agnostic."""
+    partition = None if Token.is_unresolved(stack.region) else partition_of(stack.region)
+    return partitions()[partition]["outputs"]["dnsSuffix"] if partition else Aws.URL_SUFFIX
 
 
 def _short_hash(text: str) -> str:

@@ -26,6 +26,7 @@ from aws_cdk import aws_sns as sns
 
 from constructs import Construct
 from mlblueprints.constructs._private.service_models import number_rule
+from mlblueprints.constructs.compliance.acknowledge import skip_checkov
 from mlblueprints.constructs.errors import EndpointConfigError, ImageCompatibilityError, Problem, raise_if_any
 from mlblueprints.constructs.sagemaker.container_image import (
     ALLOW_UNLISTED_TAGS_CONTEXT_KEY,
@@ -275,6 +276,11 @@ class ServerlessEndpoint(EndpointBase):
             log_retention=log_retention,
             removal_policy=removal_policy,
             kind="serverless endpoint",
+        )
+        skip_checkov(
+            self.model.resource,
+            CKV_AWS_370="SageMaker Serverless Inference does not support network isolation (EnableNetworkIsolation "
+            "is refused for serverless endpoints); the realtime-endpoint blueprint serves an isolated container.",
         )
         config = sagemaker.CfnEndpointConfig(
             self,

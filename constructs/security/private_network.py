@@ -13,7 +13,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 from mlblueprints.constructs._private.names import unique_name_with_stack_suffix
 from mlblueprints.constructs._private.retention import named_log_group_removal_policy
-from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge, acknowledge_inline_policy
+from mlblueprints.constructs.compliance.acknowledge import (
+    Pack,
+    acknowledge,
+    acknowledge_inline_policy,
+    skip_checkov,
+)
 from mlblueprints.constructs.errors import NetworkConfigError, Problem
 from mlblueprints.constructs.security.encryption_key import allow_cloudwatch_logs
 
@@ -250,20 +255,9 @@ def _justify_default_sg_provider(stack: Stack) -> None:
         "aws-cdk-lib's VpcRestrictDefaultSG provider runs only while CloudFormation deploys the VPC, "
         "invoked synchronously by CloudFormation; "
     )
-    handler.add_metadata(
-        "checkov",
-        {
-            "skip": [
-                {"id": "CKV_AWS_115", "comment": why + "a concurrency reservation would only limit deploys."},
-                {
-                    "id": "CKV_AWS_116",
-                    "comment": why + "failures surface as a failed stack operation, not a queue.",
-                },
-                {
-                    "id": "CKV_AWS_117",
-                    "comment": why
-                    + "it calls the EC2 API, which the isolated VPC it configures cannot reach.",
-                },
-            ]
-        },
+    skip_checkov(
+        handler,
+        CKV_AWS_115=why + "a concurrency reservation would only limit deploys.",
+        CKV_AWS_116=why + "failures surface as a failed stack operation, not a queue.",
+        CKV_AWS_117=why + "it calls the EC2 API, which the isolated VPC it configures cannot reach.",
     )

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
+from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge, skip_checkov
 
 __all__ = ["SecureBucket"]
 
@@ -113,6 +113,7 @@ class SecureBucket(Construct):
             reason=reason,
             packs=(Pack.CONTROL_TOWER,),
         )
+        skip_checkov(log_bucket.node.default_child, CKV_AWS_18=reason)
         kms_topic = "KMS default encryption on the access-log bucket"
         kms_reason = (
             "S3 server access log delivery only supports SSE-S3 (AES-256) on the destination bucket; "
