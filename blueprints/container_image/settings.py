@@ -10,8 +10,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlblueprints.blueprints.settings_base import BlueprintSettings, construct_default
-from mlblueprints.constructs.ecr.image_build import PLATFORMS, RepositoryImage, image_build_problems
-from mlblueprints.constructs.ecr.registry import RegistrySettings, registry_problems
+from mlblueprints.constructs.ecr._private.ecr_public import ecr_public_problems
+from mlblueprints.constructs.ecr.image_build import (
+    CODEBUILD_ECR_PUBLIC,
+    PLATFORMS,
+    RepositoryImage,
+    image_build_problems,
+)
+from mlblueprints.constructs.ecr.registry import CACHE_ECR_PUBLIC, RegistrySettings, registry_problems
 from mlblueprints.constructs.ecr.repository import ImageRepository, repository_problems
 from mlblueprints.constructs.errors import Problem
 
@@ -153,13 +159,22 @@ class ContainerImageSettings(BlueprintSettings):
             )
         registry = config.get("registry")
         if isinstance(registry, dict):
-            prefix = registry.get("pull_through_prefix", "ecr-public")
+            prefix = registry.get("pull_through_prefix", _REGISTRY_DEFAULTS["pull_through_prefix"].default)
             replicate_to = registry.get("replicate_to") or []
             if (prefix is None or isinstance(prefix, str)) and all(isinstance(r, str) for r in replicate_to):
                 problems += [
                     dataclasses.replace(p, setting=f"registry.{p.setting}")
                     for p in registry_problems(prefix, replicate_to, region or "")
                 ]
+        if config.get("builder", "docker") == "codebuild":
+            problems += ecr_public_problems(region, **CODEBUILD_ECR_PUBLIC)
+        if isinstance(registry, dict) and registry.get(
+            "pull_through_prefix", _REGISTRY_DEFAULTS["pull_through_prefix"].default
+        ):
+            problems += [
+                dataclasses.replace(p, setting=f"registry.{p.setting}")
+                for p in ecr_public_problems(region, **CACHE_ECR_PUBLIC)
+            ]
         contract = config.get("contract", "serving")
         if contract in ("serving", "training") and "directory" in strings and not problems:
             dockerfile = Path(strings["directory"]) / strings.get("dockerfile", "Dockerfile")

@@ -42,11 +42,12 @@ from mlblueprints.constructs.compliance.acknowledge import (
     nag_evidence,
     skip_checkov,
 )
+from mlblueprints.constructs.ecr._private.ecr_public import assert_not_china, ecr_public_problems
 from mlblueprints.constructs.ecr.repository import ImageRepository, RepositoryError
 from mlblueprints.constructs.errors import AcknowledgementError, Problem
 from mlblueprints.constructs.security.encryption_key import allow_cloudwatch_logs
 
-__all__ = ["PLATFORMS", "ImageBuilder", "RepositoryImage", "image_build_problems"]
+__all__ = ["CODEBUILD_ECR_PUBLIC", "PLATFORMS", "ImageBuilder", "RepositoryImage", "image_build_problems"]
 
 # The platforms both builders can produce (Docker's platform strings; deploy-time-build runs an
 # amd64 or an arm64 CodeBuild project for them). SageMaker's accelerated instances are x86_64 except
@@ -61,6 +62,12 @@ _BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # The Lambda handler deploy-time-build adds to a stack, once (its construct ID starts with this).
 _DEPLOY_TIME_BUILD_HANDLER = "DeployTimeBuildCustomResourceHandler"
 _COPY_ROLE_ID = "ImageCopyRole"
+# deploy-time-build's CodeBuild project logs in to ECR Public (for public base images) in every build.
+CODEBUILD_ECR_PUBLIC = {
+    "feature": "builder 'codebuild' (deploy-time-build logs its builds in to public.ecr.aws)",
+    "setting": "builder",
+    "instead": "use builder 'docker' there",
+}
 
 
 class ImageBuilder(enum.Enum):
@@ -103,6 +110,8 @@ class RepositoryImage(Construct):
         problems = image_build_problems(
             directory=directory, file=file, build_args=build_args, tag_prefix=tag_prefix, platform=platform
         )
+        if builder is ImageBuilder.CODEBUILD:
+            problems += ecr_public_problems(Stack.of(self).region, **CODEBUILD_ECR_PUBLIC)
         if problems:
             raise RepositoryError(problems)
         self.repository = repository
@@ -173,6 +182,7 @@ class RepositoryImage(Construct):
     ) -> str:
         from cdklabs.deploy_time_build import ContainerImageBuild
 
+        assert_not_china(Stack.of(self), id="ImageBuildOutsideChina", **CODEBUILD_ECR_PUBLIC)
         before = set(Stack.of(self).node.children)
         self.build = ContainerImageBuild(
             self,

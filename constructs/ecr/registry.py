@@ -17,13 +17,19 @@ from aws_cdk import aws_ecr as ecr
 
 from constructs import Construct
 from mlblueprints.constructs._private.service_models import known_regions, service_model
+from mlblueprints.constructs.ecr._private.ecr_public import assert_not_china, ecr_public_problems
 from mlblueprints.constructs.ecr.repository import RepositoryError
 from mlblueprints.constructs.errors import Problem
 
-__all__ = ["PUBLIC_DLC_REGISTRY", "RegistrySettings"]
+__all__ = ["CACHE_ECR_PUBLIC", "PUBLIC_DLC_REGISTRY", "RegistrySettings"]
 
 # AWS publishes its Deep Learning Containers on ECR Public too (public.ecr.aws/deep-learning-containers).
 PUBLIC_DLC_REGISTRY = "public.ecr.aws"
+CACHE_ECR_PUBLIC = {
+    "feature": "the pull-through cache",
+    "setting": "pull_through_prefix",
+    "instead": "set pull_through_prefix to null there",
+}
 
 
 class RegistrySettings(Construct):
@@ -48,6 +54,9 @@ class RegistrySettings(Construct):
         super().__init__(scope, id)
         stack = Stack.of(self)
         problems = registry_problems(pull_through_prefix, replicate_to, stack.region)
+        if pull_through_prefix:
+            problems += ecr_public_problems(stack.region, **CACHE_ECR_PUBLIC)
+            assert_not_china(stack, id="PullThroughCacheOutsideChina", **CACHE_ECR_PUBLIC)
         if problems:
             raise RepositoryError(problems)
         self.pull_through_cache = (

@@ -109,6 +109,29 @@ def test_registry_settings_are_opt_in(context_dir):
     )
     template.has_resource_properties("AWS::ECR::RegistryScanningConfiguration", {"ScanType": "ENHANCED"})
     template.resource_count_is("AWS::ECR::ReplicationConfiguration", 1)
+    # ECR Public is not in aws-cn: an agnostic stack's change set is refused there.
+    (assertion,) = template.to_json()["Rules"]["PullThroughCacheOutsideChina"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AWS::Partition"}, "aws-cn"]}]}
+
+
+def test_ecr_public_features_are_refused_in_china_at_synth_and_at_deploy(context_dir, contract_templates):
+    message = _problems(
+        {
+            "China": {
+                "blueprint": "container-image",
+                "directory": str(context_dir),
+                "builder": "codebuild",
+                "registry": {},
+                "env": {"account": ACCOUNT, "region": "cn-northwest-1"},
+            }
+        }
+    )
+    assert "builder 'codebuild'" in message and "use builder 'docker' there" in message
+    assert "the pull-through cache uses Amazon ECR Public" in message
+    agnostic = contract_templates[f"{EXAMPLE}-agnostic"]
+    assert "ImageBuildOutsideChina" in agnostic["Rules"]
+    assert "ImageBuildOutsideChina" not in contract_templates[f"{EXAMPLE}-eu-west-1"].get("Rules", {})
+    assert "ImageBuildOutsideChina" not in contract_templates["TrainingImage-agnostic"].get("Rules", {})
 
 
 def test_every_problem_of_the_settings_at_once(context_dir):
