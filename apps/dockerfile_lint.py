@@ -56,18 +56,39 @@ def _instructions(text: str) -> list[tuple[int, str, str]]:
     return result
 
 
+_SHELLS = {"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash"}
+
+
+def _last_stage(instructions: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    starts = [index for index, (_, op, _) in enumerate(instructions) if op == "FROM"]
+    return instructions[starts[-1] :] if starts else instructions
+
+
 def lint_dockerfile(text: str, *, kind: str = "serving") -> list[Finding]:
     """Every finding of ``text`` for a ``"serving"`` or ``"training"`` container."""
     command = "serve" if kind == "serving" else "train"
-    instructions = _instructions(text)
+    # ENTRYPOINT, EXPOSE and USER of earlier build stages do not reach the image: only the last
+    # stage's (and its base image's) do.
+    instructions = _last_stage(_instructions(text))
     findings = []
     entrypoints = [(n, args) for n, op, args in instructions if op == "ENTRYPOINT"]
     if entrypoints:
         line, args = entrypoints[-1]
         try:
-            exec_form = isinstance(json.loads(args), list)
+            argv = json.loads(args)
         except json.JSONDecodeError:
-            exec_form = False
+            argv = None
+        exec_form = isinstance(argv, list)
+        if exec_form and len(argv) >= 2 and argv[0] in _SHELLS and argv[1] == "-c":
+            findings.append(
+                Finding(
+                    line,
+                    "exec-form-entrypoint",
+                    f"ENTRYPOINT {args} runs a shell in exec form: the shell, not your server, receives the SIGTERM "
+                    'SageMaker stops containers with. Run the program directly, e.g. ENTRYPOINT ["python", '
+                    '"/opt/program/serve.py"].',
+                )
+            )
         if not exec_form:
             findings.append(
                 Finding(

@@ -153,7 +153,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "moving-tag exceptions), a rotating KMS key, lifecycle rules, pulls for named accounts only, "
                 "retained on deletion. The image is built from a local Dockerfile directory, checked at synth "
                 "against SageMaker's serving or training contract, and published by cdk deploy under a "
-                "content-hash tag: with Docker (a CDK image asset copied into the repository) or, without "
+                "new tag per change of the build context: with Docker (a CDK image asset copied into the repository) or, without "
                 "Docker, in CodeBuild with encrypted logs. Optional account registry settings: an ECR Public "
                 "pull-through cache for AWS's Deep Learning Containers, enhanced scanning, replication. Outputs "
                 "for the repository name and the image URI that endpoint and training stacks take."

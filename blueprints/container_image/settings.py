@@ -14,6 +14,7 @@ from mlblueprints.constructs.ecr._private.ecr_public import ecr_public_problems
 from mlblueprints.constructs.ecr.image_build import (
     CODEBUILD_ECR_PUBLIC,
     PLATFORMS,
+    ImageBuilder,
     RepositoryImage,
     image_build_problems,
 )
@@ -75,7 +76,7 @@ class ContainerImageSettings(BlueprintSettings):
     )
     tag_prefix: str | None = Field(
         None,
-        description="Put before the image's content-hash tag, e.g. serving-gpu-.",
+        description="Put before the generated part of the image's tag, e.g. serving-gpu-.",
         json_schema_extra=construct_default(RepositoryImage, "tag_prefix"),
     )
     platform: Literal["linux/amd64", "linux/arm64"] | None = Field(
@@ -138,6 +139,9 @@ class ContainerImageSettings(BlueprintSettings):
                 tag_prefix=strings.get("tag_prefix", ""),
                 # An unknown platform is the schema's finding already.
                 platform=strings["platform"] if strings.get("platform") in PLATFORMS else "linux/amd64",
+                builder=ImageBuilder.CODEBUILD
+                if config.get("builder") == "codebuild"
+                else ImageBuilder.DOCKER,
             )
         patterns = config.get("mutable_tag_patterns") or []
         accounts = config.get("pull_accounts") or []
@@ -176,14 +180,16 @@ class ContainerImageSettings(BlueprintSettings):
                 for p in ecr_public_problems(region, **CACHE_ECR_PUBLIC)
             ]
         contract = config.get("contract", "serving")
-        if contract in ("serving", "training") and "directory" in strings and not problems:
+        if contract in ("serving", "training") and "directory" in strings:
+            # Checked whenever the Dockerfile exists, whatever else is wrong: one run names every problem.
             dockerfile = Path(strings["directory"]) / strings.get("dockerfile", "Dockerfile")
-            problems += [
-                Problem(
-                    f"{dockerfile}: {finding} (or set contract to 'none' for an image SageMaker does not run)",
-                    setting="contract",
-                    value=contract,
-                )
-                for finding in lint_dockerfile(dockerfile.read_text(), kind=contract)
-            ]
+            if dockerfile.is_file():
+                problems += [
+                    Problem(
+                        f"{dockerfile}: {finding} (or set contract to 'none' for an image SageMaker does not run)",
+                        setting="contract",
+                        value=contract,
+                    )
+                    for finding in lint_dockerfile(dockerfile.read_text(), kind=contract)
+                ]
         return problems

@@ -2,7 +2,7 @@
 
 For teams that bring their own training or serving container: the repository (scan on push,
 immutable tags, KMS, lifecycle rules, pull for named accounts only, retained) and the image,
-published under a content-hash tag by ``cdk deploy``, with Docker (a CDK image asset) or, on a
+published by ``cdk deploy`` under a new tag whenever the build context changes, with Docker (a CDK image asset) or, on a
 machine without Docker, in CodeBuild. Optionally the account's registry settings in the region:
 a pull-through cache for AWS's public Deep Learning Containers, enhanced scanning, replication.
 Endpoint and training stacks use the image by repository name and tag (the outputs).
@@ -74,7 +74,12 @@ class ContainerImageStack(Stack):
         CfnOutput(
             self, "RepositoryUri", value=self.repository.repository_uri, description="ECR repository URI"
         )
-        CfnOutput(self, "ImageTag", value=self.image.image_tag, description="The image's content-hash tag")
+        CfnOutput(
+            self,
+            "ImageTag",
+            value=self.image.image_tag,
+            description="The image's tag: its prefix and a part that changes with the build context",
+        )
         CfnOutput(
             self,
             "ImageUri",

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnDeletionPolicy, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
@@ -59,9 +59,13 @@ _HASH_LENGTH = 64
 _MAX_TAG_PREFIX = 128 - _HASH_LENGTH
 _TAG_PREFIX = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 _BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SHELL_SAFE = re.compile(r"^[A-Za-z0-9._:/@+=,-]*$")
 # The Lambda handler deploy-time-build adds to a stack, once (its construct ID starts with this).
 _DEPLOY_TIME_BUILD_HANDLER = "DeployTimeBuildCustomResourceHandler"
 _COPY_ROLE_ID = "ImageCopyRole"
+# The copy function's memory and /tmp (Lambda allows up to 10,240 MB of each, "Lambda quotas").
+_COPY_MEMORY_MB = 3008
+_COPY_EPHEMERAL_MB = 10240
 # deploy-time-build's CodeBuild project logs in to ECR Public (for public base images) in every build.
 CODEBUILD_ECR_PUBLIC = {
     "feature": "builder 'codebuild' (deploy-time-build logs its builds in to public.ecr.aws)",
@@ -108,7 +112,12 @@ class RepositoryImage(Construct):
         super().__init__(scope, id)
         build_args = dict(build_args or {})
         problems = image_build_problems(
-            directory=directory, file=file, build_args=build_args, tag_prefix=tag_prefix, platform=platform
+            directory=directory,
+            file=file,
+            build_args=build_args,
+            tag_prefix=tag_prefix,
+            platform=platform,
+            builder=builder,
         )
         if builder is ImageBuilder.CODEBUILD:
             problems += ecr_public_problems(Stack.of(self).region, **CODEBUILD_ECR_PUBLIC)
@@ -118,7 +127,9 @@ class RepositoryImage(Construct):
         self.builder = builder
         directory = str(Path(directory).resolve())
         if builder is ImageBuilder.DOCKER:
-            self.image_tag = self._publish_with_docker(directory, file, build_args, tag_prefix, platform)
+            self.image_tag = self._publish_with_docker(
+                directory, file, build_args, tag_prefix, platform, removal_policy
+            )
         else:
             self.image_tag = self._publish_with_codebuild(
                 directory, file, build_args, tag_prefix, platform, log_retention, removal_policy
@@ -134,7 +145,13 @@ class RepositoryImage(Construct):
         return self.repository.grant_pull(grantee)
 
     def _publish_with_docker(
-        self, directory: str, file: str, build_args: dict[str, str], tag_prefix: str, platform: str
+        self,
+        directory: str,
+        file: str,
+        build_args: dict[str, str],
+        tag_prefix: str,
+        platform: str,
+        removal_policy: RemovalPolicy,
     ) -> str:
         # Imported here: the package carries the copy's Lambda binary, which only this builder needs.
         from cdk_ecr_deployment import DockerImageName, ECRDeployment
@@ -159,15 +176,18 @@ class RepositoryImage(Construct):
             description="Copies images from the CDK bootstrap repository into this stack's ECR repositories",
         )
         self.asset.repository.grant_pull(role)
-        self.repository.repository.grant_push(role)
+        # AWS's push policy includes ecr:BatchGetImage ("IAM permissions for pushing an image").
+        self.repository.repository.grant_pull_push(role)
         self.copy = ECRDeployment(
             self,
             "Copy",
             src=DockerImageName(self.asset.image_uri),
             dest=DockerImageName(self.repository.repository.repository_uri_for_tag(tag)),
             role=role.without_policy_updates(),
+            # ML images run to several GB: the library's 512 MB is sized for small service images.
+            memory_limit=_COPY_MEMORY_MB,
         )
-        self._accept_copy_function(role)
+        self._accept_copy_function(role, removal_policy)
         return tag
 
     def _publish_with_codebuild(
@@ -183,7 +203,6 @@ class RepositoryImage(Construct):
         from cdklabs.deploy_time_build import ContainerImageBuild
 
         assert_not_china(Stack.of(self), id="ImageBuildOutsideChina", **CODEBUILD_ECR_PUBLIC)
-        before = set(Stack.of(self).node.children)
         self.build = ContainerImageBuild(
             self,
             "Build",
@@ -197,12 +216,16 @@ class RepositoryImage(Construct):
         # deploy-time-build adds its CodeBuild project (one per platform) and its Lambda handler to the
         # stack, not to this construct; find them to encrypt, log and justify what they do.
         stack = Stack.of(self)
-        added = [child for child in stack.node.children if child not in before]
         for project in (child for child in stack.node.children if isinstance(child, codebuild.Project)):
             self._harden_project(project, log_retention, removal_policy)
-        for child in added:
-            if isinstance(child, lambda_.Function) and child.node.id.startswith(_DEPLOY_TIME_BUILD_HANDLER):
-                self._accept_build_handler(child)
+        handler = next(
+            child
+            for child in stack.node.children
+            if isinstance(child, lambda_.Function) and child.node.id.startswith(_DEPLOY_TIME_BUILD_HANDLER)
+        )
+        self._accept_build_handler(handler, removal_policy)
+        # Lambda would create the group itself, unencrypted, if the build started before it existed.
+        self.build.node.add_dependency(_handler_log_group(handler))
         return self.build.image_tag
 
     def _harden_project(
@@ -210,6 +233,7 @@ class RepositoryImage(Construct):
     ) -> None:
         cfn = project.node.default_child
         if cfn.logs_config is not None:  # another RepositoryImage of this stack did it already
+            _keep_most_retentive(project.node.find_child("Logs"), removal_policy)
             return
         key = self.repository.encryption_key
         name = f"/aws/codebuild/mlblueprints/{project.node.id}-{stack_id_suffix()}"
@@ -288,9 +312,10 @@ class RepositoryImage(Construct):
             "the project builds this stack's own Dockerfile directory during cdk deploy.",
         )
 
-    def _accept_build_handler(self, handler: lambda_.Function) -> None:
+    def _accept_build_handler(self, handler: lambda_.Function, removal_policy: RemovalPolicy) -> None:
         _accept_deploy_time_function(
             handler,
+            removal_policy=removal_policy,
             role=handler.role,
             managed_basic_execution=True,
             name="mlblueprints-image-build",
@@ -299,14 +324,18 @@ class RepositoryImage(Construct):
             "CloudFormation",
         )
 
-    def _accept_copy_function(self, role: iam.Role) -> None:
+    def _accept_copy_function(self, role: iam.Role, removal_policy: RemovalPolicy) -> None:
         handler = next(
             child
             for child in Stack.of(self).node.children
             if isinstance(child, lambda_.Function) and "CDKECRDeployment" in child.node.id
         )
+        handler.node.default_child.ephemeral_storage = lambda_.CfnFunction.EphemeralStorageProperty(
+            size=_COPY_EPHEMERAL_MB
+        )
         function_name = _accept_deploy_time_function(
             handler,
+            removal_policy=removal_policy,
             role=role,
             managed_basic_execution=False,
             name="mlblueprints-image-copy",
@@ -314,6 +343,8 @@ class RepositoryImage(Construct):
             purpose="cdk-ecr-deployment's handler copies the image from the CDK bootstrap repository into "
             "this repository",
         )
+        # Lambda would create the group itself, unencrypted, if the copy ran before it existed.
+        self.copy.node.add_dependency(_handler_log_group(handler))
         if function_name is None:  # another image of this stack set the handler up
             return
         # By name, not by the log group's ARN: the group names the function, which depends on this role.
@@ -341,9 +372,30 @@ class RepositoryImage(Construct):
         )
 
 
+def _handler_log_group(handler: lambda_.Function) -> logs.LogGroup:
+    log_group = handler.node.try_find_child("LogGroup")
+    if not isinstance(log_group, logs.LogGroup):
+        raise TypeError(
+            f"{handler.node.path} has no LogGroup child: the construct library changed its layout"
+        )
+    return log_group
+
+
+def _keep_most_retentive(log_group: logs.LogGroup, removal_policy: RemovalPolicy) -> None:
+    """One log group serves every image of the stack: retained if any image's data is retained."""
+    cfn = log_group.node.default_child
+    already_retained = cfn.cfn_options.deletion_policy in (
+        CfnDeletionPolicy.RETAIN,
+        CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE,
+    )
+    if not already_retained or removal_policy is RemovalPolicy.RETAIN:
+        log_group.apply_removal_policy(named_log_group_removal_policy(removal_policy))
+
+
 def _accept_deploy_time_function(
     handler: lambda_.Function,
     *,
+    removal_policy: RemovalPolicy,
     role: iam.IRole,
     managed_basic_execution: bool,
     name: str,
@@ -359,14 +411,22 @@ def _accept_deploy_time_function(
     """
     cfn = handler.node.default_child
     if cfn.get_metadata("checkov"):
+        _keep_most_retentive(_handler_log_group(handler), removal_policy)
         return None
     cfn.memory_size = cfn.memory_size or 256
     function_name = f"{name}-{stack_id_suffix()}"
     cfn.function_name = function_name
-    log_group = handler.node.try_find_child("LogGroup")
-    if isinstance(log_group, logs.LogGroup):
-        allow_cloudwatch_logs(key, f"/aws/lambda/{name}-*")
-        log_group.node.default_child.kms_key_id = key.key_arn
+    # aws-cdk-lib creates the group only under the useCdkManagedLogGroup feature flag; without it,
+    # Lambda would create it on first run, unencrypted and kept forever.
+    log_group = handler.node.try_find_child("LogGroup") or logs.LogGroup(
+        handler,
+        "LogGroup",
+        log_group_name=f"/aws/lambda/{function_name}",
+        retention=logs.RetentionDays.ONE_YEAR,
+    )
+    log_group.apply_removal_policy(named_log_group_removal_policy(removal_policy))
+    allow_cloudwatch_logs(key, f"/aws/lambda/{name}-*")
+    log_group.node.default_child.kms_key_id = key.key_arn
     why = f"{purpose}; CloudFormation invokes it only while it deploys this stack"
     acknowledge_inline_policy(role)
     if managed_basic_execution:
@@ -434,7 +494,13 @@ def _wildcard_reason(evidence: str) -> str:
 
 
 def image_build_problems(
-    *, directory: str | Path, file: str, build_args: Mapping[str, str], tag_prefix: str, platform: str
+    *,
+    directory: str | Path,
+    file: str,
+    build_args: Mapping[str, str],
+    tag_prefix: str,
+    platform: str,
+    builder: ImageBuilder = ImageBuilder.DOCKER,
 ) -> list[Problem]:
     """What would make the build fail at deploy, found at synth; every problem at once."""
     problems = []
@@ -475,7 +541,17 @@ def image_build_problems(
                 value=tag_prefix,
             )
         )
-    for name in build_args:
+    for name, value in build_args.items():
+        if builder is ImageBuilder.CODEBUILD and not _SHELL_SAFE.fullmatch(value):
+            problems.append(
+                Problem(
+                    f"build argument {name}={value!r}: the CodeBuild builder passes it through a shell command "
+                    "line (deploy-time-build's buildspec), where spaces, quotes and '$' break the build; use "
+                    "letters, digits and '._:/@+=,-', or the docker builder.",
+                    setting="build_args",
+                    value=value,
+                )
+            )
         if not _BUILD_ARG.fullmatch(name):
             problems.append(
                 Problem(

@@ -60,3 +60,20 @@ def test_command_exit_codes(tmp_path, capsys):
     assert main([str(good)]) == 0
     assert main([str(bad)]) == 1 and "runs-as-root" in capsys.readouterr().out
     assert main([str(tmp_path / "Missing")]) == 2
+
+
+def test_only_the_last_build_stage_counts():
+    text = (
+        "FROM python:3.12 AS build\nUSER builder\nEXPOSE 9000\n"
+        'FROM python:3.12-slim\nEXPOSE 8080\nENTRYPOINT ["python", "/opt/program/serve.py"]\n'
+    )
+    assert lint_dockerfile(text, kind="serving") == []
+    text = 'FROM a AS build\nEXPOSE 8080\nENTRYPOINT ["serve"]\nFROM b\nCOPY --from=build /x /x\n'
+    rules = {finding.rule for finding in lint_dockerfile(text, kind="serving")}
+    assert rules == {"serve-handled", "port-8080"}
+
+
+def test_a_shell_wrapped_in_exec_form_is_flagged():
+    text = 'FROM a\nEXPOSE 8080\nENTRYPOINT ["/bin/sh", "-c", "python serve.py"]\n'
+    (finding,) = lint_dockerfile(text, kind="serving")
+    assert finding.rule == "exec-form-entrypoint" and "runs a shell in exec form" in finding.message

@@ -88,6 +88,9 @@ def test_docker_builder_passes_every_gate_agnostic_pinned_and_in_china(context_d
     (repository,) = china.find_resources("AWS::ECR::Repository").values()
     assert repository["DeletionPolicy"] == "Delete"
     assert repository["Properties"]["EmptyOnDelete"] is True
+    # retain_data false deletes the copy function's log group too (and the key it is encrypted with).
+    assert {g["DeletionPolicy"] for g in china.find_resources("AWS::Logs::LogGroup").values()} == {"Delete"}
+    assert {k["DeletionPolicy"] for k in china.find_resources("AWS::KMS::Key").values()} == {"Delete"}
     copy = json.dumps(templates["China"])
     assert "arn:aws-cn:ecr:cn-north-1" in copy or '"Ref": "AWS::Partition"' in copy
     assert {"Agnostic", "Pinned", "China"} <= set(templates)

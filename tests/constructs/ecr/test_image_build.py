@@ -157,3 +157,64 @@ def test_every_problem_at_once(tmp_path):
         RepositoryImage(stack, "Missing", repository=repository, directory=tmp_path / "nope")
     with pytest.raises(RepositoryError, match="at most 64 characters"):
         RepositoryImage(stack, "Long", repository=repository, directory=tmp_path, tag_prefix="a" * 65)
+
+
+@pytest.mark.parametrize("builder", list(ImageBuilder))
+def test_handler_logs_exist_encrypted_before_the_handler_runs_even_without_the_feature_flag(
+    context_dir, builder
+):
+    stack = _stack()  # a plain App: no useCdkManagedLogGroup flag from cdk.json
+    image = _image(stack, context_dir, builder)
+    template = Template.from_stack(stack).to_json()
+    key_arn = {
+        "Fn::GetAtt": [stack.get_logical_id(image.repository.encryption_key.node.default_child), "Arn"]
+    }
+    handler_groups = {
+        name: group
+        for name, group in template["Resources"].items()
+        if group["Type"] == "AWS::Logs::LogGroup" and "/aws/lambda/mlblueprints-image-" in json.dumps(group)
+    }
+    (group_id,) = handler_groups
+    assert handler_groups[group_id]["Properties"]["KmsKeyId"] == key_arn
+    assert handler_groups[group_id]["DeletionPolicy"] == "RetainExceptOnCreate"
+    (custom,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] in ("Custom::CDKECRDeployment", "Custom::CDKContainerImageBuild")
+    ]
+    assert group_id in custom["DependsOn"]
+
+
+def test_copy_function_is_sized_for_ml_images(context_dir):
+    stack = _stack()
+    _image(stack, context_dir, ImageBuilder.DOCKER)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {"FunctionName": Match.object_like({}), "MemorySize": 3008, "EphemeralStorage": {"Size": 10240}},
+    )
+
+
+def test_shared_build_logs_are_kept_if_any_image_keeps_its_data(context_dir):
+    from aws_cdk import RemovalPolicy
+
+    stack = _stack()
+    for name, policy in (("Scratch", RemovalPolicy.DESTROY), ("Kept", RemovalPolicy.RETAIN)):
+        repository = ImageRepository(stack, f"Repository{name}", removal_policy=policy)
+        RepositoryImage(
+            stack,
+            f"Image{name}",
+            repository=repository,
+            directory=context_dir,
+            file="Dockerfile.gpu",
+            builder=ImageBuilder.CODEBUILD,
+            removal_policy=policy,
+        )
+    groups = Template.from_stack(stack).find_resources("AWS::Logs::LogGroup")
+    assert len(groups) == 2  # the build project's and the handler's, one each per stack
+    assert {group["DeletionPolicy"] for group in groups.values()} == {"RetainExceptOnCreate"}
+
+
+def test_codebuild_refuses_build_arguments_a_shell_would_split(context_dir):
+    with pytest.raises(RepositoryError, match=r"build argument BASE='cuda 12': the CodeBuild builder"):
+        _image(_stack(), context_dir, ImageBuilder.CODEBUILD, build_args={"BASE": "cuda 12"})
+    _image(_stack(), context_dir, ImageBuilder.DOCKER, build_args={"BASE": "cuda 12"})
