@@ -9,7 +9,9 @@ SIGTERM reaches gunicorn, which lets in-flight requests finish and exits 0.
 
 Any argument other than ``serve`` is refused with exit status 2 (the usage-error status), so a
 container started by mistake for training (``docker run <image> train``) fails at once and says why,
-instead of serving on a training instance until the job times out.
+instead of serving on a training instance until the job times out. Settings the server cannot run with
+(``serving_app.ServerSettingsError``, such as several workers on Neuron devices) are refused the same
+way, before any worker starts, with one line per setting saying what to set instead.
 """
 
 from __future__ import annotations
@@ -29,9 +31,14 @@ def main(argv: list[str]) -> int:
         )
         return 2
     # Imported only now: a wrong argument is reported even where the toolkit is not installed.
-    from serving_app import ServingApplication
+    from serving_app import ServerSettingsError, ServingApplication
 
-    ServingApplication().run()  # gunicorn's arbiter exits the process itself: 0 after SIGTERM
+    try:
+        application = ServingApplication()
+    except ServerSettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    application.run()  # gunicorn's arbiter exits the process itself: 0 after SIGTERM
     return 0
 
 

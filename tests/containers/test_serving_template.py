@@ -2,7 +2,7 @@
 
 Each server is a real process with ``SAGEMAKER_BASE_DIR`` pointing at a temporary ``/opt/ml``; the
 model it serves is written by the training template's program, so the two templates are tested as
-the pair a user deploys. The servers start once per module.
+the pair a user deploys. The servers start once per module, side by side.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import signal
 import socket
 import subprocess
 import textwrap
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,45 @@ USER_INFERENCE = textwrap.dedent(
         return {"sum": sum(data["values"]), "attributes": attributes, "epochs": model["artifact"]["hyperparameters"]["epochs"]}
     """
 )
+
+# A user's code/inference.py for requests in flight together: model_fn counts its calls in a file (a
+# worker killed mid-request would be replaced and load the model again), predict_fn says when it
+# starts, sleeps as the request asks, and only then reads the request's header through its context;
+# input_fn and output_fn speak JSON and CSV, so each request's content types can be told apart.
+CONCURRENT_INFERENCE = textwrap.dedent(
+    """
+    import json, os, time
+
+    BASE = os.environ["SAGEMAKER_BASE_DIR"]
+
+    def model_fn(model_dir):
+        with open(os.path.join(BASE, "model_fn_calls"), "a") as calls:
+            calls.write(f"{os.getpid()}\\n")
+        return {}
+
+    def input_fn(body, content_type):
+        if content_type == "text/csv":
+            return {"values": [int(value) for value in body.split(",")]}
+        return json.loads(body)
+
+    def predict_fn(data, model, context):
+        attributes = dict(pair.split("=") for pair in context.get_request_header(0, "X-Amzn-Sagemaker-Custom-Attributes").split(","))
+        open(os.path.join(BASE, "predicting-" + attributes["id"]), "w").close()
+        time.sleep(float(attributes["sleep"]))
+        if data.get("fail"):
+            raise ValueError("asked to fail")
+        attributes = dict(pair.split("=") for pair in context.get_request_header(0, "X-Amzn-Sagemaker-Custom-Attributes").split(","))
+        return {"sum": sum(data["values"]), "id": attributes["id"]}
+
+    def output_fn(prediction, accept):
+        if accept == "text/csv":
+            return f"{prediction['sum']},{prediction['id']}", "text/csv"
+        return json.dumps(prediction), "application/json"
+    """
+)
+# gunicorn's worker timeout in the concurrent server: shorter than its slowest request.
+SHORT_TIMEOUT = 2
+SLOW_PREDICTION = 3.0
 
 
 @dataclass
@@ -86,9 +127,9 @@ def _trained_model(base: Path) -> Path:
     return base / "model"
 
 
-def _start(base: Path, port: int | None, *args: str) -> Server:
+def _start(base: Path, port: int | None, *args: str, **settings: str) -> Server:
     """The image's entry point; ``port=None`` leaves SAGEMAKER_BIND_TO_PORT unset (the default, 8080)."""
-    variables = {"SAGEMAKER_BASE_DIR": str(base)}
+    variables = {"SAGEMAKER_BASE_DIR": str(base), **settings}
     if port is not None:
         variables["SAGEMAKER_BIND_TO_PORT"] = str(port)
     log = base / "server.log"
@@ -132,23 +173,30 @@ def servers(tmp_path_factory):
     code.mkdir()
     (code / "inference.py").write_text(USER_INFERENCE)
     (code / "requirements.txt").write_text("numpy\n")
+    concurrent_base = tmp_path_factory.mktemp("concurrent")
+    code = _trained_model(concurrent_base) / "code"
+    code.mkdir()
+    (code / "inference.py").write_text(CONCURRENT_INFERENCE)
     default = _start(default_base, None if _port_is_free(SAGEMAKER_PORT) else _free_port())
     user = _start(user_base, _free_port())
+    concurrent = _start(concurrent_base, _free_port(), SAGEMAKER_MODEL_SERVER_TIMEOUT=str(SHORT_TIMEOUT))
+    started = {"default": default, "user": user, "concurrent": concurrent}
     try:
-        yield {"default": _wait_ready(default), "user": _wait_ready(user)}
+        yield {name: _wait_ready(server) for name, server in started.items()}
     finally:
-        _stop(default)
-        _stop(user)
+        for server in started.values():
+            _stop(server)
 
 
 def test_settings_default_to_the_contract_and_follow_the_toolkit_variables():
-    """Port, workers and timeout, read by the server's own code in the pinned toolkit venv."""
+    """Port, workers, threads and timeout, read by the server's own code in the pinned toolkit venv."""
     script = textwrap.dedent(
         """
         import json, os, serving_app
+        serving_app.NEURON_DEVICES = "/nonexistent/neuron[0-9]*"  # as on a GPU or CPU host, wherever this runs
         default = serving_app.server_settings()
         os.environ.update(SAGEMAKER_BIND_TO_PORT="9000", SAGEMAKER_MODEL_SERVER_WORKERS="3",
-                          SAGEMAKER_MODEL_SERVER_TIMEOUT="30")
+                          SAGEMAKER_MODEL_SERVER_TIMEOUT="30", SAGEMAKER_MODEL_SERVER_THREADS="8")
         overridden = serving_app.server_settings()
         os.environ["SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS"] = "90"
         seconds = serving_app.server_settings()["timeout"]
@@ -168,6 +216,8 @@ def test_settings_default_to_the_contract_and_follow_the_toolkit_variables():
     default, overridden, seconds, gpus = json.loads(result.stdout)
     assert (default["bind"], default["workers"], default["timeout"]) == (f"0.0.0.0:{SAGEMAKER_PORT}", 1, 60)
     assert (overridden["bind"], overridden["workers"], overridden["timeout"]) == ("0.0.0.0:9000", 3, 30)
+    # Threads, so /ping is answered while a prediction runs and the timeout is a worker heartbeat.
+    assert (default["worker_class"], default["threads"], overridden["threads"]) == ("gthread", 4, 8)
     assert seconds == 90
     assert gpus == [None, 0, 1, 0]
     assert default["control_socket_disable"] is True
@@ -256,6 +306,126 @@ def test_errors_get_the_toolkit_status_and_the_message(
 ):
     answer_status, _, answer = servers[server].request(method, path, body, headers)
     assert answer_status == status and message in answer.decode()
+
+
+def _count_model_loads(server: Server) -> int:
+    return len((server.log.parent / "model_fn_calls").read_text().splitlines())
+
+
+def _wait_for(path: Path, limit: float = 5.0) -> None:
+    deadline = time.monotonic() + limit
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} did not appear"
+        time.sleep(0.02)
+
+
+def test_ping_is_answered_at_once_while_a_long_prediction_runs_past_the_worker_timeout(servers):
+    """One request at a time per worker made /ping wait behind predictions, and gunicorn's timeout
+    killed the worker mid-request (the replacement reloaded the model and answered 503)."""
+    server = servers["concurrent"]
+    slow = {}
+
+    def invoke_slowly() -> None:
+        slow["answer"] = server.request(
+            "POST",
+            "/invocations",
+            b'{"values": [4, 5]}',
+            {
+                "Content-Type": "application/json",
+                "X-Amzn-SageMaker-Custom-Attributes": f"sleep={SLOW_PREDICTION},id=slow",
+            },
+        )
+
+    caller = threading.Thread(target=invoke_slowly)
+    started = time.monotonic()
+    caller.start()
+    _wait_for(server.log.parent / "predicting-slow")
+    before = time.monotonic()
+    assert server.request("GET", "/ping") == (200, "text/plain", b"")
+    assert time.monotonic() - before < 1.0
+    caller.join(timeout=15)
+    assert time.monotonic() - started > SHORT_TIMEOUT + 0.5  # the prediction outlived the timeout...
+    assert slow["answer"] == (200, "application/json", b'{"sum": 9, "id": "slow"}')  # ...and finished
+    assert _count_model_loads(server) == 1  # no worker was killed and replaced
+    log = server.log.read_text()
+    assert "Using worker: gthread" in log and "WORKER TIMEOUT" not in log
+
+
+def test_requests_in_flight_together_each_get_their_own_headers_content_types_and_status(servers):
+    server = servers["concurrent"]
+    requests = {
+        "json": (b'{"values": [1, 2]}', {"Content-Type": "application/json", "Accept": "application/json"}),
+        "csv": (b"10,20", {"Content-Type": "text/csv", "Accept": "text/csv"}),
+        "fail": (b'{"fail": true}', {"Content-Type": "application/json", "Accept": "application/json"}),
+    }
+
+    def invoke(name: str):
+        body, headers = requests[name]
+        attributes = {"X-Amzn-SageMaker-Custom-Attributes": f"sleep=1,id={name}"}
+        return server.request("POST", "/invocations", body, headers | attributes)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(len(requests)) as pool:
+        answers = dict(zip(requests, pool.map(invoke, requests), strict=True))
+    assert time.monotonic() - started < 2.5  # together: one after another would take 3 s
+    assert answers["json"] == (200, "application/json", b'{"sum": 3, "id": "json"}')
+    assert answers["csv"] == (200, "text/csv", b"30,csv")
+    status, content_type, body = answers["fail"]
+    assert (status, content_type) == (500, "text/plain; charset=utf-8") and b"asked to fail" in body
+    assert _count_model_loads(server) == 1
+
+
+def _settings_outcome(
+    tmp_path: Path, devices: list[str], *, serve: bool = True, **variables: str
+) -> subprocess.CompletedProcess:
+    """``entrypoint.py serve`` (or only ``server_settings()``) with a fake /dev holding ``devices``.
+
+    Serving is asked for only where the settings are refused: the entry point then exits at once."""
+    dev = tmp_path / "dev"
+    dev.mkdir(parents=True, exist_ok=True)
+    for device in devices:
+        (dev / device).touch()
+    script = textwrap.dedent(
+        """
+        import sys, serving_app, entrypoint
+        serving_app.NEURON_DEVICES = sys.argv[1]
+        if sys.argv[2] == "serve":
+            sys.exit(entrypoint.main(["serve"]))
+        serving_app.server_settings()
+        """
+    )
+    return subprocess.run(
+        [venv_tool("python"), "-c", script, str(dev / "neuron[0-9]*"), "serve" if serve else "settings"],
+        cwd=SERVING,
+        # A free port: a server that did not refuse must not collide with the others (it times out instead).
+        env=container_env(
+            SAGEMAKER_BASE_DIR=str(tmp_path), SAGEMAKER_BIND_TO_PORT=str(_free_port()), **variables
+        ),
+        capture_output=True,
+        text=True,
+        timeout=15,
+    )
+
+
+def test_several_workers_on_neuron_devices_are_refused_with_one_worker_per_container_advice(tmp_path):
+    """The Neuron runtime gives every NeuronCore to the first worker; the others could not load."""
+    refused = _settings_outcome(tmp_path, ["neuron0", "neuron1"], SAGEMAKER_MODEL_SERVER_WORKERS="2")
+    assert refused.returncode == 2, refused.stderr
+    assert "error: SAGEMAKER_MODEL_SERVER_WORKERS=2 with Neuron devices" in refused.stderr
+    assert "neuron0" in refused.stderr and "Use SAGEMAKER_MODEL_SERVER_WORKERS=1" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    one_worker = _settings_outcome(tmp_path, ["neuron0"], SAGEMAKER_MODEL_SERVER_WORKERS="1", serve=False)
+    no_neuron = _settings_outcome(tmp_path / "gpu", [], SAGEMAKER_MODEL_SERVER_WORKERS="2", serve=False)
+    assert (one_worker.returncode, no_neuron.returncode) == (0, 0), one_worker.stderr + no_neuron.stderr
+
+
+def test_fewer_than_two_threads_are_refused_together_with_every_other_problem(tmp_path):
+    refused = _settings_outcome(
+        tmp_path, ["neuron0"], SAGEMAKER_MODEL_SERVER_WORKERS="2", SAGEMAKER_MODEL_SERVER_THREADS="1"
+    )
+    assert refused.returncode == 2
+    assert "SAGEMAKER_MODEL_SERVER_THREADS=1 is not a whole number of at least 2" in refused.stderr
+    assert "SAGEMAKER_MODEL_SERVER_WORKERS=2 with Neuron devices" in refused.stderr
 
 
 def test_code_requirements_are_reported_not_installed(servers):
