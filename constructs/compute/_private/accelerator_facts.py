@@ -66,6 +66,8 @@ FAMILY_FACTS: dict[str, FamilyFacts] = {
     "p6-b200": _gpus("NVIDIA B200", None, {"48xlarge": 8}),
     "p6-b300": _gpus("NVIDIA B300", None, {"48xlarge": 8}),
     "p6e-gb200": _gpus("NVIDIA GB200", None, {}),
+    # Graviton (arm64) hosts with NVIDIA T4G GPUs: EC2 only, no SageMaker hosting.
+    "g5g": _gpus("NVIDIA T4G", 16, {**_ONE_TO_SIXTEEN, "16xlarge": 2, "metal": 2}),
     "g4dn": _gpus("NVIDIA T4", 16, {**_ONE_TO_SIXTEEN, "12xlarge": 4}),
     "g5": _gpus("NVIDIA A10G", 24, _G5_LIKE),
     "g6": _gpus("NVIDIA L4", 24, _G5_LIKE),
