@@ -21,7 +21,7 @@ from mlblueprints.constructs.compute._private.accelerator_facts import (
 from mlblueprints.constructs.compute._private.efa_facts import EFA_INTERFACES
 from mlblueprints.constructs.errors import Problem
 
-__all__ = ["Ec2InstanceType", "describe_ec2_instance_type", "ec2_instance_type_problems"]
+__all__ = ["Ec2InstanceType", "describe_ec2_instance_type", "ec2_instance_type_problems", "efa_sizes"]
 
 _NAME = re.compile(r"^(?P<family>[a-z0-9-]+)\.(?P<size>[a-z0-9-]+)$")
 # arm64 families: AWS Graviton ("g" after the generation digit: g5g) and NVIDIA Grace (p6e-gb200).
@@ -89,3 +89,8 @@ def ec2_instance_type_problems(name: str, *, setting: str = "instance_type") -> 
             value=name,
         )
     ]
+
+
+def efa_sizes(family: str) -> list[str]:
+    """The sizes of ``family`` whose EFA interface count AWS documents (see ``_private/efa_facts.py``)."""
+    return [name for name in EFA_INTERFACES if name.split(".")[0] == family]

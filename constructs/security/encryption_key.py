@@ -7,11 +7,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 
 from constructs import Construct
+from mlblueprints.constructs.compliance.acknowledge import skip_checkov
 
 __all__ = [
     "EncryptionKey",
     "allow_cloudwatch_alarms",
     "allow_cloudwatch_logs",
+    "allow_ebs_in_account",
     "limit_grants_to_aws_services",
 ]
 
@@ -131,3 +133,43 @@ def allow_cloudwatch_alarms(key: kms.IKey) -> bool:
         ),
         allow_no_op=True,
     ).statement_added
+
+
+def allow_ebs_in_account(key: kms.IKey) -> bool:
+    """Let EC2 use the key for EBS volumes of this account, whoever launches them.
+
+    The statement of AWS's own ``aws/ebs`` key policy: any principal of the account, through EC2
+    only (``kms:ViaService`` and ``kms:CallerAccount``). Auto Scaling launches as its service-linked
+    role, which a key policy cannot name before the account's first group creates it; without this,
+    instances with encrypted volumes fail to launch ("Required AWS KMS key policy for use with
+    encrypted volumes", Amazon EC2 Auto Scaling User Guide).
+    """
+    cfn_key = key.node.default_child if isinstance(key, kms.Key) else None
+    if cfn_key is not None and not (cfn_key.get_metadata("checkov") or {}).get("skip"):
+        skip_checkov(
+            cfn_key,
+            CKV_AWS_33="The one '*' principal is AWS's own aws/ebs key-policy statement: limited to callers of this "
+            "account (kms:CallerAccount) through EC2 (kms:ViaService), so Auto Scaling's service-linked role can "
+            "launch instances with encrypted volumes.",
+        )
+    return key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowEbsThroughEc2InThisAccount",
+            principals=[iam.AnyPrincipal()],
+            actions=[
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:CreateGrant",
+                "kms:DescribeKey",
+            ],
+            resources=["*"],
+            conditions={
+                "StringEquals": {
+                    "kms:CallerAccount": Aws.ACCOUNT_ID,
+                    "kms:ViaService": f"ec2.{Aws.REGION}.{Aws.URL_SUFFIX}",
+                }
+            },
+        )
+    )

@@ -205,15 +205,21 @@ class PrivateNetwork(Construct):
             ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS from the VPC"
         )
         _justify_default_sg_provider(Stack.of(self))
-        for endpoint_id, service in _INTERFACE_ENDPOINTS.items():
-            self.vpc.add_interface_endpoint(
-                endpoint_id,
-                service=service,
-                subnets=self.subnets,
-                private_dns_enabled=True,
-                security_groups=[self.endpoint_security_group],
-                open=False,
-            )
+        self.add_interface_endpoints(_INTERFACE_ENDPOINTS)
+
+    def add_interface_endpoints(self, services: dict[str, ec2.InterfaceVpcEndpointAwsService]) -> None:
+        """More AWS service endpoints in the isolated subnets (e.g. SSM Session Manager's for an EC2 fleet),
+        behind the same security group as the others; an endpoint already there is not added twice."""
+        for endpoint_id, service in services.items():
+            if self.vpc.node.try_find_child(endpoint_id) is None:
+                self.vpc.add_interface_endpoint(
+                    endpoint_id,
+                    service=service,
+                    subnets=self.subnets,
+                    private_dns_enabled=True,
+                    security_groups=[self.endpoint_security_group],
+                    open=False,
+                )
 
     def allow_s3_objects(self, *object_arns: str, actions: tuple[str, ...] = ("s3:GetObject",)) -> None:
         """Let the VPC read (or, with ``actions``, write) these S3 objects through its gateway endpoint.

@@ -7,6 +7,7 @@ rewrites ``control_tower_rule_types.py`` from it; a test fails when the two diff
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import tarfile
@@ -62,3 +63,23 @@ def render(rule_types: dict[str, tuple[str, ...]]) -> str:
 if __name__ == "__main__":
     TARGET.write_text(render(read_rule_types()))
     sys.exit(0)
+
+
+@functools.cache
+def rule_text(name: str) -> str:
+    """The text of one guard rule file (``ct-ec2-pr-15``) of the installed plugin."""
+    distribution = metadata.distribution("cdklabs.cdk-validator-cfnguard")
+    (tarball,) = [
+        Path(distribution.locate_file(f)) for f in distribution.files if f.name.endswith(".jsii.tgz")
+    ]
+    with tarfile.open(tarball) as archive:
+        for member in archive:
+            match = _RULE.match(member.name)
+            if match and match["name"] == name:
+                return archive.extractfile(member).read().decode()
+    raise KeyError(f"the installed cdk-validator-cfnguard has no rule {name}")
+
+
+def instance_type_patterns(name: str) -> tuple[re.Pattern, ...]:
+    """The instance-type regular expressions a guard rule lists (its Nitro types, say)."""
+    return tuple(re.compile(pattern) for pattern in re.findall(r"/(\^[^/]+\$)/", rule_text(name)))

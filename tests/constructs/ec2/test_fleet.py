@@ -1,0 +1,231 @@
+"""AcceleratedFleet: secure launch template, EFA layout, capacity options, gates, and every refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import App, Environment
+from aws_cdk.assertions import Template
+from conftest import cdk_json_context
+
+from mlblueprints.constructs.compliance.gates import add_compliance_gates
+from mlblueprints.constructs.ec2.dlami import DlamiOs
+from mlblueprints.constructs.ec2.fleet import (
+    SESSION_MANAGER_ENDPOINTS,
+    AcceleratedFleet,
+    CapacityReservation,
+    FleetError,
+    ScheduledCapacity,
+)
+from mlblueprints.constructs.security.baseline import SecurityBaseline
+from mlblueprints.constructs.security.private_network import AvailabilityZonesAtDeployTime
+
+
+def _fleet(app: App | None = None, name: str = "Fleet", env: Environment | None = None, **props):
+    stack = AvailabilityZonesAtDeployTime(app or App(), name, env=env)
+    base = SecurityBaseline.create(stack)
+    base.network.add_interface_endpoints(SESSION_MANAGER_ENDPOINTS)
+    fleet = AcceleratedFleet(stack, "Fleet", vpc=base.network.vpc, encryption_key=base.key.key, **props)
+    return stack, fleet
+
+
+def _data(template: Template) -> dict:
+    (launch_template,) = template.find_resources("AWS::EC2::LaunchTemplate").values()
+    return launch_template["Properties"]["LaunchTemplateData"]
+
+
+def _group(template: Template) -> dict:
+    (group,) = template.find_resources("AWS::AutoScaling::AutoScalingGroup").values()
+    return group
+
+
+def test_secure_defaults():
+    stack, fleet = _fleet(instance_type="g6e.xlarge")
+    template = Template.from_stack(stack)
+    data = _data(template)
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    (root,) = data["BlockDeviceMappings"]
+    assert root["DeviceName"] == "/dev/sda1"  # Ubuntu DLAMI root: sized and encrypted, not an extra volume
+    assert root["Ebs"]["Encrypted"] is True and root["Ebs"]["KmsKeyId"]["Fn::GetAtt"][1] == "Arn"
+    assert "KeyName" not in data and "SecurityGroupIds" not in data
+    (interface,) = data["NetworkInterfaces"]
+    assert interface["AssociatePublicIpAddress"] is False and interface["DeviceIndex"] == 0
+    (group_sg,) = template.find_resources(
+        "AWS::EC2::SecurityGroup",
+        {"Properties": {"GroupDescription": fleet.security_group.node.default_child.group_description}},
+    ).values()
+    assert "SecurityGroupIngress" not in group_sg["Properties"]  # no port 22, no inbound at all
+    parameters = template.to_json()["Parameters"]
+    assert any(
+        p.get("Default")
+        == "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-24.04/latest/ami-id"
+        and p["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+        for p in parameters.values()
+    )
+    group = _group(template)
+    assert len(group["Properties"]["VPCZoneIdentifier"]) == 2
+    assert group["UpdatePolicy"]["AutoScalingRollingUpdate"]["MaxBatchSize"] == 1
+    actions = {
+        action
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert "ssm:UpdateInstanceInformation" in actions and not any(
+        a.startswith(("s3:", "iam:")) for a in actions
+    )
+    user_data = json.dumps(data["UserData"])
+    assert "nvidia_gpu" in user_data and "amazon-cloudwatch-agent-ctl" in user_data
+    key_policy = json.dumps(template.find_resources("AWS::KMS::Key"))
+    assert "AllowEbsThroughEc2InThisAccount" in key_policy and "kms:ViaService" in key_policy
+
+
+def test_hop_limit_two_and_amazon_linux_root_device():
+    stack, _ = _fleet(instance_type="inf2.xlarge", imds_hop_limit=2, dlami_os=DlamiOs.AMAZON_LINUX_2023)
+    data = _data(Template.from_stack(stack))
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert data["BlockDeviceMappings"][0]["DeviceName"] == "/dev/xvda"
+    assert "neuron-monitor-cloudwatch.py" in json.dumps(data["UserData"])
+
+
+@pytest.mark.parametrize(("instance_type", "efa_count"), [("p5.48xlarge", 32), ("trn1.32xlarge", 8)])
+def test_efa_layout_placement_and_self_only_security_group(instance_type, efa_count):
+    stack, fleet = _fleet(instance_type=instance_type, efa=True)
+    template = Template.from_stack(stack)
+    interfaces = _data(template)["NetworkInterfaces"]
+    assert interfaces[0] | {"Groups": None} == {
+        "NetworkCardIndex": 0, "DeviceIndex": 0, "InterfaceType": "interface", "Groups": None,
+        "AssociatePublicIpAddress": False, "DeleteOnTermination": True,
+    }  # fmt: skip
+    efa = interfaces[1:]
+    assert len(efa) == efa_count
+    assert [(i["NetworkCardIndex"], i["DeviceIndex"]) for i in efa] == [(0, 1)] + [
+        (c, 0) for c in range(1, efa_count)
+    ]
+    assert {i["InterfaceType"] for i in efa} == {"efa-only"}
+    sg_ref = {"Fn::GetAtt": [stack.get_logical_id(fleet.security_group.node.default_child), "GroupId"]}
+    assert all(i["Groups"] == [sg_ref] for i in interfaces)
+    template.has_resource_properties("AWS::EC2::PlacementGroup", {"Strategy": "cluster"})
+    assert "GroupName" in _data(template)["Placement"]
+    (ingress,) = [
+        rule
+        for rule in template.find_resources("AWS::EC2::SecurityGroupIngress").values()
+        if rule["Properties"].get("SourceSecurityGroupId") == sg_ref
+    ]
+    assert ingress["Properties"]["IpProtocol"] == "-1"
+    assert len(_group(template)["Properties"]["VPCZoneIdentifier"]) == 1  # one zone, as the placement group
+
+
+def test_mixed_instances_capacity_rebalance_schedules_and_notifications():
+    stack, _ = _fleet(
+        instance_type="g6e.12xlarge",
+        spot_instance_types=["g6e.24xlarge", "g6.12xlarge"],
+        on_demand_base_capacity=1,
+        on_demand_percentage_above_base=0,
+        schedules=[ScheduledCapacity("Night", "0 20 * * *", 0, 0, time_zone="Europe/Paris")],
+        notification_email="ops@example.com",
+    )
+    template = Template.from_stack(stack)
+    properties = _group(template)["Properties"]
+    policy = properties["MixedInstancesPolicy"]
+    assert [o["InstanceType"] for o in policy["LaunchTemplate"]["Overrides"]] == [
+        "g6e.12xlarge",
+        "g6e.24xlarge",
+        "g6.12xlarge",
+    ]
+    assert policy["InstancesDistribution"] == {
+        "OnDemandBaseCapacity": 1,
+        "OnDemandPercentageAboveBaseCapacity": 0,
+        "SpotAllocationStrategy": "price-capacity-optimized",
+    }
+    assert properties["CapacityRebalance"] is True
+    template.has_resource_properties(
+        "AWS::AutoScaling::ScheduledAction",
+        {"Recurrence": "0 20 * * *", "MinSize": 0, "MaxSize": 0, "TimeZone": "Europe/Paris"},
+    )
+    (topic,) = template.find_resources("AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"]["Fn::Join"][1][-1].endswith(":alias/aws/sns")
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+    )
+    assert properties["NotificationConfigurations"]
+
+
+def test_capacity_block():
+    stack, _ = _fleet(
+        instance_type="p5.48xlarge",
+        capacity_reservation=CapacityReservation("cr-0123456789abcdef0", capacity_block=True),
+    )
+    data = _data(Template.from_stack(stack))
+    assert data["InstanceMarketOptions"] == {"MarketType": "capacity-block"}
+    assert data["CapacityReservationSpecification"]["CapacityReservationTarget"] == {
+        "CapacityReservationId": "cr-0123456789abcdef0"
+    }
+
+
+def test_every_gate_agnostic_pinned_and_mixed(tmp_path):
+    app = App(context=cdk_json_context(), outdir=str(tmp_path))
+    add_compliance_gates(app)
+    _fleet(app, "EfaP5", instance_type="p5.48xlarge", efa=True)
+    _fleet(app, "SpotG6e", instance_type="g6e.12xlarge", spot_instance_types=["g6e.24xlarge"],
+           env=Environment(account="123456789012", region="us-east-1"))  # fmt: skip
+    _fleet(
+        app, "Inf2", instance_type="inf2.xlarge", env=Environment(account="123456789012", region="cn-north-1")
+    )
+    app.synth()  # a failing gate raises
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        (
+            {"instance_type": "g5.xlarge", "efa": True},
+            "g5.xlarge does not support EFA; in the g5 family only",
+        ),
+        ({"instance_type": "p5en.48xlarge", "efa": True}, "will not guess"),
+        ({"instance_type": "p5.48xlarge", "efa": True, "efa_interfaces": 16}, "p5.48xlarge has 32"),
+        ({"instance_type": "p5.48xlarge", "efa_interfaces": 32}, "efa_interfaces is set but efa is false"),
+        ({"instance_type": "g5.xlarge", "spot_instance_types": ["g5g.xlarge"]}, "does not match g5.xlarge"),
+        ({"instance_type": "g5.xlarge", "spot_instance_types": ["g5.xlarge"]}, "repeats a type"),
+        (
+            {"instance_type": "p5.48xlarge", "capacity_reservation": CapacityReservation("cr-1")},
+            "cr- and 17 hex",
+        ),
+        (
+            {
+                "instance_type": "p5.48xlarge",
+                "spot_instance_types": ["p5e.48xlarge"],
+                "capacity_reservation": CapacityReservation("cr-0123456789abcdef0"),
+            },
+            "drop spot_instance_types",
+        ),
+        ({"instance_type": "g5.xlarge", "imds_hop_limit": 3}, "imds_hop_limit=3"),
+        ({"instance_type": "g5.xlarge", "min_capacity": 3, "max_capacity": 2}, "capacity min 3, max 2"),
+        (
+            {"instance_type": "g5.xlarge", "schedules": [ScheduledCapacity("Bad", "rate(1 day)", 0, 1)]},
+            "5 fields",
+        ),
+        ({"instance_type": "ml.g5.xlarge"}, "no 'ml.' prefix"),
+        ({"instance_type": "inf1.xlarge"}, "no longer support Inf1"),
+        ({"instance_type": "m7i.large"}, "has no NVIDIA GPU"),
+    ],
+)
+def test_refusals(props, expected):
+    with pytest.raises(FleetError, match=expected):
+        _fleet(**props)
+
+
+def test_stated_efa_count_for_a_type_the_catalog_does_not_know():
+    stack, fleet = _fleet(instance_type="p5en.48xlarge", efa=True, efa_interfaces=16)
+    assert fleet.efa_interfaces == 16
+    assert len(_data(Template.from_stack(stack))["NetworkInterfaces"]) == 17
+
+
+def test_every_problem_at_once():
+    with pytest.raises(FleetError) as error:
+        _fleet(instance_type="g5.xlarge", efa=True, imds_hop_limit=0, root_volume_gb=10, max_capacity=0)
+    message = str(error.value)
+    for expected in ("does not support EFA", "imds_hop_limit=0", "root_volume_gb=10", "max >= 1"):
+        assert expected in message
