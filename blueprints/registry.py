@@ -16,6 +16,7 @@ from aws_cdk import Environment, Stack
 from constructs import Construct
 from mlblueprints.blueprints.async_endpoint.settings import AsyncEndpointSettings
 from mlblueprints.blueprints.container_image.settings import ContainerImageSettings
+from mlblueprints.blueprints.ec2_fleet.settings import Ec2FleetSettings
 from mlblueprints.blueprints.inference_components_endpoint.settings import InferenceComponentsEndpointSettings
 from mlblueprints.blueprints.multi_model_endpoint.settings import MultiModelEndpointSettings
 from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
@@ -161,6 +162,23 @@ BLUEPRINTS: dict[str, Blueprint] = {
             settings=ContainerImageSettings,
             stack_path="mlblueprints.blueprints.container_image.stack.ContainerImageStack",
             example=BLUEPRINTS_DIR / "container_image" / "example.json",
+        ),
+        Blueprint(
+            name=Ec2FleetSettings.blueprint_name,
+            summary=(
+                "An auto-scaling fleet of GPU, Trainium or Inferentia EC2 instances on the AWS Deep Learning AMIs "
+                "(GPU or Neuron, from AWS's public SSM parameters at deploy time), in an isolated VPC reached "
+                "through SSM Session Manager: IMDSv2, KMS-encrypted root volumes, no public IPs, SSH keys or "
+                "inbound rules, a least-privilege instance role, GPU or Neuron metrics to CloudWatch. For "
+                "distributed training, EFA interfaces in AWS's layout, a cluster placement group and a self-only "
+                "security group; for cost, spot across several types with capacity rebalancing, capacity "
+                "reservations or Capacity Blocks for ML, and scheduled scaling to zero; instances replaced a "
+                "batch at a time on a new AMI; scaling events to an encrypted topic. Outputs to find and reach "
+                "the instances."
+            ),
+            settings=Ec2FleetSettings,
+            stack_path="mlblueprints.blueprints.ec2_fleet.stack.Ec2FleetStack",
+            example=BLUEPRINTS_DIR / "ec2_fleet" / "example.json",
         ),
     )
 }

@@ -8,6 +8,7 @@ and README show that default, read from the construct's signature with :func:`co
 from __future__ import annotations
 
 import difflib
+import enum
 import inspect
 import re
 import typing
@@ -48,6 +49,8 @@ def documented_default(owner: type, parameter: str) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)

@@ -331,6 +331,8 @@ CHECKOV_SKIPS = {
     "CKV_AWS_316": ("AWS::CodeBuild::Project",),
     "CKV_AWS_18": ("AWS::S3::Bucket",),  # the access-log buckets, which cannot log into themselves
     "CKV_AWS_370": ("AWS::SageMaker::Model",),  # serverless endpoints: no network isolation
+    "CKV_AWS_33": ("AWS::KMS::Key",),  # AWS's aws/ebs statement, for Auto Scaling's encrypted volumes
+    "CKV_AWS_111": ("FleetRoleDefaultPolicy",),  # Session Manager's agent actions, no resource level
 }
 
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Annotations, Aws, Duration, Token
+from aws_cdk import Annotations, Aws, Duration, Stack, Token
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -37,6 +37,10 @@ from mlblueprints.constructs.compute.ec2_instance_types import (
     describe_ec2_instance_type,
     ec2_instance_type_problems,
     efa_sizes,
+)
+from mlblueprints.constructs.compute.regional_offerings import (
+    assert_ec2_offered_at_deploy,
+    regional_ec2_problems,
 )
 from mlblueprints.constructs.ec2.dlami import DeepLearningAmi, DlamiFlavor, DlamiOs, dlami_problems
 from mlblueprints.constructs.ec2.monitoring_agent import agent_user_data
@@ -143,7 +147,9 @@ class AcceleratedFleet(Construct):
         notification_email: str | None = None,
     ) -> None:
         super().__init__(scope, id)
+        stack = Stack.of(self)
         problems = fleet_problems(
+            region=stack.region,
             instance_type=instance_type,
             dlami_os=dlami_os,
             dlami_flavor=dlami_flavor,
@@ -164,6 +170,9 @@ class AcceleratedFleet(Construct):
         if problems:
             raise FleetError(problems)
         self.instance = describe_ec2_instance_type(instance_type)
+        if capacity_reservation is None or not capacity_reservation.capacity_block:
+            for name in (instance_type, *spot_instance_types):
+                assert_ec2_offered_at_deploy(self, name)
         self.ami = DeepLearningAmi.for_instance(
             self.instance, os=dlami_os, flavor=dlami_flavor, pytorch_version=pytorch_version
         )
@@ -239,6 +248,15 @@ class AcceleratedFleet(Construct):
             detailed_monitoring=True,
         )
         allow_ebs_in_account(encryption_key)
+        if imds_hop_limit == 2:
+            acknowledge(
+                self.launch_template.node.default_child,
+                "ec2_launch_template_token_hop_limit_check",
+                topic="CT.EC2.PR.2: IMDSv2 hop limit 2, asked for",
+                reason="Containers on the instance (a bridge network adds a hop) need the instance role's "
+                "credentials through IMDSv2; tokens are still required, and the fleet's default is 1.",
+                packs=(Pack.CONTROL_TOWER,),
+            )
         self._network_interfaces()
         self.placement_group = None
         if efa:
@@ -500,6 +518,7 @@ def _selection_kwargs(selection: ec2.SubnetSelection) -> dict:
 def fleet_problems(
     *,
     instance_type: str,
+    region: str | None = None,
     dlami_os: DlamiOs = DlamiOs.UBUNTU_24_04,
     dlami_flavor: DlamiFlavor = DlamiFlavor.BASE,
     pytorch_version: str | None = None,
@@ -519,6 +538,13 @@ def fleet_problems(
     """Every problem of a fleet's settings at once."""
     problems = ec2_instance_type_problems(instance_type)
     instance = None if problems else describe_ec2_instance_type(instance_type)
+    # Types sold only as Capacity Blocks are missing from the price list the regional data comes from.
+    if region and not (capacity_reservation is not None and capacity_reservation.capacity_block):
+        for name, setting in (
+            (instance_type, "instance_type"),
+            *((t, "spot_instance_types") for t in spot_instance_types),
+        ):
+            problems += regional_ec2_problems(name, region, setting=setting)
     if instance is not None:
         problems += dlami_problems(
             instance, os=dlami_os, flavor=dlami_flavor, pytorch_version=pytorch_version

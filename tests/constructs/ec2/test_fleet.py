@@ -172,7 +172,10 @@ def test_every_gate_agnostic_pinned_and_mixed(tmp_path):
     _fleet(app, "SpotG6e", instance_type="g6e.12xlarge", spot_instance_types=["g6e.24xlarge"],
            env=Environment(account="123456789012", region="us-east-1"))  # fmt: skip
     _fleet(
-        app, "Inf2", instance_type="inf2.xlarge", env=Environment(account="123456789012", region="cn-north-1")
+        app,
+        "ChinaG5",
+        instance_type="g5.xlarge",
+        env=Environment(account="123456789012", region="cn-north-1"),
     )
     app.synth()  # a failing gate raises
 
