@@ -69,6 +69,9 @@ SESSION_MANAGER_ENDPOINTS = {
     "SsmMessages": ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,
     "Ec2Messages": ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES,
     "CloudWatchMonitoring": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
+    # The CloudWatch agent reads the instance's tags (ec2:DescribeTags) for the AutoScalingGroupName
+    # dimension, and publishes nothing until it has them (its ec2tagger processor).
+    "Ec2": ec2.InterfaceVpcEndpointAwsService.EC2,
 }
 
 
@@ -186,8 +189,10 @@ class AcceleratedFleet(Construct):
             description="Accelerated fleet: no inbound rule (Session Manager); all traffic within the group for EFA",
             allow_all_outbound=False,
         )
+        # HTTPS to the interface endpoints and to S3 through the gateway endpoint (S3's public addresses,
+        # reached through the gateway route only: the subnets have no route to the internet).
         self.security_group.add_egress_rule(
-            ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "AWS service endpoints"
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS services through VPC endpoints"
         )
         if efa:
             # EFA needs all traffic in and out between the group's own members ("Prepare an
@@ -335,9 +340,9 @@ class AcceleratedFleet(Construct):
     def session_command(self) -> str:
         """How to open a shell on an instance of the group (``aws ssm start-session``)."""
         return (
-            "aws ec2 describe-instances --filters Name=tag:aws:autoscaling:groupName,Values="
-            f"{self.group.auto_scaling_group_name} Name=instance-state-name,Values=running "
-            "--query 'Reservations[].Instances[].InstanceId' --output text | xargs -n1 aws ssm start-session --target"
+            'aws ssm start-session --target "$(aws ec2 describe-instances --filters '
+            f"Name=tag:aws:autoscaling:groupName,Values={self.group.auto_scaling_group_name} "
+            "Name=instance-state-name,Values=running --query 'Reservations[0].Instances[0].InstanceId' --output text)\""
         )
 
     def _notification_topic(self, topic: sns.ITopic | None, email: str | None) -> sns.ITopic:
@@ -482,8 +487,18 @@ class AcceleratedFleet(Construct):
                 {"NetworkCardIndex": card, "DeviceIndex": 1 if card == 0 else 0, "InterfaceType": "efa-only"}
             )
         for interface in interfaces:
-            interface.update(
-                {"Groups": groups, "AssociatePublicIpAddress": False, "DeleteOnTermination": True}
+            interface.update({"Groups": groups, "DeleteOnTermination": True})
+        if len(interfaces) == 1:
+            interfaces[0]["AssociatePublicIpAddress"] = False
+        else:
+            acknowledge(
+                self.launch_template.node.default_child,
+                "ec2_launch_template_public_ip_disabled_check",
+                topic="CT.EC2.PR.9: no AssociatePublicIpAddress with several network interfaces",
+                reason="EC2 refuses AssociatePublicIpAddress, even false, when an instance launches with several "
+                "network interfaces (InvalidParameterCombination); the fleet's subnets are isolated and do not map "
+                "public addresses, so no interface gets one.",
+                packs=(Pack.CONTROL_TOWER,),
             )
         template = self.launch_template.node.default_child
         template.add_property_override("LaunchTemplateData.NetworkInterfaces", interfaces)
@@ -666,7 +681,34 @@ def fleet_problems(
                     setting="schedules",
                 )
             )
+        desired = schedule.desired_capacity
+        if desired is not None and not schedule.min_capacity <= desired <= schedule.max_capacity:
+            problems.append(
+                Problem(
+                    f"schedule {schedule.name!r}: desired {desired} is outside min {schedule.min_capacity} .. max "
+                    f"{schedule.max_capacity}.",
+                    setting="schedules",
+                )
+            )
+        if schedule.time_zone not in _time_zones():
+            problems.append(
+                Problem(
+                    f"schedule {schedule.name!r}: time zone {schedule.time_zone!r} is not an IANA time zone, e.g. "
+                    "'UTC' or 'Europe/Paris'.",
+                    setting="schedules",
+                    value=schedule.time_zone,
+                )
+            )
+    names = [schedule.name for schedule in schedules]
+    if len(set(names)) != len(names):
+        problems.append(Problem("two schedules have the same name: name each once.", setting="schedules"))
     return problems
+
+
+def _time_zones() -> frozenset[str]:
+    import zoneinfo
+
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
 def _efa_count(instance: Ec2InstanceType, stated: int | None) -> int | None:

@@ -97,8 +97,10 @@ def test_efa_layout_placement_and_self_only_security_group(instance_type, efa_co
     interfaces = _data(template)["NetworkInterfaces"]
     assert interfaces[0] | {"Groups": None} == {
         "NetworkCardIndex": 0, "DeviceIndex": 0, "InterfaceType": "interface", "Groups": None,
-        "AssociatePublicIpAddress": False, "DeleteOnTermination": True,
+        "DeleteOnTermination": True,
     }  # fmt: skip
+    # EC2 refuses AssociatePublicIpAddress (even false) with several interfaces.
+    assert not any("AssociatePublicIpAddress" in i for i in interfaces)
     efa = interfaces[1:]
     assert len(efa) == efa_count
     assert [(i["NetworkCardIndex"], i["DeviceIndex"]) for i in efa] == [(0, 1)] + [
@@ -211,6 +213,30 @@ def test_every_gate_agnostic_pinned_and_mixed(tmp_path):
             "5 fields",
         ),
         ({"instance_type": "ml.g5.xlarge"}, "no 'ml.' prefix"),
+        (
+            {
+                "instance_type": "g5.xlarge",
+                "schedules": [ScheduledCapacity("Z", "0 8 * * *", 0, 1, time_zone="Not/AZone")],
+            },
+            "not an IANA time zone",
+        ),
+        (
+            {
+                "instance_type": "g5.xlarge",
+                "schedules": [ScheduledCapacity("D", "0 8 * * *", 0, 1, desired_capacity=5)],
+            },
+            "desired 5 is outside",
+        ),
+        (
+            {
+                "instance_type": "g5.xlarge",
+                "schedules": [
+                    ScheduledCapacity("Same", "0 8 * * *", 0, 1),
+                    ScheduledCapacity("Same", "0 9 * * *", 0, 1),
+                ],
+            },
+            "same name",
+        ),
         ({"instance_type": "inf1.xlarge"}, "no longer support Inf1"),
         ({"instance_type": "m7i.large"}, "has no NVIDIA GPU"),
     ],
