@@ -11,7 +11,7 @@ from aws_cdk import CfnOutput, Environment, RemovalPolicy
 
 from constructs import Construct
 from mlblueprints.blueprints.ec2_fleet.settings import Ec2FleetSettings
-from mlblueprints.constructs.ec2.fleet import SESSION_MANAGER_ENDPOINTS, AcceleratedFleet
+from mlblueprints.constructs.ec2.fleet import AcceleratedFleet, session_manager_endpoints
 from mlblueprints.constructs.security.baseline import SecurityBaseline
 from mlblueprints.constructs.security.private_network import AvailabilityZonesAtDeployTime
 
@@ -38,7 +38,7 @@ class Ec2FleetStack(AvailabilityZonesAtDeployTime):
             **({"vpc_cidr": settings.vpc_cidr} if settings.vpc_cidr else {}),
         )
         self.key, self.network = baseline.key, baseline.network
-        self.network.add_interface_endpoints(SESSION_MANAGER_ENDPOINTS)
+        self.network.add_interface_endpoints(session_manager_endpoints())
         self.fleet = AcceleratedFleet(
             self,
             "Fleet",

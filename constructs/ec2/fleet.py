@@ -48,7 +48,14 @@ from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.monitoring.alarm_topic import subscribe_email
 from mlblueprints.constructs.security.encryption_key import allow_ebs_in_account
 
-__all__ = ["AcceleratedFleet", "CapacityReservation", "FleetError", "ScheduledCapacity", "fleet_problems"]
+__all__ = [
+    "AcceleratedFleet",
+    "CapacityReservation",
+    "FleetError",
+    "ScheduledCapacity",
+    "fleet_problems",
+    "session_manager_endpoints",
+]
 
 _RESERVATION_ID = re.compile(r"^cr-[0-9a-f]{17}$")
 # Families whose EFA-capable sizes AWS lists: another size of these has no EFA (EC2 User Guide,
@@ -62,17 +69,21 @@ _ROOT_DEVICE = {
     DlamiOs.UBUNTU_24_04: "/dev/sda1",
     DlamiOs.AMAZON_LINUX_2023: "/dev/xvda",
 }
+
+
 # AWS's Session Manager endpoints, and CloudWatch's for the metrics ("Use VPC endpoints for Systems
 # Manager", AWS Systems Manager User Guide: ssm, ssmmessages, ec2messages).
-SESSION_MANAGER_ENDPOINTS = {
-    "Ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
-    "SsmMessages": ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,
-    "Ec2Messages": ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES,
-    "CloudWatchMonitoring": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
-    # The CloudWatch agent reads the instance's tags (ec2:DescribeTags) for the AutoScalingGroupName
-    # dimension, and publishes nothing until it has them (its ec2tagger processor).
-    "Ec2": ec2.InterfaceVpcEndpointAwsService.EC2,
-}
+def session_manager_endpoints() -> dict[str, ec2.InterfaceVpcEndpointAwsService]:
+    """The endpoints an isolated fleet needs; built when asked (each jsii static read costs a round trip)."""
+    return {
+        "Ssm": ec2.InterfaceVpcEndpointAwsService.SSM,
+        "SsmMessages": ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,
+        "Ec2Messages": ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES,
+        "CloudWatchMonitoring": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING,
+        # The CloudWatch agent reads the instance's tags (ec2:DescribeTags) for the AutoScalingGroupName
+        # dimension, and publishes nothing until it has them (its ec2tagger processor).
+        "Ec2": ec2.InterfaceVpcEndpointAwsService.EC2,
+    }
 
 
 class FleetError(MlBlueprintsError):
@@ -333,7 +344,7 @@ class AcceleratedFleet(Construct):
         if vpc.node.try_find_child("Ssm") is None and isinstance(scope, Construct):
             Annotations.of(self).add_info(
                 "Session Manager needs the ssm, ssmmessages and ec2messages endpoints in an isolated VPC: "
-                "PrivateNetwork.add_interface_endpoints(SESSION_MANAGER_ENDPOINTS) adds them."
+                "PrivateNetwork.add_interface_endpoints(session_manager_endpoints()) adds them."
             )
 
     @property

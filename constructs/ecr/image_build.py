@@ -52,7 +52,16 @@ __all__ = ["CODEBUILD_ECR_PUBLIC", "PLATFORMS", "ImageBuilder", "RepositoryImage
 # The platforms both builders can produce (Docker's platform strings; deploy-time-build runs an
 # amd64 or an arm64 CodeBuild project for them). SageMaker's accelerated instances are x86_64 except
 # the Graviton (ml.*g.*) families.
-PLATFORMS = {"linux/amd64": ecr_assets.Platform.LINUX_AMD64, "linux/arm64": ecr_assets.Platform.LINUX_ARM64}
+PLATFORMS = ("linux/amd64", "linux/arm64")
+
+
+def _asset_platform(name: str) -> ecr_assets.Platform:
+    # Looked up when an image is built, not at import: each jsii static read costs a round trip.
+    return {"linux/amd64": ecr_assets.Platform.LINUX_AMD64, "linux/arm64": ecr_assets.Platform.LINUX_ARM64}[
+        name
+    ]
+
+
 # A Docker image tag is at most 128 characters ("docker image tag", Docker docs); the Docker
 # builder's content hash takes 64 of them (the CodeBuild builder's ID, 32).
 _HASH_LENGTH = 64
@@ -162,7 +171,7 @@ class RepositoryImage(Construct):
             directory=directory,
             file=file,
             build_args=build_args or None,
-            platform=PLATFORMS[platform],
+            platform=_asset_platform(platform),
         )
         tag = f"{tag_prefix}{self.asset.asset_hash}"
         # The copy's own role, handed over immutable: the library would add a statement letting it pull
@@ -211,7 +220,7 @@ class RepositoryImage(Construct):
             build_args=build_args or None,
             repository=self.repository.repository,
             tag_prefix=tag_prefix or None,
-            platform=PLATFORMS[platform],
+            platform=_asset_platform(platform),
         )
         # deploy-time-build adds its CodeBuild project (one per platform) and its Lambda handler to the
         # stack, not to this construct; find them to encrypt, log and justify what they do.

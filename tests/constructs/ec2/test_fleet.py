@@ -12,11 +12,11 @@ from conftest import cdk_json_context
 from mlblueprints.constructs.compliance.gates import add_compliance_gates
 from mlblueprints.constructs.ec2.dlami import DlamiOs
 from mlblueprints.constructs.ec2.fleet import (
-    SESSION_MANAGER_ENDPOINTS,
     AcceleratedFleet,
     CapacityReservation,
     FleetError,
     ScheduledCapacity,
+    session_manager_endpoints,
 )
 from mlblueprints.constructs.security.baseline import SecurityBaseline
 from mlblueprints.constructs.security.private_network import AvailabilityZonesAtDeployTime
@@ -25,7 +25,7 @@ from mlblueprints.constructs.security.private_network import AvailabilityZonesAt
 def _fleet(app: App | None = None, name: str = "Fleet", env: Environment | None = None, **props):
     stack = AvailabilityZonesAtDeployTime(app or App(), name, env=env)
     base = SecurityBaseline.create(stack)
-    base.network.add_interface_endpoints(SESSION_MANAGER_ENDPOINTS)
+    base.network.add_interface_endpoints(session_manager_endpoints())
     fleet = AcceleratedFleet(stack, "Fleet", vpc=base.network.vpc, encryption_key=base.key.key, **props)
     return stack, fleet
 
