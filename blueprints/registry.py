@@ -15,8 +15,6 @@ from aws_cdk import Environment, Stack
 
 from constructs import Construct
 from mlblueprints.blueprints.async_endpoint.settings import AsyncEndpointSettings
-from mlblueprints.blueprints.container_image.settings import ContainerImageSettings
-from mlblueprints.blueprints.ec2_fleet.settings import Ec2FleetSettings
 from mlblueprints.blueprints.inference_components_endpoint.settings import InferenceComponentsEndpointSettings
 from mlblueprints.blueprints.multi_model_endpoint.settings import MultiModelEndpointSettings
 from mlblueprints.blueprints.realtime_endpoint.settings import RealtimeEndpointSettings
@@ -41,9 +39,18 @@ class Blueprint:
 
     name: str
     summary: str
-    settings: type[BlueprintSettings]
+    settings_source: type[BlueprintSettings] | str
     stack_path: str
     example: Path
+
+    @property
+    def settings(self) -> type[BlueprintSettings]:
+        """The settings class; a dotted path is imported on first use (its constructs load jsii modules
+        that an app building other blueprints should not pay for)."""
+        if isinstance(self.settings_source, str):
+            module, _, name = self.settings_source.rpartition(".")
+            return getattr(importlib.import_module(module), name)
+        return self.settings_source
 
     @property
     def stack(self) -> Callable[..., Stack]:
@@ -75,7 +82,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "capture to an encrypted bucket, uncompressed model folders with longer startup timeouts "
                 "and a larger volume. Outputs for the endpoint name and ARN."
             ),
-            settings=RealtimeEndpointSettings,
+            settings_source=RealtimeEndpointSettings,
             stack_path="mlblueprints.blueprints.realtime_endpoint.stack.RealtimeEndpointStack",
             example=BLUEPRINTS_DIR / "realtime_endpoint" / "example.json",
         ),
@@ -87,7 +94,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "when idle. On CPU instances with the PyTorch, TensorFlow, MXNet or Triton images, or on "
                 "single-GPU instances with Triton; Inferentia, Trainium and multi-GPU types are refused."
             ),
-            settings=MultiModelEndpointSettings,
+            settings_source=MultiModelEndpointSettings,
             stack_path="mlblueprints.blueprints.multi_model_endpoint.stack.MultiModelEndpointStack",
             example=BLUEPRINTS_DIR / "multi_model_endpoint" / "example.json",
         ),
@@ -101,7 +108,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "them down to zero instances; changed components are replaced a copy at a time under "
                 "their own alarms."
             ),
-            settings=InferenceComponentsEndpointSettings,
+            settings_source=InferenceComponentsEndpointSettings,
             stack_path="mlblueprints.blueprints.inference_components_endpoint.stack.InferenceComponentsEndpointStack",
             example=BLUEPRINTS_DIR / "inference_components_endpoint" / "example.json",
         ),
@@ -114,7 +121,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "per instance down to zero and a step policy on HasBacklogWithoutCapacity wakes it; "
                 "an alarm on the age of the oldest queued request."
             ),
-            settings=AsyncEndpointSettings,
+            settings_source=AsyncEndpointSettings,
             stack_path="mlblueprints.blueprints.async_endpoint.stack.AsyncEndpointStack",
             example=BLUEPRINTS_DIR / "async_endpoint" / "example.json",
         ),
@@ -127,7 +134,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "rolled back on alarms; alarms on 5XX errors, latency, cold starts and concurrency near "
                 "the throttling limit. No VPC or network isolation: serverless does not support them."
             ),
-            settings=ServerlessEndpointSettings,
+            settings_source=ServerlessEndpointSettings,
             stack_path="mlblueprints.blueprints.serverless_endpoint.stack.ServerlessEndpointStack",
             example=BLUEPRINTS_DIR / "serverless_endpoint" / "example.json",
         ),
@@ -143,12 +150,12 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "models are registered, pending approval, in a model package group, which realtime-endpoint "
                 "serves by model_package_arn once approved."
             ),
-            settings=TrainingPipelineSettings,
+            settings_source=TrainingPipelineSettings,
             stack_path="mlblueprints.blueprints.training_pipeline.stack.TrainingPipelineStack",
             example=BLUEPRINTS_DIR / "training_pipeline" / "example.json",
         ),
         Blueprint(
-            name=ContainerImageSettings.blueprint_name,
+            name="container-image",
             summary=(
                 "A bring-your-own container in a hardened ECR repository: scan on push, immutable tags (named "
                 "moving-tag exceptions), a rotating KMS key, lifecycle rules, pulls for named accounts only, "
@@ -159,12 +166,12 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "pull-through cache for AWS's Deep Learning Containers, enhanced scanning, replication. Outputs "
                 "for the repository name and the image URI that endpoint and training stacks take."
             ),
-            settings=ContainerImageSettings,
+            settings_source="mlblueprints.blueprints.container_image.settings.ContainerImageSettings",
             stack_path="mlblueprints.blueprints.container_image.stack.ContainerImageStack",
             example=BLUEPRINTS_DIR / "container_image" / "example.json",
         ),
         Blueprint(
-            name=Ec2FleetSettings.blueprint_name,
+            name="ec2-fleet",
             summary=(
                 "An auto-scaling fleet of GPU, Trainium or Inferentia EC2 instances on the AWS Deep Learning AMIs "
                 "(GPU or Neuron, from AWS's public SSM parameters at deploy time), in an isolated VPC reached "
@@ -176,7 +183,7 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "batch at a time on a new AMI; scaling events to an encrypted topic. Outputs to find and reach "
                 "the instances."
             ),
-            settings=Ec2FleetSettings,
+            settings_source="mlblueprints.blueprints.ec2_fleet.settings.Ec2FleetSettings",
             stack_path="mlblueprints.blueprints.ec2_fleet.stack.Ec2FleetStack",
             example=BLUEPRINTS_DIR / "ec2_fleet" / "example.json",
         ),

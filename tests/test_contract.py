@@ -92,3 +92,9 @@ def test_config_schema_is_current():
     from mlblueprints.blueprints.docs import CONFIG_SCHEMA, config_schema
 
     assert json.loads(CONFIG_SCHEMA.read_text()) == config_schema()
+
+
+@pytest.mark.parametrize("blueprint", BLUEPRINT_NAMES)
+def test_registry_name_is_the_settings_blueprint_name(blueprint):
+    # Lazily loaded settings are named in the registry by hand: the name must be the settings' own.
+    assert BLUEPRINTS[blueprint].settings.blueprint_name == blueprint
