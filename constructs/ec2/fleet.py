@@ -12,6 +12,7 @@ Reservation or a Capacity Block for ML, and scheduled scaling to zero.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -341,7 +342,7 @@ class AcceleratedFleet(Construct):
                 desired_capacity=schedule.desired_capacity,
                 time_zone=schedule.time_zone,
             )
-        if vpc.node.try_find_child("Ssm") is None and isinstance(scope, Construct):
+        if vpc.node.try_find_child("Ssm") is None:
             Annotations.of(self).add_info(
                 "Session Manager needs the ssm, ssmmessages and ec2messages endpoints in an isolated VPC: "
                 "PrivateNetwork.add_interface_endpoints(session_manager_endpoints()) adds them."
@@ -716,7 +717,9 @@ def fleet_problems(
     return problems
 
 
+@functools.cache
 def _time_zones() -> frozenset[str]:
+    """The IANA zones the system knows (read from disk once: available_timezones() scans it each call)."""
     import zoneinfo
 
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
@@ -739,7 +742,7 @@ def _efa_problems(instance: Ec2InstanceType, stated: int | None) -> list[Problem
             ]
         return []
     if instance.family in _EFA_DOCUMENTED_FAMILIES or instance.family == "inf2":
-        sizes = sorted(n for n in _efa_sizes(instance.family))
+        sizes = sorted(efa_sizes(instance.family))
         return [
             Problem(
                 f"{name} does not support EFA"
@@ -761,7 +764,3 @@ def _efa_problems(instance: Ec2InstanceType, stated: int | None) -> list[Problem
     if not 1 <= stated <= 64:
         return [Problem(f"efa_interfaces={stated}: use the type's count, 1 to 64.", setting="efa_interfaces")]
     return []
-
-
-def _efa_sizes(family: str) -> list[str]:
-    return efa_sizes(family)

@@ -145,7 +145,8 @@ def allow_ebs_in_account(key: kms.IKey) -> bool:
     encrypted volumes", Amazon EC2 Auto Scaling User Guide).
     """
     cfn_key = key.node.default_child if isinstance(key, kms.Key) else None
-    if cfn_key is not None and not (cfn_key.get_metadata("checkov") or {}).get("skip"):
+    skips = (cfn_key.get_metadata("checkov") or {}).get("skip", []) if cfn_key is not None else []
+    if cfn_key is not None and not any(skip["id"] == "CKV_AWS_33" for skip in skips):
         skip_checkov(
             cfn_key,
             CKV_AWS_33="The one '*' principal is AWS's own aws/ebs key-policy statement: limited to callers of this "

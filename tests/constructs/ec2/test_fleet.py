@@ -258,3 +258,27 @@ def test_every_problem_at_once():
     message = str(error.value)
     for expected in ("does not support EFA", "imds_hop_limit=0", "root_volume_gb=10", "max >= 1"):
         assert expected in message
+
+
+def test_metrics_are_limited_to_the_fleets_namespace_and_the_key_allows_ebs_once():
+    stack, _ = _fleet(instance_type="g5.xlarge")
+    AcceleratedFleet(
+        stack, "Second", instance_type="inf2.xlarge", vpc=stack.node.find_child("Network").vpc,
+        encryption_key=stack.node.find_child("Key").key,
+    )  # fmt: skip
+    template = Template.from_stack(stack)
+    put_metric = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "cloudwatch:PutMetricData"
+    ]
+    assert sorted(s["Condition"]["StringEquals"]["cloudwatch:namespace"] for s in put_metric) == [
+        "mlblueprints/gpu",
+        "mlblueprints/neuron",
+    ]
+    (key,) = template.find_resources("AWS::KMS::Key").values()
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    (ebs,) = [s for s in statements if s.get("Sid") == "AllowEbsThroughEc2InThisAccount"]
+    assert ebs["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Join"][1][0] == "ec2."
+    assert [skip["id"] for skip in key["Metadata"]["checkov"]["skip"]] == ["CKV_AWS_33"]

@@ -67,6 +67,15 @@ def test_codebuild_pushes_a_content_tag_into_the_repository_with_encrypted_logs(
     }
     (project,) = template.find_resources("AWS::CodeBuild::Project").values()
     assert project["Properties"]["EncryptionKey"] == key_arn
+    # The project's role may use the key for the project's artifacts, with these actions only.
+    key_grants = [
+        statement
+        for statement in _policies_of(template, "ContainerImageBuild")
+        if statement["Resource"] == key_arn
+    ]
+    assert [sorted(s["Action"]) for s in key_grants] == [
+        ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+    ]
     logs_config = project["Properties"]["LogsConfig"]["CloudWatchLogs"]
     assert logs_config["Status"] == "ENABLED"
     groups = template.find_resources("AWS::Logs::LogGroup")
