@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,13 +20,6 @@ from mlblueprints.constructs.sagemaker.endpoint_base import alarm_email_problems
 from mlblueprints.constructs.security.private_network import network_problems
 
 __all__ = ["Ec2FleetSettings", "ScheduleSettings"]
-
-_FLEET_DEFAULTS = inspect.signature(AcceleratedFleet.__init__).parameters
-
-
-def _default(name: str) -> Any:
-    default = _FLEET_DEFAULTS[name].default
-    return default.value if hasattr(default, "value") else default
 
 
 class ScheduleSettings(BaseModel):

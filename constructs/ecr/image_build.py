@@ -71,6 +71,7 @@ _BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SHELL_SAFE = re.compile(r"^[A-Za-z0-9._:/@+=,-]*$")
 # The Lambda handler deploy-time-build adds to a stack, once (its construct ID starts with this).
 _DEPLOY_TIME_BUILD_HANDLER = "DeployTimeBuildCustomResourceHandler"
+_DEPLOY_TIME_BUILD_PROJECT = "ContainerImageBuild"
 _COPY_ROLE_ID = "ImageCopyRole"
 # The copy function's memory and /tmp (Lambda allows up to 10,240 MB of each, "Lambda quotas").
 _COPY_MEMORY_MB = 3008
@@ -225,7 +226,12 @@ class RepositoryImage(Construct):
         # deploy-time-build adds its CodeBuild project (one per platform) and its Lambda handler to the
         # stack, not to this construct; find them to encrypt, log and justify what they do.
         stack = Stack.of(self)
-        for project in (child for child in stack.node.children if isinstance(child, codebuild.Project)):
+        # Only deploy-time-build's own projects: a stack may hold CodeBuild projects of its own.
+        for project in (
+            child
+            for child in stack.node.children
+            if isinstance(child, codebuild.Project) and child.node.id.startswith(_DEPLOY_TIME_BUILD_PROJECT)
+        ):
             self._harden_project(project, log_retention, removal_policy)
         handler = next(
             child

@@ -227,3 +227,15 @@ def test_codebuild_refuses_build_arguments_a_shell_would_split(context_dir):
     with pytest.raises(RepositoryError, match=r"build argument BASE='cuda 12': the CodeBuild builder"):
         _image(_stack(), context_dir, ImageBuilder.CODEBUILD, build_args={"BASE": "cuda 12"})
     _image(_stack(), context_dir, ImageBuilder.DOCKER, build_args={"BASE": "cuda 12"})
+
+
+def test_a_stacks_own_codebuild_project_is_left_alone(context_dir):
+    from aws_cdk import aws_codebuild as codebuild
+
+    stack = _stack()
+    own = codebuild.Project(
+        stack, "OwnProject", build_spec=codebuild.BuildSpec.from_object({"version": "0.2"})
+    )
+    _image(stack, context_dir, ImageBuilder.CODEBUILD)
+    assert own.node.default_child.logs_config is None
+    assert own.node.try_find_child("Logs") is None
