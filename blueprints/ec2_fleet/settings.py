@@ -113,8 +113,13 @@ class Ec2FleetSettings(BlueprintSettings):
         description="1: only the host reads instance metadata; 2: containers on the host too.",
         json_schema_extra=construct_default(AcceleratedFleet, "imds_hop_limit"),
     )
+    scale_to_zero_after_idle_minutes: int | None = Field(
+        None,
+        description="Scale the fleet to zero once no instance has used its GPUs or Neuron cores (above 1%) for "
+        "this many minutes: a multiple of 5, up to 1440; needs min_capacity 0. Default: never.",
+    )
     notification_email: str | None = Field(
-        None, description="Subscribe this address to the fleet's scaling events."
+        None, description="Subscribe this address to the fleet's scaling events and health alarms."
     )
     vpc_cidr: str | None = Field(
         None, description="The fleet's isolated VPC, a /16 to /19 block, e.g. 10.80.0.0/16."
@@ -141,6 +146,7 @@ class Ec2FleetSettings(BlueprintSettings):
             "efa_interfaces",
             "root_volume_gb",
             "imds_hop_limit",
+            "scale_to_zero_after_idle_minutes",
             "notification_email",
         )
         if self.dlami_os:
@@ -167,7 +173,7 @@ class Ec2FleetSettings(BlueprintSettings):
         if isinstance(config.get("vpc_cidr"), str):
             problems += network_problems(config["vpc_cidr"], max_azs=2)
         if isinstance(config.get("notification_email"), str):
-            problems += alarm_email_problems(config["notification_email"])
+            problems += alarm_email_problems(config["notification_email"], setting="notification_email")
         if config.get("capacity_block") is True and not config.get("capacity_reservation_id"):
             problems.append(
                 Problem(
@@ -192,7 +198,7 @@ class Ec2FleetSettings(BlueprintSettings):
         for name, kind in (
             ("min_capacity", int), ("max_capacity", int), ("desired_capacity", int), ("on_demand_base_capacity", int),
             ("on_demand_percentage_above_base", int), ("efa_interfaces", int), ("root_volume_gb", int),
-            ("imds_hop_limit", int), ("pytorch_version", str),
+            ("imds_hop_limit", int), ("pytorch_version", str), ("scale_to_zero_after_idle_minutes", int),
         ):  # fmt: skip
             value = typed(config, name, kind)
             if value is not None:

@@ -7,7 +7,8 @@ Session Manager, over the VPC's endpoints), an instance role with only what Sess
 metrics need. For scale-out training, EFA interfaces in the layout AWS documents, a cluster placement
 group and a security group open only to itself. For capacity and cost, a mixed-instances policy
 (on-demand base plus spot across types and zones, capacity rebalancing), an On-Demand Capacity
-Reservation or a Capacity Block for ML, and scheduled scaling to zero.
+Reservation or a Capacity Block for ML, scheduled scaling, and scaling to zero when idle. For health,
+alarms on accelerator errors, missing devices and failed status checks (``fleet_health``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Annotations, Aws, Duration, Stack, Token
+from aws_cdk import Annotations, Aws, Duration, Fn, Names, Stack, Token
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -44,9 +45,11 @@ from mlblueprints.constructs.compute.regional_offerings import (
     regional_ec2_problems,
 )
 from mlblueprints.constructs.ec2.dlami import DeepLearningAmi, DlamiFlavor, DlamiOs, dlami_problems
+from mlblueprints.constructs.ec2.fleet_health import FleetAlarms, FleetMetrics, scale_to_zero_when_idle
 from mlblueprints.constructs.ec2.monitoring_agent import agent_user_data
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
-from mlblueprints.constructs.monitoring.alarm_topic import subscribe_email
+from mlblueprints.constructs.monitoring.alarm_topic import AlarmTopic, subscribe_email
+from mlblueprints.constructs.sagemaker.endpoint_base import alarm_email_problems
 from mlblueprints.constructs.security.encryption_key import allow_ebs_in_account
 
 __all__ = [
@@ -132,6 +135,12 @@ class AcceleratedFleet(Construct):
         (``aws ec2 describe-instance-types``, ``NetworkInfo.EfaInfo.MaximumEfaInterfaces``).
     :param imds_hop_limit: 1 (default): only the host reads instance metadata; 2 for containers.
     :param root_volume_gb: the encrypted root volume (the DLAMIs' environments take tens of GB).
+    :param scale_to_zero_after_idle_minutes: set the group's capacity to 0 once no instance has used its
+        accelerators for this long (a multiple of 5 minutes; needs ``min_capacity`` 0).
+    :param notification_topic: Auto Scaling's launch and termination events (default: a topic of the fleet's).
+    :param alarm_topic: the health alarms' topic, encrypted with a customer-managed key CloudWatch may use
+        (default: a topic of the fleet's, encrypted with ``encryption_key``).
+    :param notification_email: subscribe this address to the fleet's own topics.
     """
 
     def __init__(
@@ -158,7 +167,9 @@ class AcceleratedFleet(Construct):
         schedules: Sequence[ScheduledCapacity] = (),
         root_volume_gb: int = 200,
         imds_hop_limit: int = 1,
+        scale_to_zero_after_idle_minutes: int | None = None,
         notification_topic: sns.ITopic | None = None,
+        alarm_topic: sns.ITopic | None = None,
         notification_email: str | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -181,7 +192,9 @@ class AcceleratedFleet(Construct):
             schedules=schedules,
             root_volume_gb=root_volume_gb,
             imds_hop_limit=imds_hop_limit,
+            scale_to_zero_after_idle_minutes=scale_to_zero_after_idle_minutes,
         )
+        problems += alarm_email_problems(notification_email, setting="notification_email")
         if problems:
             raise FleetError(problems)
         self.instance = describe_ec2_instance_type(instance_type)
@@ -193,6 +206,8 @@ class AcceleratedFleet(Construct):
         )
         self.efa_interfaces = (self.instance.efa_interfaces or efa_interfaces) if efa else 0
         self.metrics_namespace = f"mlblueprints/{'neuron' if self.instance.is_neuron else 'gpu'}"
+        # The reporter's Fleet dimension: unique in the app, readable in the CloudWatch console.
+        self.fleet_name = Names.unique_resource_name(self, max_length=128, separator="-")
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -236,7 +251,12 @@ class AcceleratedFleet(Construct):
         user_data = ec2.UserData.for_linux()
         user_data.add_commands(
             *agent_user_data(
-                neuron=self.instance.is_neuron, namespace=self.metrics_namespace, region=Aws.REGION
+                neuron=self.instance.is_neuron,
+                namespace=self.metrics_namespace,
+                fleet=self.fleet_name,
+                region=Aws.REGION,
+                endpoint=Fn.join("", ["https://monitoring.", Aws.REGION, ".", Aws.URL_SUFFIX, "/"]),
+                expected_devices=self.instance.accelerator_count,
             )
         )
         self.launch_template = ec2.LaunchTemplate(
@@ -341,6 +361,33 @@ class AcceleratedFleet(Construct):
                 max_capacity=schedule.max_capacity,
                 desired_capacity=schedule.desired_capacity,
                 time_zone=schedule.time_zone,
+            )
+        self.metrics = FleetMetrics(
+            group_name=self.group.auto_scaling_group_name,
+            namespace=self.metrics_namespace,
+            fleet=self.fleet_name,
+        )
+        self.alarm_topic = (
+            alarm_topic
+            or AlarmTopic(
+                self, "AlarmTopic", encryption_key=encryption_key, display_name="Accelerated fleet alarms"
+            ).topic
+        )
+        if notification_email and alarm_topic is None:
+            subscribe_email(
+                self.alarm_topic, notification_email, record="CloudWatch keeps each alarm's state history"
+            )
+        self.alarms = FleetAlarms(
+            self,
+            "Alarms",
+            metrics=self.metrics,
+            topic=self.alarm_topic,
+            missing_devices=self.instance.accelerator_count is not None,
+        )
+        self.idle_alarm = None
+        if scale_to_zero_after_idle_minutes:
+            self.idle_alarm = scale_to_zero_when_idle(
+                self, group=self.group, metrics=self.metrics, idle_minutes=scale_to_zero_after_idle_minutes
             )
         if vpc.node.try_find_child("Ssm") is None:
             Annotations.of(self).add_info(
@@ -561,6 +608,7 @@ def fleet_problems(
     schedules: Sequence[ScheduledCapacity] = (),
     root_volume_gb: int = 200,
     imds_hop_limit: int = 1,
+    scale_to_zero_after_idle_minutes: int | None = None,
 ) -> list[Problem]:
     """Every problem of a fleet's settings at once."""
     problems = ec2_instance_type_problems(instance_type)
@@ -709,6 +757,26 @@ def fleet_problems(
                     "'UTC' or 'Europe/Paris'.",
                     setting="schedules",
                     value=schedule.time_zone,
+                )
+            )
+    idle = scale_to_zero_after_idle_minutes
+    if idle is not None:
+        # Judged on 5-minute periods, over at most a day (CloudWatch evaluates an alarm over one day at most).
+        if not (5 <= idle <= 1440 and idle % 5 == 0):
+            problems.append(
+                Problem(
+                    f"scale_to_zero_after_idle_minutes={idle}: use a multiple of 5 from 5 to 1440 (one day).",
+                    setting="scale_to_zero_after_idle_minutes",
+                    value=idle,
+                )
+            )
+        if min_capacity > 0:
+            problems.append(
+                Problem(
+                    f"scale_to_zero_after_idle_minutes with min_capacity={min_capacity}: Auto Scaling never goes "
+                    "below the minimum; set min_capacity to 0 (schedules can still raise it in working hours).",
+                    setting="scale_to_zero_after_idle_minutes",
+                    value=idle,
                 )
             )
     names = [schedule.name for schedule in schedules]

@@ -268,15 +268,15 @@ def volume_key_allowed(instances: list[InstanceType | None]) -> bool:
     return all(i is not None and i.has_instance_storage is False for i in instances)
 
 
-def alarm_email_problems(email: str | None) -> list[Problem]:
-    """Why SNS would refuse ``email`` as an email endpoint."""
+def alarm_email_problems(email: str | None, *, setting: str = "alarm_email") -> list[Problem]:
+    """Why SNS would refuse ``email`` as an email endpoint (given as ``setting``)."""
     if email is None or Token.is_unresolved(email) or re.fullmatch(_EMAIL, email):
         return []
     return [
         Problem(
-            f"alarm_email={email!r} is not an email address SNS can subscribe; use one mailbox such as "
+            f"{setting}={email!r} is not an email address SNS can subscribe; use one mailbox such as "
             "'ml-oncall@example.com' (SNS sends it a confirmation link).",
-            setting="alarm_email",
+            setting=setting,
             value=email,
         )
     ]

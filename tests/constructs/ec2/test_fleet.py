@@ -87,7 +87,8 @@ def test_hop_limit_two_and_amazon_linux_root_device():
     data = _data(Template.from_stack(stack))
     assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
     assert data["BlockDeviceMappings"][0]["DeviceName"] == "/dev/xvda"
-    assert "neuron-monitor-cloudwatch.py" in json.dumps(data["UserData"])
+    user_data = json.dumps(data["UserData"])
+    assert "--kind neuron" in user_data and "amazon-cloudwatch-agent-ctl" not in user_data
 
 
 @pytest.mark.parametrize(("instance_type", "efa_count"), [("p5.48xlarge", 32), ("trn1.32xlarge", 8)])
@@ -147,11 +148,13 @@ def test_mixed_instances_capacity_rebalance_schedules_and_notifications():
         "AWS::AutoScaling::ScheduledAction",
         {"Recurrence": "0 20 * * *", "MinSize": 0, "MaxSize": 0, "TimeZone": "Europe/Paris"},
     )
-    (topic,) = template.find_resources("AWS::SNS::Topic").values()
-    assert topic["Properties"]["KmsMasterKeyId"]["Fn::Join"][1][-1].endswith(":alias/aws/sns")
-    template.has_resource_properties(
-        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
-    )
+    topics = template.find_resources("AWS::SNS::Topic")
+    (scaling_topic,) = [t for t in topics.values() if "Fn::Join" in t["Properties"]["KmsMasterKeyId"]]
+    assert scaling_topic["Properties"]["KmsMasterKeyId"]["Fn::Join"][1][-1].endswith(":alias/aws/sns")
+    subscriptions = template.find_resources("AWS::SNS::Subscription")
+    # Scaling events and health alarms both reach the address.
+    assert sorted(s["Properties"]["Endpoint"] for s in subscriptions.values()) == ["ops@example.com"] * 2
+    assert len({json.dumps(s["Properties"]["TopicArn"]) for s in subscriptions.values()}) == 2
     assert properties["NotificationConfigurations"]
 
 
@@ -282,3 +285,80 @@ def test_metrics_are_limited_to_the_fleets_namespace_and_the_key_allows_ebs_once
     (ebs,) = [s for s in statements if s.get("Sid") == "AllowEbsThroughEc2InThisAccount"]
     assert ebs["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Join"][1][0] == "ec2."
     assert [skip["id"] for skip in key["Metadata"]["checkov"]["skip"]] == ["CKV_AWS_33"]
+
+
+def _alarms(template: Template) -> dict[str, dict]:
+    return {
+        alarm["Properties"].get(
+            "MetricName", "ReporterSilent" if "Metrics" in alarm["Properties"] else "?"
+        ): alarm["Properties"]
+        for alarm in template.find_resources("AWS::CloudWatch::Alarm").values()
+    }
+
+
+def test_health_alarms_reach_an_encrypted_topic_cloudwatch_may_use():
+    stack, fleet = _fleet(instance_type="p4d.24xlarge")
+    template = Template.from_stack(stack)
+    alarms = _alarms(template)
+    assert set(alarms) == {"StatusCheckFailed", "AcceleratorErrors", "AcceleratorsMissing", "ReporterSilent"}
+    group_ref = {"Ref": stack.get_logical_id(fleet.group.node.default_child)}
+    status = alarms["StatusCheckFailed"]
+    assert (status["Namespace"], status["Statistic"], status["Period"]) == ("AWS/EC2", "Maximum", 60)
+    assert status["Dimensions"] == [{"Name": "AutoScalingGroupName", "Value": group_ref}]
+    errors = alarms["AcceleratorErrors"]
+    assert (errors["Namespace"], errors["Statistic"], errors["Threshold"]) == ("mlblueprints/gpu", "Sum", 1)
+    assert errors["Dimensions"] == [{"Name": "Fleet", "Value": fleet.fleet_name}]
+    assert alarms["AcceleratorsMissing"]["Statistic"] == "Maximum"
+    silent = {m["Id"]: m for m in alarms["ReporterSilent"]["Metrics"]}
+    assert (
+        "FILL(reports, 0) == 0" in silent[next(i for i in silent if "Expression" in silent[i])]["Expression"]
+    )
+    assert silent["inService"]["MetricStat"]["Metric"]["MetricName"] == "GroupInServiceInstances"
+    # Every alarm notifies on ALARM and OK, to the topic encrypted with the stack's key.
+    topic_ref = {"Ref": stack.get_logical_id(fleet.alarm_topic.node.default_child)}
+    assert all(a["AlarmActions"] == [topic_ref] == a["OKActions"] for a in alarms.values())
+    topic = template.to_json()["Resources"][topic_ref["Ref"]]
+    assert topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][1] == "Arn"
+    # The reporter publishes under the same Fleet dimension, to the region's CloudWatch endpoint.
+    user_data = json.dumps(_data(template)["UserData"])
+    assert f"--fleet {fleet.fleet_name} " in user_data and "--expected-devices 8 " in user_data
+    assert (
+        '" --endpoint https://monitoring.", {"Ref": "AWS::Region"}, ".", {"Ref": "AWS::URLSuffix"}'
+        in user_data
+    )
+    assert "NVRM: Xid" in user_data
+
+
+def test_scale_to_zero_when_idle():
+    stack, fleet = _fleet(instance_type="trn1.32xlarge", scale_to_zero_after_idle_minutes=30)
+    template = Template.from_stack(stack)
+    (policy,) = template.find_resources("AWS::AutoScaling::ScalingPolicy").values()
+    properties = policy["Properties"]
+    assert (properties["PolicyType"], properties["AdjustmentType"]) == ("StepScaling", "ExactCapacity")
+    assert properties["StepAdjustments"] == [{"MetricIntervalUpperBound": 0, "ScalingAdjustment": 0}]
+    idle = _alarms(template)["AcceleratorUtilization"]
+    assert (idle["Namespace"], idle["Statistic"], idle["Period"], idle["EvaluationPeriods"]) == (
+        "mlblueprints/neuron", "Maximum", 300, 6,
+    )  # fmt: skip
+    assert (idle["ComparisonOperator"], idle["Threshold"], idle["TreatMissingData"]) == (
+        "LessThanThreshold", 1, "notBreaching",
+    )  # fmt: skip
+    action = fleet.node.find_child("ScaleToZeroWhenIdle").node.default_child
+    assert idle["AlarmActions"] == [{"Ref": stack.get_logical_id(action)}]
+    # Off unless asked for.
+    default, _ = _fleet(instance_type="trn1.32xlarge")
+    Template.from_stack(default).resource_count_is("AWS::AutoScaling::ScalingPolicy", 0)
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        ({"scale_to_zero_after_idle_minutes": 7}, "multiple of 5 from 5 to 1440"),
+        ({"scale_to_zero_after_idle_minutes": 1445}, "multiple of 5 from 5 to 1440"),
+        ({"scale_to_zero_after_idle_minutes": 30, "min_capacity": 1}, "never goes below the minimum"),
+        ({"notification_email": "not-an-address"}, "notification_email='not-an-address'"),
+    ],
+)
+def test_health_refusals(props, expected):
+    with pytest.raises(FleetError, match=expected):
+        _fleet(instance_type="g5.xlarge", **props)
