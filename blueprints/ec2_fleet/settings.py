@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from mlblueprints.blueprints.model_settings import typed
 from mlblueprints.blueprints.settings_base import BlueprintSettings, construct_default
@@ -102,6 +103,24 @@ class Ec2FleetSettings(BlueprintSettings):
         None, description="An On-Demand Capacity Reservation or Capacity Block ID (cr-...) to launch into."
     )
     capacity_block: bool = Field(False, description="capacity_reservation_id is a Capacity Block for ML.")
+    capacity_block_start: AwareDatetime | None = Field(
+        None,
+        strict=False,
+        description="With capacity_block: when the block starts, e.g. 2026-12-01T11:30:00Z; the fleet scales to "
+        "max_capacity then.",
+    )
+    capacity_block_end: AwareDatetime | None = Field(
+        None,
+        strict=False,
+        description="With capacity_block: when the block ends; the fleet scales to zero 35 minutes before (EC2 "
+        "terminates the block's instances 30 minutes before its end).",
+    )
+    availability_zone: str | None = Field(
+        None,
+        description="Run the fleet (and its VPC) in this zone, e.g. us-east-1a: required with a capacity "
+        "reservation or Capacity Block (the reservation's zone); useful for EFA types offered in some zones only. "
+        "Default: the region's first zone.",
+    )
     schedules: list[ScheduleSettings] | None = Field(None, description="Scheduled capacity changes.")
     root_volume_gb: int | None = Field(
         None,
@@ -155,8 +174,13 @@ class Ec2FleetSettings(BlueprintSettings):
             options["dlami_flavor"] = DlamiFlavor(self.dlami_flavor)
         if self.capacity_reservation_id:
             options["capacity_reservation"] = CapacityReservation(
-                self.capacity_reservation_id, self.capacity_block
+                self.capacity_reservation_id,
+                self.capacity_block,
+                starts_at=self.capacity_block_start,
+                ends_at=self.capacity_block_end,
             )
+        if self.availability_zone:
+            options["availability_zone"] = self.availability_zone
         if self.schedules:
             options["schedules"] = [
                 ScheduledCapacity(
@@ -179,6 +203,16 @@ class Ec2FleetSettings(BlueprintSettings):
                 Problem(
                     "capacity_block needs capacity_reservation_id (the block's cr-... ID).",
                     setting="capacity_reservation_id",
+                )
+            )
+        if not config.get("capacity_block") and any(
+            config.get(name) is not None for name in ("capacity_block_start", "capacity_block_end")
+        ):
+            problems.append(
+                Problem(
+                    "capacity_block_start and capacity_block_end are for a Capacity Block: set capacity_block "
+                    "and capacity_reservation_id, or drop them.",
+                    setting="capacity_block",
                 )
             )
         instance_type = typed(config, "instance_type", str)
@@ -214,6 +248,19 @@ class Ec2FleetSettings(BlueprintSettings):
             kwargs["dlami_flavor"] = DlamiFlavor(config["dlami_flavor"])
         if isinstance(config.get("capacity_reservation_id"), str):
             kwargs["capacity_reservation"] = CapacityReservation(
-                config["capacity_reservation_id"], config.get("capacity_block") is True
+                config["capacity_reservation_id"],
+                config.get("capacity_block") is True,
+                starts_at=_moment(config.get("capacity_block_start")),
+                ends_at=_moment(config.get("capacity_block_end")),
             )
+        if isinstance(config.get("availability_zone"), str):
+            kwargs["availability_zone"] = config["availability_zone"]
         return problems + fleet_problems(**kwargs)
+
+
+def _moment(value: Any) -> datetime.datetime | None:
+    """A block time as the settings parse it; None if unset or malformed (pydantic names that problem)."""
+    try:
+        return None if value is None else TypeAdapter(AwareDatetime).validate_python(value, strict=False)
+    except ValidationError:
+        return None

@@ -13,12 +13,14 @@ alarms on accelerator errors, missing devices and failed status checks (``fleet_
 
 from __future__ import annotations
 
+import datetime
 import functools
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Annotations, Aws, Duration, Fn, Names, Stack, Token
+from aws_cdk import Annotations, Aws, CfnRule, Duration, Fn, Names, Stack, Token
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -98,13 +100,23 @@ class FleetError(MlBlueprintsError):
 class CapacityReservation:
     """Run the fleet in an On-Demand Capacity Reservation, or a Capacity Block for ML (``capacity_block``).
 
-    A Capacity Block needs ``InstanceMarketOptions.MarketType: capacity-block`` with its reservation ID
-    ("Launch instances using Capacity Blocks", EC2 User Guide); its instances must launch in the
-    block's availability zone.
+    Both are in one availability zone: give the fleet's ``availability_zone``. A Capacity Block needs
+    ``InstanceMarketOptions.MarketType: capacity-block`` with its reservation ID, has no capacity before
+    it starts, and EC2 terminates its instances 30 minutes before it ends ("Use Capacity Blocks for
+    machine learning workloads", EC2 Auto Scaling User Guide, which recommends scheduled scaling at
+    those times): with ``starts_at`` and ``ends_at`` the group scales to ``max_capacity`` when the
+    block starts and to zero 35 minutes before it ends.
     """
 
     reservation_id: str
     capacity_block: bool = False
+    starts_at: datetime.datetime | None = None
+    ends_at: datetime.datetime | None = None
+
+
+# EC2 terminates a Capacity Block's instances 30 minutes before its end: scale in 5 minutes before that.
+CAPACITY_BLOCK_SCALE_IN_BEFORE_END = datetime.timedelta(minutes=35)
+_ZONE = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)[a-z]$")
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,8 @@ class AcceleratedFleet(Construct):
         (``aws ec2 describe-instance-types``, ``NetworkInfo.EfaInfo.MaximumEfaInterfaces``).
     :param imds_hop_limit: 1 (default): only the host reads instance metadata; 2 for containers.
     :param root_volume_gb: the encrypted root volume (the DLAMIs' environments take tens of GB).
+    :param availability_zone: run in this zone (a zone name, e.g. ``us-east-1a``): a capacity reservation's
+        or Capacity Block's, or one that offers the type; the VPC selection needs a subnet there.
     :param scale_to_zero_after_idle_minutes: set the group's capacity to 0 once no instance has used its
         accelerators for this long (a multiple of 5 minutes; needs ``min_capacity`` 0).
     :param notification_topic: Auto Scaling's launch and termination events (default: a topic of the fleet's).
@@ -164,6 +178,7 @@ class AcceleratedFleet(Construct):
         efa: bool = False,
         efa_interfaces: int | None = None,
         capacity_reservation: CapacityReservation | None = None,
+        availability_zone: str | None = None,
         schedules: Sequence[ScheduledCapacity] = (),
         root_volume_gb: int = 200,
         imds_hop_limit: int = 1,
@@ -189,6 +204,7 @@ class AcceleratedFleet(Construct):
             efa=efa,
             efa_interfaces=efa_interfaces,
             capacity_reservation=capacity_reservation,
+            availability_zone=availability_zone,
             schedules=schedules,
             root_volume_gb=root_volume_gb,
             imds_hop_limit=imds_hop_limit,
@@ -306,12 +322,12 @@ class AcceleratedFleet(Construct):
         if capacity_reservation is not None:
             self._target_reservation(capacity_reservation)
 
-        subnets = vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
-        if efa or capacity_reservation is not None:
-            # A cluster placement group, and a reservation, are in one availability zone.
-            subnets = ec2.SubnetSelection(
-                subnets=[vpc.select_subnets(**_selection_kwargs(subnets)).subnets[0]]
-            )
+        subnets = self._subnets(
+            vpc,
+            vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            availability_zone=availability_zone,
+            single_zone=efa or capacity_reservation is not None,
+        )
         mixed = bool(spot_instance_types) or on_demand_percentage_above_base < 100
         self.group = autoscaling.AutoScalingGroup(
             self,
@@ -349,10 +365,12 @@ class AcceleratedFleet(Construct):
             ],
         )
         self._accept_group_shape(
-            single_zone=efa or capacity_reservation is not None,
+            single_zone=efa or capacity_reservation is not None or availability_zone is not None,
             mixed=mixed,
             instance_types=(instance_type, *spot_instance_types),
         )
+        if capacity_reservation is not None and capacity_reservation.capacity_block:
+            self._follow_capacity_block(capacity_reservation, max_capacity)
         for schedule in schedules:
             self.group.scale_on_schedule(
                 schedule.name,
@@ -564,6 +582,69 @@ class AcceleratedFleet(Construct):
         # The groups are on the interfaces; EC2 refuses them on the template as well.
         template.add_property_deletion_override("LaunchTemplateData.SecurityGroupIds")
 
+    def _subnets(
+        self, vpc: ec2.IVpc, selection: ec2.SubnetSelection, *, availability_zone: str | None, single_zone: bool
+    ) -> ec2.SubnetSelection:
+        """The group's subnets: those in ``availability_zone``, or the first when the fleet is single-zone
+        (a cluster placement group, and a reservation, are in one availability zone)."""
+        chosen = vpc.select_subnets(**_selection_kwargs(selection)).subnets
+        if availability_zone is not None:
+            stack = Stack.of(self)
+            if Token.is_unresolved(stack.region) and not Token.is_unresolved(availability_zone):
+                # The zone names its region: an agnostic stack deployed elsewhere fails at once, with a reason.
+                region = _ZONE.fullmatch(availability_zone)["region"]
+                rule_id = f"FleetZone{hashlib.sha256(availability_zone.encode()).hexdigest()[:8].upper()}"
+                if stack.node.try_find_child(rule_id) is None:
+                    CfnRule(stack, rule_id).add_assertion(
+                        Fn.condition_equals(Aws.REGION, region),
+                        f"The fleet runs in {availability_zone}, a zone of {region}: deploy to {region}.",
+                    )
+            chosen = [s for s in chosen if s.availability_zone == availability_zone]
+            if not chosen:
+                raise FleetError(
+                    [
+                        Problem(
+                            f"no subnet of the fleet's VPC selection is in {availability_zone} (the subnets' zones: "
+                            f"{', '.join(s.availability_zone for s in vpc.select_subnets(**_selection_kwargs(selection)).subnets)}"
+                            "). Give the VPC a subnet there; a stack whose zones resolve at deploy time can name "
+                            "its zones (its availability_zones property).",
+                            setting="availability_zone",
+                            value=availability_zone,
+                        )
+                    ]
+                )
+        if single_zone:
+            chosen = chosen[:1]
+        return ec2.SubnetSelection(subnets=chosen)
+
+    def _follow_capacity_block(self, block: CapacityReservation, instances: int) -> None:
+        """Scale to ``instances`` when the block starts, and to zero before EC2 terminates its instances."""
+        now = datetime.datetime.now(datetime.UTC)
+        group_name = self.group.auto_scaling_group_name
+        if block.starts_at is not None and block.starts_at > now:
+            autoscaling.CfnScheduledAction(
+                self,
+                "CapacityBlockStart",
+                auto_scaling_group_name=group_name,
+                start_time=_utc(block.starts_at),
+                min_size=instances,
+                max_size=instances,
+                desired_capacity=instances,
+            )
+        elif block.starts_at is not None:
+            # Started already: Auto Scaling refuses a scheduled action in the past; launch now.
+            self.group.node.default_child.desired_capacity = str(instances)
+        if block.ends_at is not None:
+            autoscaling.CfnScheduledAction(
+                self,
+                "CapacityBlockEnd",
+                auto_scaling_group_name=group_name,
+                start_time=_utc(block.ends_at - CAPACITY_BLOCK_SCALE_IN_BEFORE_END),
+                min_size=0,
+                max_size=instances,
+                desired_capacity=0,
+            )
+
     def _target_reservation(self, reservation: CapacityReservation) -> None:
         template = self.launch_template.node.default_child
         template.add_property_override(
@@ -574,6 +655,11 @@ class AcceleratedFleet(Construct):
             template.add_property_override(
                 "LaunchTemplateData.InstanceMarketOptions.MarketType", "capacity-block"
             )
+
+
+def _utc(moment: datetime.datetime) -> str:
+    """A scheduled action's StartTime: ISO 8601 in UTC (``2026-12-01T11:30:00Z``)."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _selection_kwargs(selection: ec2.SubnetSelection) -> dict:
@@ -605,10 +691,12 @@ def fleet_problems(
     efa: bool = False,
     efa_interfaces: int | None = None,
     capacity_reservation: CapacityReservation | None = None,
+    availability_zone: str | None = None,
     schedules: Sequence[ScheduledCapacity] = (),
     root_volume_gb: int = 200,
     imds_hop_limit: int = 1,
     scale_to_zero_after_idle_minutes: int | None = None,
+    now: datetime.datetime | None = None,
 ) -> list[Problem]:
     """Every problem of a fleet's settings at once."""
     problems = ec2_instance_type_problems(instance_type)
@@ -706,6 +794,37 @@ def fleet_problems(
                     setting="spot_instance_types",
                 )
             )
+        if availability_zone is None:
+            problems.append(
+                Problem(
+                    "a capacity reservation or Capacity Block is in one availability zone, and instances launch "
+                    "into it only there: set availability_zone to its zone (EC2 console, Capacity Reservations).",
+                    setting="availability_zone",
+                )
+            )
+        problems += _capacity_block_problems(
+            capacity_reservation, min_capacity, desired_capacity, now or datetime.datetime.now(datetime.UTC)
+        )
+    if availability_zone is not None and not Token.is_unresolved(availability_zone):
+        match = _ZONE.fullmatch(availability_zone)
+        if match is None:
+            problems.append(
+                Problem(
+                    f"availability_zone={availability_zone!r} is not an availability zone name: use one such as "
+                    "'us-east-1a' (a zone name, not a zone ID such as use1-az4).",
+                    setting="availability_zone",
+                    value=availability_zone,
+                )
+            )
+        elif region and not Token.is_unresolved(region) and match["region"] != region:
+            problems.append(
+                Problem(
+                    f"availability_zone {availability_zone} is in {match['region']}, not in the stack's region "
+                    f"{region}: name a zone of {region}.",
+                    setting="availability_zone",
+                    value=availability_zone,
+                )
+            )
     if imds_hop_limit not in (1, 2):
         problems.append(
             Problem(
@@ -782,6 +901,64 @@ def fleet_problems(
     names = [schedule.name for schedule in schedules]
     if len(set(names)) != len(names):
         problems.append(Problem("two schedules have the same name: name each once.", setting="schedules"))
+    return problems
+
+
+def _capacity_block_problems(
+    block: CapacityReservation, min_capacity: int, desired_capacity: int | None, now: datetime.datetime
+) -> list[Problem]:
+    if not block.capacity_block:
+        if block.starts_at is not None or block.ends_at is not None:
+            return [
+                Problem(
+                    "capacity block start and end times are set for an On-Demand Capacity Reservation: set "
+                    "capacity_block, or drop the times.",
+                    setting="capacity_block",
+                )
+            ]
+        return []
+    problems = []
+    if block.starts_at is None or block.ends_at is None:
+        problems.append(
+            Problem(
+                "a Capacity Block has no capacity before it starts, and EC2 terminates its instances 30 minutes "
+                "before it ends: give its start and end times (capacity_block_start, capacity_block_end, as the "
+                "EC2 console shows them), so the group scales out and in with it.",
+                setting="capacity_block_start",
+            )
+        )
+        return problems
+    for name, moment in (("capacity_block_start", block.starts_at), ("capacity_block_end", block.ends_at)):
+        if moment.tzinfo is None:
+            problems.append(
+                Problem(
+                    f"{name} {moment.isoformat()} has no time zone: add one, e.g. 2026-12-01T11:30:00Z.",
+                    setting=name,
+                )
+            )
+    if problems:
+        return problems
+    if block.ends_at <= block.starts_at:
+        problems.append(
+            Problem("capacity_block_end is not after capacity_block_start.", setting="capacity_block_end")
+        )
+    elif block.ends_at - CAPACITY_BLOCK_SCALE_IN_BEFORE_END <= now:
+        problems.append(
+            Problem(
+                f"the Capacity Block ends at {_utc(block.ends_at)}: its instances are, or are about to be, "
+                "terminated. Buy another block and give its ID and times.",
+                setting="capacity_block_end",
+            )
+        )
+    if min_capacity > 0 or desired_capacity:
+        problems.append(
+            Problem(
+                f"min_capacity {min_capacity} / desired_capacity {desired_capacity} with a Capacity Block: the "
+                "block has no capacity outside its times, and the group scales to max_capacity when it starts; "
+                "leave both at 0.",
+                setting="min_capacity",
+            )
+        )
     return problems
 
 

@@ -32,6 +32,7 @@ class SecurityBaseline:
         create_vpc: bool = True,
         vpc_cidr: str = "10.80.0.0/16",
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        single_zone: bool = False,
     ) -> SecurityBaseline:
         key = EncryptionKey(
             scope,
@@ -41,7 +42,12 @@ class SecurityBaseline:
         )
         network = (
             PrivateNetwork(
-                scope, "Network", encryption_key=key.key, cidr=vpc_cidr, removal_policy=removal_policy
+                scope,
+                "Network",
+                encryption_key=key.key,
+                cidr=vpc_cidr,
+                removal_policy=removal_policy,
+                single_zone=single_zone,
             )
             if create_vpc
             else None

@@ -44,10 +44,16 @@ class AvailabilityZonesAtDeployTime(Stack):
         return [Fn.select(i, Fn.get_azs()) for i in range(3)]
 
 
-def network_problems(cidr: str, max_azs: int) -> list[Problem]:
-    """What EC2 or the subnet layout would refuse about ``cidr`` and ``max_azs``."""
+def network_problems(cidr: str, max_azs: int, *, single_zone: bool = False) -> list[Problem]:
+    """What EC2 or the subnet layout would refuse about ``cidr`` and ``max_azs``.
+
+    ``single_zone``: the network serves a workload that runs in one availability zone anyway (a
+    cluster placement group, a capacity reservation), so ``max_azs`` 1 is right.
+    """
     problems = []
-    if not isinstance(max_azs, int) or isinstance(max_azs, bool) or not 2 <= max_azs <= 3:
+    if single_zone:
+        max_azs = 1
+    elif not isinstance(max_azs, int) or isinstance(max_azs, bool) or not 2 <= max_azs <= 3:
         problems.append(
             Problem(
                 f"max_azs={max_azs!r}: a SageMaker endpoint spreads its instances over the subnets it "
@@ -125,6 +131,8 @@ class PrivateNetwork(Construct):
     :param encryption_key: encrypts the flow-log group. A key created in CDK gets the key-policy
         statement CloudWatch Logs needs for that one group; an imported key must already allow it.
     :param cidr: a private IPv4 block, /16 to /19 for two zones (each zone gets a /20).
+    :param single_zone: one zone only (the stack's first), for a workload pinned to one zone anyway:
+        an EFA cluster in a placement group, instances in a capacity reservation.
 
     In a stack pinned to a region, the VPC takes the stack's availability zones: make the stack an
     :class:`AvailabilityZonesAtDeployTime` to keep synth offline, as every blueprint does.
@@ -138,12 +146,13 @@ class PrivateNetwork(Construct):
         encryption_key: kms.IKey,
         cidr: str = "10.80.0.0/16",
         max_azs: int = 2,
+        single_zone: bool = False,
         flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
         if not Token.is_unresolved(cidr):
-            problems = network_problems(cidr, max_azs)
+            problems = network_problems(cidr, max_azs, single_zone=single_zone)
             if problems:
                 raise NetworkConfigError(problems)
         stack = Stack.of(self)
@@ -158,7 +167,7 @@ class PrivateNetwork(Construct):
             self,
             "Resource",
             ip_addresses=ec2.IpAddresses.cidr(cidr),
-            max_azs=max_azs,
+            max_azs=1 if single_zone else max_azs,
             nat_gateways=0,
             subnet_configuration=[
                 ec2.SubnetConfiguration(

@@ -120,3 +120,89 @@ def test_every_problem_of_the_settings_at_once():
         "Stack 'Sagemaker': 'ml.p5.48xlarge'",
     ):
         assert expected in message, expected
+
+
+def _synth(config: dict, region: str | None = "us-east-1") -> dict:
+    stacks = {"Block": {"blueprint": "ec2-fleet", **config}}
+    if region:
+        stacks["Block"]["env"] = {"account": ACCOUNT, "region": region}
+    app = build_app(App(context={"stacks": json.dumps(stacks)}))
+    return app.synth().get_stack_by_name("Block").template
+
+
+_BLOCK = {
+    "instance_type": "p5.48xlarge",
+    "efa": True,
+    "max_capacity": 2,
+    "capacity_reservation_id": "cr-0123456789abcdef0",
+    "capacity_block": True,
+    "capacity_block_start": "2030-03-02T11:30:00Z",
+    "capacity_block_end": "2030-03-04T11:30:00+00:00",
+    "availability_zone": "us-east-1d",
+}
+
+
+@pytest.mark.parametrize("region", ["us-east-1", None])
+def test_capacity_block_fleet_runs_in_the_blocks_zone(region):
+    template = Template.from_json(_synth(_BLOCK, region))
+    # The network is in the block's zone only, and the fleet with it.
+    zones = {
+        s["Properties"]["AvailabilityZone"] for s in template.find_resources("AWS::EC2::Subnet").values()
+    }
+    assert zones == {"us-east-1d"}
+    starts = {
+        a["Properties"]["StartTime"]
+        for a in template.find_resources("AWS::AutoScaling::ScheduledAction").values()
+    }
+    assert starts == {"2030-03-02T11:30:00Z", "2030-03-04T10:55:00Z"}
+    endpoints = template.find_resources(
+        "AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}}
+    )
+    assert endpoints and all(len(e["Properties"]["SubnetIds"]) == 1 for e in endpoints.values())
+
+
+def test_capacity_block_settings_problems():
+    message = _problems(
+        {
+            "NoZone": {k: v for k, v in _BLOCK.items() if k != "availability_zone"}
+            | {"blueprint": "ec2-fleet"},
+            "NoTimes": {k: v for k, v in _BLOCK.items() if not k.startswith("capacity_block_")}
+            | {"blueprint": "ec2-fleet"},
+            "BadTime": _BLOCK | {"blueprint": "ec2-fleet", "capacity_block_end": "next tuesday"},
+            "Stray": {
+                "blueprint": "ec2-fleet",
+                "instance_type": "g5.xlarge",
+                "capacity_block_start": "2030-03-02T11:30:00Z",
+            },
+            "OtherRegion": _BLOCK
+            | {"blueprint": "ec2-fleet", "env": {"account": ACCOUNT, "region": "us-west-2"}},
+        }
+    )
+    for expected in (
+        "Stack 'NoZone': a capacity reservation or Capacity Block is in one availability zone",
+        "Stack 'NoTimes': a Capacity Block has no capacity before it starts",
+        "Stack 'BadTime'",
+        "capacity_block_end",
+        "Stack 'Stray': capacity_block_start and capacity_block_end are for a Capacity Block",
+        "Stack 'OtherRegion': availability_zone us-east-1d is in us-east-1, not in the stack's region us-west-2",
+    ):
+        assert expected in message, expected
+
+
+def test_training_example_scales_to_zero_when_idle_and_alarms_on_accelerator_health(contract_templates):
+    template = Template.from_json(contract_templates["TrainingCluster-agnostic"])
+    template.has_resource_properties(
+        "AWS::AutoScaling::ScalingPolicy", {"AdjustmentType": "ExactCapacity", "PolicyType": "StepScaling"}
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "AcceleratorUtilization", "EvaluationPeriods": 12, "Namespace": "mlblueprints/gpu"},
+    )
+    for metric in ("AcceleratorErrors", "AcceleratorsMissing", "StatusCheckFailed"):
+        template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": metric})
+    message = _problems(
+        {"Busy": {"blueprint": "ec2-fleet", "instance_type": "g5.xlarge", "min_capacity": 1,
+                  "scale_to_zero_after_idle_minutes": 7, "notification_email": "nobody"}}
+    )  # fmt: skip
+    for expected in ("multiple of 5", "never goes below the minimum", "notification_email='nobody'"):
+        assert expected in message, expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
@@ -158,16 +159,128 @@ def test_mixed_instances_capacity_rebalance_schedules_and_notifications():
     assert properties["NotificationConfigurations"]
 
 
-def test_capacity_block():
-    stack, _ = _fleet(
-        instance_type="p5.48xlarge",
-        capacity_reservation=CapacityReservation("cr-0123456789abcdef0", capacity_block=True),
+class _ZonedStack(AvailabilityZonesAtDeployTime):
+    """A stack whose zones are named (as a user's own stack, or the ec2-fleet blueprint's with a zone)."""
+
+    @property
+    def availability_zones(self) -> list[str]:
+        return ["us-east-1a", "us-east-1b"]
+
+
+def _zoned_fleet(env: Environment | None = None, **props):
+    stack = _ZonedStack(App(), "Zoned", env=env)
+    base = SecurityBaseline.create(stack)
+    fleet = AcceleratedFleet(stack, "Fleet", vpc=base.network.vpc, encryption_key=base.key.key, **props)
+    return stack, fleet
+
+
+_HOUR = datetime.timedelta(hours=1)
+_BLOCK_START = datetime.datetime(2030, 3, 2, 11, 30, tzinfo=datetime.UTC)
+
+
+def _block(starts_at=_BLOCK_START, ends_at=_BLOCK_START + 24 * _HOUR, **kwargs):
+    return CapacityReservation(
+        "cr-0123456789abcdef0", capacity_block=True, starts_at=starts_at, ends_at=ends_at, **kwargs
     )
-    data = _data(Template.from_stack(stack))
+
+
+def test_capacity_block_scales_with_the_block_in_its_zone():
+    stack, _ = _zoned_fleet(
+        instance_type="p5.48xlarge",
+        max_capacity=4,
+        capacity_reservation=_block(),
+        availability_zone="us-east-1b",
+    )
+    template = Template.from_stack(stack)
+    data = _data(template)
     assert data["InstanceMarketOptions"] == {"MarketType": "capacity-block"}
     assert data["CapacityReservationSpecification"]["CapacityReservationTarget"] == {
         "CapacityReservationId": "cr-0123456789abcdef0"
     }
+    actions = {
+        a["Properties"]["StartTime"]: a["Properties"]
+        for a in template.find_resources("AWS::AutoScaling::ScheduledAction").values()
+    }
+    start, end = actions["2030-03-02T11:30:00Z"], actions["2030-03-03T10:55:00Z"]  # 35 minutes before the end
+    assert (start["MinSize"], start["MaxSize"], start["DesiredCapacity"]) == (4, 4, 4)
+    assert (end["MinSize"], end["DesiredCapacity"]) == (0, 0)
+    assert "Recurrence" not in start and "Recurrence" not in end  # once
+    group = _group(template)["Properties"]
+    assert group["MinSize"] == "0" and "DesiredCapacity" not in group
+    (subnet,) = group["VPCZoneIdentifier"]
+    (zone,) = [
+        r["Properties"]["AvailabilityZone"]
+        for logical_id, r in template.find_resources("AWS::EC2::Subnet").items()
+        if {"Ref": logical_id} == subnet
+    ]
+    assert zone == "us-east-1b"
+    # Agnostic: deploying to another region fails at once, with a reason.
+    (rule,) = [r for name, r in template.to_json()["Rules"].items() if name.startswith("FleetZone")]
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+
+
+def test_a_capacity_block_that_has_started_launches_at_once():
+    now = datetime.datetime.now(datetime.UTC)
+    stack, _ = _zoned_fleet(
+        instance_type="p5.48xlarge", max_capacity=2, availability_zone="us-east-1a",
+        capacity_reservation=_block(starts_at=now - _HOUR, ends_at=now + 24 * _HOUR),
+    )  # fmt: skip
+    template = Template.from_stack(stack)
+    assert _group(template)["Properties"]["DesiredCapacity"] == "2"
+    (end,) = template.find_resources("AWS::AutoScaling::ScheduledAction").values()
+    assert end["Properties"]["DesiredCapacity"] == 0
+
+
+def test_a_zone_the_vpc_has_no_subnet_in():
+    with pytest.raises(FleetError, match="no subnet of the fleet's VPC selection is in us-east-1c"):
+        _zoned_fleet(instance_type="g5.xlarge", availability_zone="us-east-1c")
+
+
+_NOW = datetime.datetime.now(datetime.UTC)
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        ({"capacity_reservation": _block(starts_at=None, ends_at=None)}, "give its start and end times"),
+        ({"capacity_reservation": _block(starts_at=datetime.datetime(2030, 1, 1))}, "has no time zone"),
+        ({"capacity_reservation": _block(ends_at=_BLOCK_START - _HOUR)}, "is not after capacity_block_start"),
+        (
+            {
+                "capacity_reservation": _block(
+                    starts_at=_NOW - 24 * _HOUR, ends_at=_NOW + datetime.timedelta(minutes=20)
+                )
+            },
+            "are, or are about to be, terminated",
+        ),
+        ({"capacity_reservation": _block(), "min_capacity": 1}, "leave both at 0"),
+        (
+            {"capacity_reservation": CapacityReservation("cr-0123456789abcdef0", starts_at=_BLOCK_START)},
+            "set capacity_block, or drop the times",
+        ),
+    ],
+)
+def test_capacity_block_refusals(props, expected):
+    with pytest.raises(FleetError, match=expected):
+        _zoned_fleet(instance_type="p5.48xlarge", availability_zone="us-east-1a", **props)
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        (
+            {"capacity_reservation": CapacityReservation("cr-0123456789abcdef0")},
+            "set availability_zone to its zone",
+        ),
+        ({"availability_zone": "use1-az4"}, "not a zone ID"),
+        ({"availability_zone": "eu-west-1a"}, "is in eu-west-1, not in the stack's region us-east-1"),
+    ],
+)
+def test_zone_refusals(props, expected):
+    with pytest.raises(FleetError, match=expected):
+        _zoned_fleet(
+            instance_type="p5.48xlarge", env=Environment(account="123456789012", region="us-east-1"), **props
+        )
 
 
 def test_every_gate_agnostic_pinned_and_mixed(tmp_path):
