@@ -583,7 +583,12 @@ class AcceleratedFleet(Construct):
         template.add_property_deletion_override("LaunchTemplateData.SecurityGroupIds")
 
     def _subnets(
-        self, vpc: ec2.IVpc, selection: ec2.SubnetSelection, *, availability_zone: str | None, single_zone: bool
+        self,
+        vpc: ec2.IVpc,
+        selection: ec2.SubnetSelection,
+        *,
+        availability_zone: str | None,
+        single_zone: bool,
     ) -> ec2.SubnetSelection:
         """The group's subnets: those in ``availability_zone``, or the first when the fleet is single-zone
         (a cluster placement group, and a reservation, are in one availability zone)."""
