@@ -189,5 +189,32 @@ BLUEPRINTS: dict[str, Blueprint] = {
             stack_path="mlblueprints.blueprints.ec2_fleet.stack.Ec2FleetStack",
             example=BLUEPRINTS_DIR / "ec2_fleet" / "example.json",
         ),
+        Blueprint(
+            name="document-review",
+            summary=(
+                "Amazon A2I human review of documents: files land in an encrypted S3 bucket, a Step Functions flow "
+                "(SDK integrations only) runs Textract AnalyzeDocument (forms) under a flow definition whose "
+                "activation conditions send low-confidence fields to a private work team, and the analyses and "
+                "the reviewers' answers land in an encrypted, retained bucket. A private workforce on a secure "
+                "Cognito user pool (MFA, threat protection, no self sign-up) or the account's existing one; a "
+                "task UI from a template checked at synth; the flow definition as a custom resource; finished "
+                "human loops and failed analyses to an encrypted topic."
+            ),
+            settings_source="mlblueprints.blueprints.document_review.settings.DocumentReviewSettings",
+            stack_path="mlblueprints.blueprints.document_review.stack.DocumentReviewStack",
+            example=BLUEPRINTS_DIR / "document_review" / "example.json",
+        ),
+        Blueprint(
+            name="moderation-review",
+            summary=(
+                "Amazon A2I human review of image moderation: images land in an encrypted S3 bucket, Rekognition "
+                "DetectModerationLabels runs under a flow definition that sends unsure labels to a private work "
+                "team, and the labels and the reviewers' answers land in an encrypted, retained bucket; the same "
+                "workforce, task UI, flow definition and notifications as document-review."
+            ),
+            settings_source="mlblueprints.blueprints.moderation_review.settings.ModerationReviewSettings",
+            stack_path="mlblueprints.blueprints.moderation_review.stack.ModerationReviewStack",
+            example=BLUEPRINTS_DIR / "moderation_review" / "example.json",
+        ),
     )
 }

@@ -315,18 +315,29 @@ CHECKOV_SKIPS = {
         "CustomVpcRestrictDefaultSG",
         "DeployTimeBuildCustomResourceHandler",
         "CustomCDKECRDeployment",
+        "FlowDefinitionHandler",  # the A2I flow definition's custom resource
+        "FlowDefinitionProviderframeworkonEvent",
     ),
     "CKV_AWS_116": (
         "CustomVpcRestrictDefaultSG",
         "DeployTimeBuildCustomResourceHandler",
         "CustomCDKECRDeployment",
+        "FlowDefinitionHandler",  # the A2I flow definition's custom resource
+        "FlowDefinitionProviderframeworkonEvent",
     ),
     "CKV_AWS_117": (
         "CustomVpcRestrictDefaultSG",
         "DeployTimeBuildCustomResourceHandler",
         "CustomCDKECRDeployment",
+        "FlowDefinitionHandler",  # the A2I flow definition's custom resource
+        "FlowDefinitionProviderframeworkonEvent",
     ),
-    "CKV_AWS_173": ("DeployTimeBuildCustomResourceHandler", "CustomCDKECRDeployment"),
+    "CKV_AWS_173": (
+        "DeployTimeBuildCustomResourceHandler",
+        "CustomCDKECRDeployment",
+        "FlowDefinitionHandler",
+        "FlowDefinitionProviderframeworkonEvent",
+    ),
     "CKV_AWS_51": ("AWS::ECR::Repository",),
     "CKV_AWS_316": ("AWS::CodeBuild::Project",),
     "CKV_AWS_18": ("AWS::S3::Bucket",),  # the access-log buckets, which cannot log into themselves

@@ -18,15 +18,19 @@ from aws_cdk import Aws, CfnRule, Fn, Stack, Token
 from constructs import Construct
 from mlblueprints.constructs.compute._private.ec2_regions import EC2_ACCELERATED_BY_REGION
 from mlblueprints.constructs.compute._private.hosting_regions import CFN_LINT_VERSION, HOSTING_BY_REGION
+from mlblueprints.constructs.compute._private.resource_type_regions import RESOURCE_TYPE_REGIONS
 from mlblueprints.constructs.errors import Problem
 
 __all__ = [
     "assert_ec2_offered_at_deploy",
     "assert_hosted_at_deploy",
+    "assert_resource_types_at_deploy",
     "ec2_regions",
     "hosting_regions",
     "regional_ec2_problems",
     "regional_hosting_problems",
+    "resource_type_problems",
+    "resource_type_regions",
 ]
 
 
@@ -137,4 +141,47 @@ def _assert_offered(
         CfnRule(stack, rule_id).add_assertion(
             Fn.condition_contains(sorted(regions), Aws.REGION),
             f"{instance_type} is not offered{what} in this region; it is offered in {', '.join(sorted(regions))}.",
+        )
+
+
+def resource_type_regions(*resource_types: str) -> frozenset[str]:
+    """The regions where CloudFormation offers every one of ``resource_types`` (cfn-lint's provider schemas)."""
+    found = [frozenset(RESOURCE_TYPE_REGIONS[name]) for name in resource_types]
+    return frozenset.intersection(*found)
+
+
+def resource_type_problems(
+    region: str | None, *resource_types: str, what: str, setting: str
+) -> list[Problem]:
+    """Why a stack pinned to ``region`` cannot have ``resource_types`` (``what`` names the feature)."""
+    if region is None or Token.is_unresolved(region):
+        return []
+    missing = [name for name in resource_types if region not in RESOURCE_TYPE_REGIONS[name]]
+    if not missing:
+        return []
+    regions = resource_type_regions(*resource_types)
+    return [
+        Problem(
+            f"{what} needs {', '.join(missing)}, which CloudFormation does not offer in {region} (cfn-lint "
+            f"{CFN_LINT_VERSION}'s provider schemas); deploy to one of {', '.join(sorted(regions))}.",
+            setting=setting,
+            value=region,
+        )
+    ]
+
+
+def assert_resource_types_at_deploy(scope: Construct, *resource_types: str, what: str) -> None:
+    """For an environment-agnostic stack: a ``Rules`` assertion that the region offers ``resource_types``."""
+    stack = Stack.of(scope)
+    if not Token.is_unresolved(stack.region):
+        return
+    regions = resource_type_regions(*resource_types)
+    rule_id = (
+        f"ResourceTypes{hashlib.sha256('|'.join(sorted(resource_types)).encode()).hexdigest()[:8].upper()}"
+    )
+    if stack.node.try_find_child(rule_id) is None:
+        CfnRule(stack, rule_id).add_assertion(
+            Fn.condition_contains(sorted(regions), Aws.REGION),
+            f"{what} needs {', '.join(resource_types)}, which CloudFormation offers in "
+            f"{', '.join(sorted(regions))} only.",
         )

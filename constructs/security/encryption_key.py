@@ -174,3 +174,18 @@ def allow_ebs_in_account(key: kms.IKey) -> bool:
             },
         )
     )
+
+
+def allow_eventbridge(key: kms.IKey) -> bool:
+    """Let EventBridge encrypt what it delivers to this key's SNS topics and SQS queues (for a key created
+    in CDK; an imported key must already allow it)."""
+    return key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowEventBridgeToDeliverToEncryptedTargets",
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+        ),
+        allow_no_op=True,
+    ).statement_added
