@@ -127,6 +127,15 @@ class Ec2FleetSettings(BlueprintSettings):
         description="The encrypted root volume, in GiB.",
         json_schema_extra=construct_default(AcceleratedFleet, "root_volume_gb"),
     )
+    data_volume_gb: int | None = Field(
+        None,
+        description="An encrypted gp3 data volume in GiB, mounted at /data (ext4) and deleted with the instance. "
+        "Default: none.",
+    )
+    placement_group_name: str | None = Field(
+        None,
+        description="With efa and an On-Demand Capacity Reservation made in a cluster placement group: that group.",
+    )
     imds_hop_limit: int | None = Field(
         None,
         description="1: only the host reads instance metadata; 2: containers on the host too.",
@@ -164,6 +173,8 @@ class Ec2FleetSettings(BlueprintSettings):
             "efa",
             "efa_interfaces",
             "root_volume_gb",
+            "data_volume_gb",
+            "placement_group_name",
             "imds_hop_limit",
             "scale_to_zero_after_idle_minutes",
             "notification_email",
@@ -220,7 +231,12 @@ class Ec2FleetSettings(BlueprintSettings):
             return problems
         schedules = [
             ScheduledCapacity(
-                str(entry.get("name")), entry["cron"], entry["min_capacity"], entry["max_capacity"]
+                str(entry.get("name")),
+                entry["cron"],
+                entry["min_capacity"],
+                entry["max_capacity"],
+                entry.get("desired_capacity") if type(entry.get("desired_capacity")) is int else None,
+                entry["time_zone"] if isinstance(entry.get("time_zone"), str) else "UTC",
             )
             for entry in (config.get("schedules") if isinstance(config.get("schedules"), list) else [])
             if isinstance(entry, dict)
@@ -233,6 +249,7 @@ class Ec2FleetSettings(BlueprintSettings):
             ("min_capacity", int), ("max_capacity", int), ("desired_capacity", int), ("on_demand_base_capacity", int),
             ("on_demand_percentage_above_base", int), ("efa_interfaces", int), ("root_volume_gb", int),
             ("imds_hop_limit", int), ("pytorch_version", str), ("scale_to_zero_after_idle_minutes", int),
+            ("data_volume_gb", int), ("placement_group_name", str),
         ):  # fmt: skip
             value = typed(config, name, kind)
             if value is not None:

@@ -45,6 +45,8 @@ class Ec2FleetStack(AvailabilityZonesAtDeployTime):
             removal_policy=removal_policy,
             # A fleet pinned to a zone gets a network in that zone only (its endpoints included).
             single_zone=self._zone is not None,
+            # The fleet calls no SageMaker API: Session Manager's and CloudWatch's endpoints are added below.
+            sagemaker_endpoints=False,
             **({"vpc_cidr": settings.vpc_cidr} if settings.vpc_cidr else {}),
         )
         self.key, self.network = baseline.key, baseline.network

@@ -116,6 +116,25 @@ class CapacityReservation:
 
 # EC2 terminates a Capacity Block's instances 30 minutes before its end: scale in 5 minutes before that.
 CAPACITY_BLOCK_SCALE_IN_BEFORE_END = datetime.timedelta(minutes=35)
+CAPACITY_BLOCK_START_MARGIN = datetime.timedelta(minutes=30)
+# The data volume's device name in the block device mapping; on Nitro instances it appears as an NVMe
+# device, which the user data finds by its EBS identity and mounts at /data.
+DATA_DEVICE = "/dev/sdf"
+# The data volume at /data, an ext4 file system made at its first boot: found among the instance's EBS
+# NVMe devices (their /dev/disk/by-id names) as the one that is not the root device.
+_MOUNT_DATA_VOLUME = (
+    'root=$(lsblk -no PKNAME "$(findmnt -no SOURCE /)")',
+    "for link in /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol*; do",
+    '  case "$link" in *-part*) continue;; esac',
+    '  dev=$(readlink -f "$link")',
+    '  [ "$(basename "$dev")" = "$root" ] && continue',
+    '  blkid "$dev" >/dev/null || mkfs.ext4 -q "$dev"',
+    '  uuid=$(blkid -s UUID -o value "$dev")',
+    "  mkdir -p /data",
+    '  grep -q "$uuid" /etc/fstab || echo "UUID=$uuid /data ext4 defaults,nofail 0 2" >> /etc/fstab',
+    "  mountpoint -q /data || mount /data",
+    "done",
+)
 _ZONE = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)[a-z]$")
 
 
@@ -147,6 +166,10 @@ class AcceleratedFleet(Construct):
         (``aws ec2 describe-instance-types``, ``NetworkInfo.EfaInfo.MaximumEfaInterfaces``).
     :param imds_hop_limit: 1 (default): only the host reads instance metadata; 2 for containers.
     :param root_volume_gb: the encrypted root volume (the DLAMIs' environments take tens of GB).
+    :param data_volume_gb: an encrypted gp3 data volume, mounted at ``/data`` (made ext4 at first boot),
+        deleted with the instance: datasets and checkpoints belong in S3 or FSx.
+    :param placement_group_name: for EFA in an On-Demand Capacity Reservation made in a cluster placement
+        group: that group (the fleet makes no group of its own in reserved capacity).
     :param availability_zone: run in this zone (a zone name, e.g. ``us-east-1a``): a capacity reservation's
         or Capacity Block's, or one that offers the type; the VPC selection needs a subnet there.
     :param scale_to_zero_after_idle_minutes: set the group's capacity to 0 once no instance has used its
@@ -181,8 +204,10 @@ class AcceleratedFleet(Construct):
         availability_zone: str | None = None,
         schedules: Sequence[ScheduledCapacity] = (),
         root_volume_gb: int = 200,
+        data_volume_gb: int | None = None,
         imds_hop_limit: int = 1,
         scale_to_zero_after_idle_minutes: int | None = None,
+        placement_group_name: str | None = None,
         notification_topic: sns.ITopic | None = None,
         alarm_topic: sns.ITopic | None = None,
         notification_email: str | None = None,
@@ -207,8 +232,10 @@ class AcceleratedFleet(Construct):
             availability_zone=availability_zone,
             schedules=schedules,
             root_volume_gb=root_volume_gb,
+            data_volume_gb=data_volume_gb,
             imds_hop_limit=imds_hop_limit,
             scale_to_zero_after_idle_minutes=scale_to_zero_after_idle_minutes,
+            placement_group_name=placement_group_name,
         )
         problems += alarm_email_problems(notification_email, setting="notification_email")
         if problems:
@@ -265,6 +292,8 @@ class AcceleratedFleet(Construct):
         self._grant_instance_basics()
 
         user_data = ec2.UserData.for_linux()
+        if data_volume_gb:
+            user_data.add_commands(*_MOUNT_DATA_VOLUME)
         user_data.add_commands(
             *agent_user_data(
                 neuron=self.instance.is_neuron,
@@ -272,7 +301,10 @@ class AcceleratedFleet(Construct):
                 fleet=self.fleet_name,
                 region=Aws.REGION,
                 endpoint=Fn.join("", ["https://monitoring.", Aws.REGION, ".", Aws.URL_SUFFIX, "/"]),
-                expected_devices=self.instance.accelerator_count,
+                expected_devices={
+                    name: describe_ec2_instance_type(name).accelerator_count
+                    for name in (instance_type, *spot_instance_types)
+                },
             )
         )
         self.launch_template = ec2.LaunchTemplate(
@@ -296,7 +328,23 @@ class AcceleratedFleet(Construct):
                         volume_type=ec2.EbsDeviceVolumeType.GP3,
                         delete_on_termination=True,
                     ),
-                )
+                ),
+                *(
+                    [
+                        ec2.BlockDevice(
+                            device_name=DATA_DEVICE,
+                            volume=ec2.BlockDeviceVolume.ebs(
+                                data_volume_gb,
+                                encrypted=True,
+                                kms_key=encryption_key,
+                                volume_type=ec2.EbsDeviceVolumeType.GP3,
+                                delete_on_termination=True,
+                            ),
+                        )
+                    ]
+                    if data_volume_gb
+                    else []
+                ),
             ],
             detailed_monitoring=True,
         )
@@ -311,13 +359,20 @@ class AcceleratedFleet(Construct):
                 packs=(Pack.CONTROL_TOWER,),
             )
         self._network_interfaces()
+        # A cluster placement group for EFA, except in reserved capacity: a Capacity Block is already
+        # placed for low latency ("there is no need to use a cluster placement group with a Capacity
+        # Block", EC2 User Guide), and a reservation covers a placement group only if it was made in it
+        # (then give that group's name).
         self.placement_group = None
-        if efa:
+        group_name = placement_group_name
+        if efa and capacity_reservation is None:
             self.placement_group = ec2.PlacementGroup(
                 self, "PlacementGroup", strategy=ec2.PlacementGroupStrategy.CLUSTER
             )
+            group_name = self.placement_group.placement_group_name
+        if group_name is not None:
             self.launch_template.node.default_child.add_property_override(
-                "LaunchTemplateData.Placement.GroupName", self.placement_group.placement_group_name
+                "LaunchTemplateData.Placement.GroupName", group_name
             )
         if capacity_reservation is not None:
             self._target_reservation(capacity_reservation)
@@ -626,7 +681,9 @@ class AcceleratedFleet(Construct):
         """Scale to ``instances`` when the block starts, and to zero before EC2 terminates its instances."""
         now = datetime.datetime.now(datetime.UTC)
         group_name = self.group.auto_scaling_group_name
-        if block.starts_at is not None and block.starts_at > now:
+        # A block starting before the deploy could create the action would fail it (Auto Scaling refuses a
+        # scheduled action in the past): one starting within the margin launches at once, and waits.
+        if block.starts_at is not None and block.starts_at > now + CAPACITY_BLOCK_START_MARGIN:
             autoscaling.CfnScheduledAction(
                 self,
                 "CapacityBlockStart",
@@ -699,8 +756,10 @@ def fleet_problems(
     availability_zone: str | None = None,
     schedules: Sequence[ScheduledCapacity] = (),
     root_volume_gb: int = 200,
+    data_volume_gb: int | None = None,
     imds_hop_limit: int = 1,
     scale_to_zero_after_idle_minutes: int | None = None,
+    placement_group_name: str | None = None,
     now: datetime.datetime | None = None,
 ) -> list[Problem]:
     """Every problem of a fleet's settings at once."""
@@ -883,6 +942,26 @@ def fleet_problems(
                     value=schedule.time_zone,
                 )
             )
+    if data_volume_gb is not None and not 1 <= data_volume_gb <= 16384:
+        problems.append(
+            Problem(
+                f"data_volume_gb={data_volume_gb}: use 1 to 16384 GiB (a gp3 volume's limit).",
+                setting="data_volume_gb",
+                value=data_volume_gb,
+            )
+        )
+    if placement_group_name is not None and (
+        capacity_reservation is None or capacity_reservation.capacity_block or not efa
+    ):
+        problems.append(
+            Problem(
+                "placement_group_name is for an EFA fleet in an On-Demand Capacity Reservation made in that cluster "
+                "placement group; an EFA fleet without one gets a placement group of its own, and a Capacity Block "
+                "needs none.",
+                setting="placement_group_name",
+                value=placement_group_name,
+            )
+        )
     idle = scale_to_zero_after_idle_minutes
     if idle is not None:
         # Judged on 5-minute periods, over at most a day (CloudWatch evaluates an alarm over one day at most).

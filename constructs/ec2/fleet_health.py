@@ -126,7 +126,9 @@ class FleetAlarms(Construct):
         # Instances in service, but no report from any of them: the reporter is not running (or cannot
         # reach CloudWatch), and the other reporter alarms would stay quiet.
         silent = cloudwatch.MathExpression(
-            expression="IF(inService > 0 AND FILL(reports, 0) == 0, 1, 0)",
+            # Compared with another series, a missing value counts as 0 ("Comparison and logical operators",
+            # CloudWatch metric math); a reporter that never published has no series to FILL at all.
+            expression="IF(inService > 0 AND FILL(reports, 0) < inService * 0 + 1, 1, 0)",
             using_metrics={
                 "inService": metrics.in_service(),
                 "reports": metrics.reporter("AcceleratorErrors", statistic="SampleCount"),

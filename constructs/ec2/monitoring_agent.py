@@ -16,8 +16,11 @@ The user data holds no secrets: the namespace, the fleet's name, the region and 
 
 from __future__ import annotations
 
+import base64
 import functools
+import gzip
 import json
+from collections.abc import Mapping
 from importlib import resources
 
 __all__ = ["GPU_MEASUREMENTS", "HEALTH_METRICS", "agent_user_data"]
@@ -68,14 +71,34 @@ def gpu_agent_config(namespace: str) -> dict:
     }
 
 
+def reporter_payload() -> str:
+    """The reporter gzipped and base64-encoded: EC2 takes 16 KB of user data, and the reporter's source
+    alone is most of it."""
+    compressed = gzip.compress(reporter_source().encode(), compresslevel=9, mtime=0)
+    return base64.b64encode(compressed).decode()
+
+
+def expected_devices_argument(expected: Mapping[str, int | None]) -> str:
+    """``type=count,...`` for the types whose GPU or Neuron device count is known (the reporter reads its
+    own type from instance metadata), or ``-`` when none is."""
+    known = [f"{name}={count}" for name, count in expected.items() if count]
+    return ",".join(known) or "-"
+
+
 def agent_user_data(
-    *, neuron: bool, namespace: str, fleet: str, region: str, endpoint: str, expected_devices: int | None
+    *,
+    neuron: bool,
+    namespace: str,
+    fleet: str,
+    region: str,
+    endpoint: str,
+    expected_devices: Mapping[str, int | None],
 ) -> list[str]:
     """Shell commands, run once at first boot, that start the accelerator metrics.
 
     ``endpoint`` is CloudWatch's (``https://monitoring.<region>.<url suffix>/``), reached through the
-    VPC's interface endpoint; ``expected_devices`` the type's GPU or Neuron device count (None: unknown,
-    no ``AcceleratorsMissing``).
+    VPC's interface endpoint; ``expected_devices`` each type's GPU or Neuron device count (None: unknown,
+    no ``AcceleratorsMissing`` on that type).
     """
     unit = _HEALTH_SERVICE.format(
         path=REPORTER_PATH,
@@ -84,13 +107,13 @@ def agent_user_data(
         fleet=fleet,
         region=region,
         endpoint=endpoint,
-        expected=expected_devices or 0,
+        expected=expected_devices_argument(expected_devices),
         period=REPORTER_PERIOD_SECONDS,
     )
     commands = [
         f"mkdir -p {REPORTER_PATH.rsplit('/', 1)[0]}",
-        f"cat > {REPORTER_PATH} <<'REPORTER'",
-        reporter_source().rstrip("\n"),
+        f"base64 -d <<'REPORTER' | gzip -dc > {REPORTER_PATH}",
+        reporter_payload(),
         "REPORTER",
         "cat > /etc/systemd/system/accelerator-health.service <<'UNIT'",
         unit.rstrip("\n"),

@@ -33,6 +33,7 @@ class SecurityBaseline:
         vpc_cidr: str = "10.80.0.0/16",
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         single_zone: bool = False,
+        sagemaker_endpoints: bool = True,
     ) -> SecurityBaseline:
         key = EncryptionKey(
             scope,
@@ -48,6 +49,7 @@ class SecurityBaseline:
                 cidr=vpc_cidr,
                 removal_policy=removal_policy,
                 single_zone=single_zone,
+                sagemaker_endpoints=sagemaker_endpoints,
             )
             if create_vpc
             else None

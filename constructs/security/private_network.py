@@ -111,6 +111,7 @@ def network_problems(cidr: str, max_azs: int, *, single_zone: bool = False) -> l
 # Interface endpoints for a SageMaker model or training container in isolated subnets: the SageMaker
 # API and runtime, image pulls (ECR API and Docker registry), logs, and STS for role credentials.
 # S3 (model artifacts, ECR image layers) goes through a gateway endpoint, which has no hourly cost.
+_SAGEMAKER_ENDPOINTS = ("SageMakerApi", "SageMakerRuntime")
 _INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "SageMakerApi": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_API,
     "SageMakerRuntime": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME,
@@ -131,6 +132,8 @@ class PrivateNetwork(Construct):
     :param encryption_key: encrypts the flow-log group. A key created in CDK gets the key-policy
         statement CloudWatch Logs needs for that one group; an imported key must already allow it.
     :param cidr: a private IPv4 block, /16 to /19 for two zones (each zone gets a /20).
+    :param sagemaker_endpoints: the SageMaker API and Runtime endpoints (False for a network whose
+        workloads do not call SageMaker, such as an EC2 fleet: each endpoint is billed by the hour).
     :param single_zone: one zone only (the stack's first), for a workload pinned to one zone anyway:
         an EFA cluster in a placement group, instances in a capacity reservation.
 
@@ -147,6 +150,7 @@ class PrivateNetwork(Construct):
         cidr: str = "10.80.0.0/16",
         max_azs: int = 2,
         single_zone: bool = False,
+        sagemaker_endpoints: bool = True,
         flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
@@ -214,7 +218,13 @@ class PrivateNetwork(Construct):
             ec2.Peer.ipv4(cidr), ec2.Port.tcp(443), "HTTPS from the VPC"
         )
         _justify_default_sg_provider(Stack.of(self))
-        self.add_interface_endpoints(_INTERFACE_ENDPOINTS)
+        self.add_interface_endpoints(
+            {
+                name: service
+                for name, service in _INTERFACE_ENDPOINTS.items()
+                if sagemaker_endpoints or name not in _SAGEMAKER_ENDPOINTS
+            }
+        )
 
     def add_interface_endpoints(self, services: dict[str, ec2.InterfaceVpcEndpointAwsService]) -> None:
         """More AWS service endpoints in the isolated subnets (e.g. SSM Session Manager's for an EC2 fleet),

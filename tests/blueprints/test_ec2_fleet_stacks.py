@@ -159,6 +159,11 @@ def test_capacity_block_fleet_runs_in_the_blocks_zone(region):
         "AWS::EC2::VPCEndpoint", {"Properties": {"VpcEndpointType": "Interface"}}
     )
     assert endpoints and all(len(e["Properties"]["SubnetIds"]) == 1 for e in endpoints.values())
+    # A Capacity Block is placed already: no placement group of the fleet's own (EC2 would refuse the pair).
+    template.resource_count_is("AWS::EC2::PlacementGroup", 0)
+    # The fleet calls no SageMaker API: no SageMaker endpoints billed by the hour, or missing in the zone.
+    services = json.dumps([e["Properties"]["ServiceName"] for e in endpoints.values()])
+    assert "sagemaker" not in services and ".ssmmessages" in services
 
 
 def test_capacity_block_settings_problems():
@@ -205,4 +210,22 @@ def test_training_example_scales_to_zero_when_idle_and_alarms_on_accelerator_hea
                   "scale_to_zero_after_idle_minutes": 7, "notification_email": "nobody"}}
     )  # fmt: skip
     for expected in ("multiple of 5", "never goes below the minimum", "notification_email='nobody'"):
+        assert expected in message, expected
+
+
+def test_schedule_time_zone_and_desired_are_checked_with_everything_else():
+    message = _problems(
+        {
+            "Zones": {
+                "blueprint": "ec2-fleet",
+                "instance_type": "g5.xlarge",
+                "imds_hop_limit": 3,
+                "schedules": [
+                    {"name": "Up", "cron": "0 8 * * *", "min_capacity": 0, "max_capacity": 1,
+                     "desired_capacity": 2, "time_zone": "Mars/Olympus"}
+                ],
+            }
+        }
+    )  # fmt: skip
+    for expected in ("imds_hop_limit=3", "time zone 'Mars/Olympus'", "desired 2 is outside"):
         assert expected in message, expected

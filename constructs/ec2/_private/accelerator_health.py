@@ -15,11 +15,14 @@ with ``Fleet`` and ``InstanceId``):
   Neuron: hardware errors of the runtimes' executions and uncorrected memory and SRAM ECC errors
   (neuron-monitor's ``error_summary.hardware`` and ``neuron_hw_counters``).
 - ``AcceleratorsMissing`` (Count): devices the instance type has but the driver does not see (a GPU
-  fallen off the bus, a Neuron device the driver did not load), when ``--expected-devices`` is given.
+  fallen off the bus, a Neuron device the driver did not load), when ``--expected-devices`` names the
+  instance's type (``g5.48xlarge=8,g5.xlarge=1``: a fleet may mix types).
 
 Errors are counted once. NVIDIA's counters run from the boot (the kernel log) or the driver's load
-(ECC), so each report carries the increase since the previous one, and the first everything since the
-boot. neuron-monitor's counts are per captured period already ("error counts for the captured period").
+(ECC): each report carries each counter's increase since the previous reading, which is kept under
+/run (cleared at reboot, as the counters are), so a restarted reporter does not count them again; a
+reading that fails is skipped, not taken as zero. neuron-monitor's execution error counts are per
+captured period ("error counts for the captured period"), and so are taken as they come.
 """
 
 from __future__ import annotations
@@ -57,10 +60,10 @@ def _number(text: str) -> float | None:
         return None
 
 
-def parse_nvidia_smi(output: str) -> tuple[int, float | None, int]:
-    """nvidia-smi ``--query-gpu=utilization.gpu,ecc... --format=csv,noheader,nounits``:
-    (GPUs seen, mean utilization, uncorrected ECC errors since the driver loaded)."""
-    utilizations, ecc = [], 0
+def parse_nvidia_smi(output: str) -> tuple[int, float | None, int | None]:
+    """nvidia-smi ``--query-gpu=utilization.gpu,ecc... --format=csv,noheader,nounits``: (GPUs seen,
+    mean utilization, uncorrected ECC errors since the driver loaded, None where no GPU reports ECC)."""
+    utilizations, ecc, reported = [], 0, False
     rows = [line.split(",") for line in output.splitlines() if line.strip()]
     for row in rows:
         if len(row) < 2:
@@ -70,8 +73,9 @@ def parse_nvidia_smi(output: str) -> tuple[int, float | None, int]:
             utilizations.append(utilization)
         if errors is not None:
             ecc += int(errors)
+            reported = True
     mean = sum(utilizations) / len(utilizations) if utilizations else None
-    return len(rows), mean, ecc
+    return len(rows), mean, ecc if reported else None
 
 
 def count_xid(kernel_log: str) -> int:
@@ -87,21 +91,25 @@ def _run(command: list[str]) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def read_nvidia() -> tuple[int, float | None, int]:
-    """(GPUs seen, mean utilization, cumulative errors): nvidia-smi that fails sees no GPU."""
+def read_nvidia() -> tuple[int, float | None, int | None, int | None]:
+    """(GPUs seen, mean utilization, ECC errors since the driver loaded, Xid events since boot); a
+    counter that could not be read is None. nvidia-smi that fails sees no GPU."""
     output = _run(["nvidia-smi", f"--query-gpu={NVIDIA_QUERY}", "--format=csv,noheader,nounits"])
-    seen, utilization, ecc = parse_nvidia_smi(output) if output is not None else (0, None, 0)
-    xid = count_xid(_run(["journalctl", "-k", "-b", "-o", "cat", "--no-pager"]) or "")
-    return seen, utilization, ecc + xid
+    seen, utilization, ecc = parse_nvidia_smi(output) if output is not None else (0, None, None)
+    log = _run(["journalctl", "-k", "-b", "-o", "cat", "--no-pager"])
+    return seen, utilization, ecc, count_xid(log) if log is not None else None
 
 
 def parse_neuron_report(report: dict) -> tuple[int | None, float | None, int]:
     """One neuron-monitor report: (devices seen, mean NeuronCore utilization, errors in the period).
 
     Only the cores a runtime uses are listed, so the mean is over every core of the devices seen (an
-    idle core counts as 0; ``logical_neuroncore_config`` cores make one logical core)."""
+    idle core counts as 0; ``neuroncore_per_device_count`` counts logical cores already). Hardware info
+    with an error, or without a device count (the driver is not loaded), sees no device."""
     hardware = report.get("neuron_hardware_info") or {}
     devices = hardware.get("neuron_device_count")
+    if hardware.get("error") or not isinstance(devices, int):
+        devices = 0
     utilizations, errors = [], 0
     for runtime in report.get("neuron_runtime_data") or []:
         data = runtime.get("report") or {}
@@ -116,12 +124,11 @@ def parse_neuron_report(report: dict) -> tuple[int | None, float | None, int]:
     for device in counters:
         errors += int(device.get("mem_ecc_uncorrected") or 0) + int(device.get("sram_ecc_uncorrected") or 0)
     per_device = hardware.get("neuroncore_per_device_count")
-    grouped = hardware.get("logical_neuroncore_config") or 1
-    cores = devices * per_device // grouped if isinstance(devices, int) and isinstance(per_device, int) else 0
+    cores = devices * per_device if isinstance(per_device, int) else 0
     cores = max(cores, len(utilizations))
     # No runtime loaded: the cores are idle.
     mean = sum(utilizations) / cores if cores else None
-    return devices if isinstance(devices, int) else None, mean, errors
+    return devices, mean, errors
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -224,22 +231,52 @@ class Instance:
     def instance_id(self) -> str:
         return self._get("/latest/meta-data/instance-id")
 
+    def instance_type(self) -> str:
+        return self._get("/latest/meta-data/instance-type")
+
     def credentials(self) -> dict:
         role = self._get("/latest/meta-data/iam/security-credentials/").splitlines()[0]
         return json.loads(self._get(f"/latest/meta-data/iam/security-credentials/{role}"))
 
 
-class SinceLast:
-    """The increase of a counter since the previous reading; a counter that went down (a driver
-    reloaded) starts over."""
+class Baselines:
+    """Each counter's previous reading, kept in ``path`` (under /run: cleared at reboot, as the counters
+    are), so that a restarted reporter does not report the boot's errors again."""
 
-    def __init__(self) -> None:
-        self.before = 0
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            with open(path) as handle:
+                self.values = json.load(handle)
+        except (OSError, ValueError):
+            self.values = {}
 
-    def __call__(self, total: int) -> int:
-        increase = total - self.before if total >= self.before else total
-        self.before = total
-        return increase
+    def increase(self, name: str, total: int | None) -> int:
+        """The counter's increase since its previous reading; a counter that went down (a driver reloaded,
+        the journal vacuumed) starts over; an unread counter (None) adds nothing and keeps its baseline."""
+        if total is None:
+            return 0
+        before = self.values.get(name, 0)
+        self.values[name] = total
+        try:
+            with open(self.path, "w") as handle:
+                json.dump(self.values, handle)
+        except OSError as error:
+            print(
+                f"accelerator-health: cannot keep baselines in {self.path}: {error}",
+                file=sys.stderr,
+                flush=True,
+            )
+        return total - before if total >= before else total
+
+
+def expected_for(spec: str, instance_type: str) -> int:
+    """The device count ``--expected-devices`` gives this instance type (``type=count,...``), 0 if none."""
+    for item in spec.split(","):
+        name, _, count = item.partition("=")
+        if name == instance_type and count.isdigit():
+            return int(count)
+    return 0
 
 
 class Reporter:
@@ -249,7 +286,7 @@ class Reporter:
         self.args = args
         self.instance = instance
         self.instance_id = instance.instance_id()
-        self.expected_devices = args.expected_devices
+        self.expected_devices = expected_for(args.expected_devices, instance.instance_type())
 
     def metrics(self, seen: int | None, utilization: float | None, new_errors: int) -> list:
         """This report's metrics."""
@@ -294,7 +331,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fleet", required=True)
     parser.add_argument("--region", required=True)
     parser.add_argument("--endpoint", required=True, help="e.g. https://monitoring.us-east-1.amazonaws.com/")
-    parser.add_argument("--expected-devices", type=int, default=0)
+    parser.add_argument(
+        "--expected-devices", default="-", help="type=count,... e.g. g5.48xlarge=8,g5.xlarge=1"
+    )
+    parser.add_argument("--state", default="/run/accelerator-health.state", help="the counters' baselines")
     parser.add_argument("--period", type=int, default=60)
     parser.add_argument("--imds", default=IMDS)
     parser.add_argument("--neuron-monitor", default=NEURON_MONITOR)
@@ -320,10 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     reporter = Reporter(args, Instance(args.imds))
     if args.kind == "nvidia":
-        since_last = SinceLast()
+        baselines = Baselines(args.state)
         while True:
-            seen, utilization, errors_total = read_nvidia()
-            reporter.safely(seen, utilization, since_last(errors_total))
+            seen, utilization, ecc, xid = read_nvidia()
+            errors = baselines.increase("ecc", ecc) + baselines.increase("xid", xid)
+            reporter.safely(seen, utilization, errors)
             if args.once:
                 return 0
             time.sleep(args.period)

@@ -4,7 +4,9 @@ the script run as a local process against a fake metadata service, a fake CloudW
 from __future__ import annotations
 
 import ast
+import base64
 import datetime
+import gzip
 import json
 import os
 import re
@@ -95,7 +97,9 @@ def test_nvidia_smi_and_kernel_log():
     seen, utilization, ecc = reporter.parse_nvidia_smi(NVIDIA_SMI)
     assert (seen, utilization, ecc) == (4, pytest.approx((97 + 3 + 100) / 3), 2)
     assert reporter.count_xid(KERNEL_LOG) == 2
-    assert reporter.parse_nvidia_smi("") == (0, None, 0)
+    assert reporter.parse_nvidia_smi("") == (0, None, None)
+    # No GPU reports ECC: no reading (None), not zero errors.
+    assert reporter.parse_nvidia_smi("40, [N/A]\n")[2] is None
 
 
 def test_neuron_report():
@@ -105,13 +109,19 @@ def test_neuron_report():
     assert (devices, utilization, errors) == (2, (80 + 40) / 4, 1 + 1 + 2)
     idle = {"neuron_hardware_info": {"neuron_device_count": 2, "neuroncore_per_device_count": 8}}
     assert reporter.parse_neuron_report(idle) == (2, 0.0, 0)
-    # Trn2 with two physical cores per logical core: 16 devices x 8 cores / 2.
-    trn2 = {"neuron_hardware_info": {"neuron_device_count": 16, "neuroncore_per_device_count": 8,
+    # Trn2 as the Neuron Monitor User Guide shows it: 16 devices of 4 (logical) cores, LNC 2.
+    trn2 = {"neuron_hardware_info": {"neuron_device_count": 16, "neuroncore_per_device_count": 4,
                                      "logical_neuroncore_config": 2}}  # fmt: skip
     trn2["neuron_runtime_data"] = [
         {"report": {"neuroncore_counters": {"neuroncores_in_use": {"0": {"neuroncore_utilization": 64.0}}}}}
     ]
-    assert reporter.parse_neuron_report(trn2)[1] == 1.0
+    assert reporter.parse_neuron_report(trn2)[1] == 1.0  # 64% on one core of 64
+    # The driver is not loaded: neuron-monitor reports an error and no device; every device is missing.
+    assert reporter.parse_neuron_report({"neuron_hardware_info": {"error": "no neuron device found"}}) == (
+        0,
+        None,
+        0,
+    )
 
 
 def _botocore_headers(url: str, body: bytes, headers: dict, now: datetime.datetime) -> dict:
@@ -179,6 +189,7 @@ class _Fakes(BaseHTTPRequestHandler):
             return self._reply(401)
         answers = {
             "/latest/meta-data/instance-id": "i-0abc",
+            "/latest/meta-data/instance-type": "g5.48xlarge",
             "/latest/meta-data/iam/security-credentials/": "FleetRole",
             "/latest/meta-data/iam/security-credentials/FleetRole": json.dumps(CREDENTIALS),
         }
@@ -207,10 +218,12 @@ def _tool(directory: Path, name: str, script: str) -> None:
 
 
 def _run(tmp_path: Path, fakes: str, *args: str) -> dict[str, str]:
+    _Fakes.received = []
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--namespace", "mlblueprints/test", "--fleet", "Stack-Fleet", "--region",
-         "us-east-1", "--endpoint", f"{fakes}/", "--imds", fakes, "--once", *args],
+         "us-east-1", "--endpoint", f"{fakes}/", "--imds", fakes, "--state", str(tmp_path / "state"), "--once",
+         *args],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -244,20 +257,24 @@ def _metrics(fields: dict[str, str]) -> dict[tuple[str, str], float]:
 def test_nvidia_process_reports_errors_missing_gpus_and_utilization(tmp_path, fakes):
     _tool(tmp_path, "nvidia-smi", f"printf '{NVIDIA_SMI}'\n")
     _tool(tmp_path, "journalctl", f"cat <<'LOG'\n{KERNEL_LOG}LOG\n")
-    fields = _run(tmp_path, fakes, "--kind", "nvidia", "--expected-devices", "8")
+    # The instance is a g5.48xlarge (the fake metadata service says so): 8 GPUs expected, not the 1 of g5.xlarge.
+    fields = _run(tmp_path, fakes, "--kind", "nvidia", "--expected-devices", "g5.xlarge=1,g5.48xlarge=8")
     assert fields["Namespace"] == "mlblueprints/test"
     metrics = _metrics(fields)
     for instance in ("", "i-0abc"):
         assert metrics[("AcceleratorErrors", instance)] == 2 + 2  # two ECC errors, two Xid events
         assert metrics[("AcceleratorsMissing", instance)] == 8 - 4
         assert metrics[("AcceleratorUtilization", instance)] == pytest.approx(200 / 3)
+    # Restarted (systemd restarts it), it reports no error twice: the baselines are kept under --state.
+    again = _metrics(_run(tmp_path, fakes, "--kind", "nvidia", "--expected-devices", "g5.48xlarge=8"))
+    assert again[("AcceleratorErrors", "i-0abc")] == 0
 
 
 def test_nvidia_smi_failing_means_every_gpu_missing(tmp_path, fakes):
     _tool(tmp_path, "nvidia-smi", "echo 'Unable to determine the device handle' >&2; exit 15\n")
     _tool(tmp_path, "journalctl", "true\n")
-    metrics = _metrics(_run(tmp_path, fakes, "--kind", "nvidia", "--expected-devices", "4"))
-    assert metrics[("AcceleratorsMissing", "i-0abc")] == 4
+    metrics = _metrics(_run(tmp_path, fakes, "--kind", "nvidia", "--expected-devices", "g5.48xlarge=8"))
+    assert metrics[("AcceleratorsMissing", "i-0abc")] == 8
     assert metrics[("AcceleratorErrors", "i-0abc")] == 0
     assert ("AcceleratorUtilization", "i-0abc") not in metrics
 
@@ -271,7 +288,7 @@ def test_neuron_process_reads_neuron_monitor(tmp_path, fakes):
             "--kind",
             "neuron",
             "--expected-devices",
-            "16",
+            "g5.48xlarge=16",
             "--neuron-monitor",
             str(tmp_path / "neuron-monitor"),
             "--neuron-config",
@@ -285,20 +302,41 @@ def test_neuron_process_reads_neuron_monitor(tmp_path, fakes):
     assert config["period"] == "60s"
 
 
-def test_nvidia_errors_are_counted_once():
-    since_last = reporter.SinceLast()
-    # The first report carries the boot's errors; a total that went down (driver reloaded) starts over.
-    assert [since_last(total) for total in (3, 3, 5, 1)] == [3, 0, 2, 1]
+def test_error_counters_are_counted_once_each_and_survive_a_restart(tmp_path):
+    state = str(tmp_path / "state")
+    baselines = reporter.Baselines(state)
+    # The first reading carries the boot's errors; a counter that went down (driver reloaded) starts over.
+    assert [baselines.increase("ecc", total) for total in (3, 3, 5, 1)] == [3, 0, 2, 1]
+    # An unread counter (nvidia-smi failed) adds nothing and keeps its baseline.
+    assert baselines.increase("ecc", None) == 0 and baselines.increase("ecc", 1) == 0
+    assert baselines.increase("xid", 2) == 2  # each source has its own baseline
+    # A restarted reporter reads the baselines back: nothing is reported twice.
+    again = reporter.Baselines(state)
+    assert again.increase("ecc", 1) == 0 and again.increase("xid", 3) == 1
+
+
+def test_expected_devices_per_instance_type():
+    spec = "g5.48xlarge=8,g5.xlarge=1"
+    assert reporter.expected_for(spec, "g5.xlarge") == 1
+    assert reporter.expected_for(spec, "g5.48xlarge") == 8
+    assert reporter.expected_for(spec, "g6.xlarge") == 0 and reporter.expected_for("-", "g5.xlarge") == 0
 
 
 @pytest.mark.parametrize("neuron", [False, True])
 def test_user_data_carries_the_reporter_and_fits_ec2s_limit(neuron):
+    # The worst case the construct allows: a 128-character fleet name, a long region and URL suffix,
+    # a mixed fleet (region and suffix are tokens at synth; CloudFormation puts in at most these).
+    region, suffix = "ap-southeast-5", "amazonaws.com.cn"
     commands = agent_user_data(
-        neuron=neuron, namespace="mlblueprints/gpu", fleet="Stack-Fleet-ABCDEF", region="us-east-1",
-        endpoint="https://monitoring.us-east-1.amazonaws.com/", expected_devices=8,
+        neuron=neuron, namespace="mlblueprints/neuron", fleet="F" * 128, region=region,
+        endpoint=f"https://monitoring.{region}.{suffix}/",
+        expected_devices={"p4d.24xlarge": 8, "p4de.24xlarge": 8, "p5.48xlarge": 8},
     )  # fmt: skip
     text = "#!/bin/bash\n" + "\n".join(commands)
-    assert reporter_source() in text
+    payload = text.split("<<'REPORTER' | gzip -dc > /opt/mlblueprints/accelerator_health.py\n")[1].split(
+        "\nREPORTER"
+    )[0]
+    assert gzip.decompress(base64.b64decode(payload)).decode() == reporter_source()
     # EC2 refuses user data above 16 KB before base64 encoding (EC2 User Guide, "Run commands when you
     # launch an EC2 instance with user data input").
     assert len(text.encode()) < 16 * 1024

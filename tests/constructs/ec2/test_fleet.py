@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import pytest
 from aws_cdk import App, Environment
@@ -19,6 +20,7 @@ from mlblueprints.constructs.ec2.fleet import (
     ScheduledCapacity,
     session_manager_endpoints,
 )
+from mlblueprints.constructs.ec2.monitoring_agent import reporter_payload
 from mlblueprints.constructs.security.baseline import SecurityBaseline
 from mlblueprints.constructs.security.private_network import AvailabilityZonesAtDeployTime
 
@@ -424,7 +426,8 @@ def test_health_alarms_reach_an_encrypted_topic_cloudwatch_may_use():
     assert alarms["AcceleratorsMissing"]["Statistic"] == "Maximum"
     silent = {m["Id"]: m for m in alarms["ReporterSilent"]["Metrics"]}
     assert (
-        "FILL(reports, 0) == 0" in silent[next(i for i in silent if "Expression" in silent[i])]["Expression"]
+        "FILL(reports, 0) < inService * 0 + 1"
+        in silent[next(i for i in silent if "Expression" in silent[i])]["Expression"]
     )
     assert silent["inService"]["MetricStat"]["Metric"]["MetricName"] == "GroupInServiceInstances"
     # Every alarm notifies on ALARM and OK, to the topic encrypted with the stack's key.
@@ -434,12 +437,12 @@ def test_health_alarms_reach_an_encrypted_topic_cloudwatch_may_use():
     assert topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][1] == "Arn"
     # The reporter publishes under the same Fleet dimension, to the region's CloudWatch endpoint.
     user_data = json.dumps(_data(template)["UserData"])
-    assert f"--fleet {fleet.fleet_name} " in user_data and "--expected-devices 8 " in user_data
+    assert f"--fleet {fleet.fleet_name} " in user_data and "--expected-devices p4d.24xlarge=8 " in user_data
     assert (
         '" --endpoint https://monitoring.", {"Ref": "AWS::Region"}, ".", {"Ref": "AWS::URLSuffix"}'
         in user_data
     )
-    assert "NVRM: Xid" in user_data
+    assert reporter_payload() in user_data  # the reporter, compressed
 
 
 def test_scale_to_zero_when_idle():
@@ -475,3 +478,107 @@ def test_scale_to_zero_when_idle():
 def test_health_refusals(props, expected):
     with pytest.raises(FleetError, match=expected):
         _fleet(instance_type="g5.xlarge", **props)
+
+
+def test_reserved_capacity_gets_no_placement_group_of_its_own():
+    stack, fleet = _zoned_fleet(
+        instance_type="p5.48xlarge", efa=True, availability_zone="us-east-1a", capacity_reservation=_block()
+    )
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::EC2::PlacementGroup", 0)
+    assert "Placement" not in _data(template) and fleet.placement_group is None
+    # An ODCR made in a cluster placement group: the fleet launches into that group.
+    stack, _ = _zoned_fleet(
+        instance_type="p5.48xlarge", efa=True, availability_zone="us-east-1a", placement_group_name="training-pg",
+        capacity_reservation=CapacityReservation("cr-0123456789abcdef0"),
+    )  # fmt: skip
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::EC2::PlacementGroup", 0)
+    assert _data(template)["Placement"] == {"GroupName": "training-pg"}
+
+
+def test_a_block_starting_within_the_margin_launches_at_once():
+    now = datetime.datetime.now(datetime.UTC)
+    stack, _ = _zoned_fleet(
+        instance_type="p5.48xlarge", max_capacity=2, availability_zone="us-east-1a",
+        capacity_reservation=_block(starts_at=now + datetime.timedelta(minutes=10), ends_at=now + 24 * _HOUR),
+    )  # fmt: skip
+    template = Template.from_stack(stack)
+    assert _group(template)["Properties"]["DesiredCapacity"] == "2"
+    template.resource_count_is("AWS::AutoScaling::ScheduledAction", 1)  # the end only
+
+
+def test_encrypted_data_volume_mounted_at_data():
+    stack, _ = _fleet(instance_type="g6e.xlarge", data_volume_gb=500)
+    data = _data(Template.from_stack(stack))
+    root, volume = data["BlockDeviceMappings"]
+    assert volume["DeviceName"] == "/dev/sdf"
+    assert volume["Ebs"]["VolumeSize"] == 500 and volume["Ebs"]["Encrypted"] is True
+    assert volume["Ebs"]["KmsKeyId"] == root["Ebs"]["KmsKeyId"] and volume["Ebs"]["VolumeType"] == "gp3"
+    user_data = json.dumps(data["UserData"])
+    assert "mkfs.ext4" in user_data and "/data ext4 defaults,nofail" in user_data
+
+
+def test_each_spot_type_reports_against_its_own_device_count():
+    stack, _ = _fleet(instance_type="g5.48xlarge", spot_instance_types=["g5.12xlarge"])
+    user_data = json.dumps(_data(Template.from_stack(stack))["UserData"])
+    assert "--expected-devices g5.48xlarge=8,g5.12xlarge=4 " in user_data
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        (
+            {"instance_type": "p4d.24xlarge", "efa": True, "spot_instance_types": ["p5.48xlarge"]},
+            "another EFA interface count",
+        ),
+        (
+            {"instance_type": "g5.xlarge", "min_capacity": 1, "max_capacity": 2, "desired_capacity": 3},
+            "desired_capacity 3 is outside",
+        ),
+        ({"instance_type": "g5.xlarge", "on_demand_percentage_above_base": 101}, "use 0 to 100"),
+        (
+            {"instance_type": "g5.xlarge", "on_demand_base_capacity": -1},
+            "on_demand_base_capacity must be 0 or more",
+        ),
+        (
+            {"instance_type": "g5.xlarge", "schedules": [ScheduledCapacity("Up", "0 8 * * *", 3, 1)]},
+            "min 3 must be 0 to max 1",
+        ),
+        (
+            {"instance_type": "p5en.48xlarge", "efa": True, "efa_interfaces": 65},
+            "efa_interfaces=65: use the type's count, 1 to 64",
+        ),
+        ({"instance_type": "inf2.xlarge", "efa": True}, "inf2.xlarge does not support EFA."),
+        ({"instance_type": "g5.xlarge", "data_volume_gb": 0}, "data_volume_gb=0"),
+        (
+            {"instance_type": "p5.48xlarge", "efa": True, "placement_group_name": "pg"},
+            "placement_group_name is for",
+        ),
+    ],
+)
+def test_more_refusals(props, expected):
+    with pytest.raises(FleetError, match=re.escape(expected)):
+        _fleet(**props)
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        (
+            {
+                "capacity_reservation": CapacityReservation("cr-0123456789abcdef0"),
+                "on_demand_percentage_above_base": 50,
+            },
+            "drop spot_instance_types",
+        ),
+        ({"capacity_reservation": _block(), "desired_capacity": 1, "max_capacity": 2}, "leave both at 0"),
+        (
+            {"capacity_reservation": _block(), "efa": True, "placement_group_name": "pg"},
+            "a Capacity Block needs none",
+        ),
+    ],
+)
+def test_more_reservation_refusals(props, expected):
+    with pytest.raises(FleetError, match=expected):
+        _zoned_fleet(instance_type="p5.48xlarge", availability_zone="us-east-1a", **props)
