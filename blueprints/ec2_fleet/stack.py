@@ -84,5 +84,5 @@ class Ec2FleetStack(AvailabilityZonesAtDeployTime):
             self,
             "SessionCommand",
             value=self.fleet.session_command,
-            description="Open a shell on each instance",
+            description="Open a shell on a running instance of the group",
         )

@@ -36,10 +36,13 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
 IMDS = "http://169.254.169.254"
+# Straight to IMDS and the VPC's CloudWatch endpoint: no proxy from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 XID_LINE = re.compile(r"NVRM: Xid \(")
 NVIDIA_QUERY = "utilization.gpu,ecc.errors.uncorrected.volatile.total"
 # neuron-monitor's configuration: one report per period with the groups the metrics come from
@@ -64,10 +67,8 @@ def parse_nvidia_smi(output: str) -> tuple[int, float | None, int | None]:
     """nvidia-smi ``--query-gpu=utilization.gpu,ecc... --format=csv,noheader,nounits``: (GPUs seen,
     mean utilization, uncorrected ECC errors since the driver loaded, None where no GPU reports ECC)."""
     utilizations, ecc, reported = [], 0, False
-    rows = [line.split(",") for line in output.splitlines() if line.strip()]
+    rows = [row for row in (line.split(",") for line in output.splitlines()) if len(row) >= 2]
     for row in rows:
-        if len(row) < 2:
-            continue
         utilization, errors = _number(row[0]), _number(row[1])
         if utilization is not None:
             utilizations.append(utilization)
@@ -100,8 +101,11 @@ def read_nvidia() -> tuple[int, float | None, int | None, int | None]:
     return seen, utilization, ecc, count_xid(log) if log is not None else None
 
 
-def parse_neuron_report(report: dict) -> tuple[int | None, float | None, int]:
-    """One neuron-monitor report: (devices seen, mean NeuronCore utilization, errors in the period).
+def parse_neuron_report(report: dict) -> tuple[int, float | None, int, int]:
+    """One neuron-monitor report: (devices seen, mean NeuronCore utilization, hardware execution errors in
+    the period, uncorrected ECC events). The guide says the execution error counts are per captured
+    period; it does not say so of the ECC counters, which are taken as running totals (a per-period count
+    goes down to zero between events, and counts again from there).
 
     Only the cores a runtime uses are listed, so the mean is over every core of the devices seen (an
     idle core counts as 0; ``neuroncore_per_device_count`` counts logical cores already). Hardware info
@@ -110,7 +114,7 @@ def parse_neuron_report(report: dict) -> tuple[int | None, float | None, int]:
     devices = hardware.get("neuron_device_count")
     if hardware.get("error") or not isinstance(devices, int):
         devices = 0
-    utilizations, errors = [], 0
+    utilizations, errors, ecc = [], 0, 0
     for runtime in report.get("neuron_runtime_data") or []:
         data = runtime.get("report") or {}
         cores = (data.get("neuroncore_counters") or {}).get("neuroncores_in_use") or {}
@@ -122,13 +126,13 @@ def parse_neuron_report(report: dict) -> tuple[int | None, float | None, int]:
         errors += int(summary.get("hardware") or 0)
     counters = ((report.get("system_data") or {}).get("neuron_hw_counters") or {}).get("neuron_devices") or []
     for device in counters:
-        errors += int(device.get("mem_ecc_uncorrected") or 0) + int(device.get("sram_ecc_uncorrected") or 0)
+        ecc += int(device.get("mem_ecc_uncorrected") or 0) + int(device.get("sram_ecc_uncorrected") or 0)
     per_device = hardware.get("neuroncore_per_device_count")
     cores = devices * per_device if isinstance(per_device, int) else 0
     cores = max(cores, len(utilizations))
     # No runtime loaded: the cores are idle.
     mean = sum(utilizations) / cores if cores else None
-    return devices, mean, errors
+    return devices, mean, errors, ecc
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -220,12 +224,12 @@ class Instance:
             method="PUT",
             headers={"X-aws-ec2-metadata-token-ttl-seconds": "300"},
         )
-        with urllib.request.urlopen(token_request, timeout=5) as response:
+        with _OPENER.open(token_request, timeout=5) as response:
             token = response.read().decode()
         request = urllib.request.Request(
             f"{self.endpoint}{path}", headers={"X-aws-ec2-metadata-token": token}
         )
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with _OPENER.open(request, timeout=5) as response:
             return response.read().decode()
 
     def instance_id(self) -> str:
@@ -312,7 +316,7 @@ class Reporter:
             now=datetime.datetime.now(datetime.timezone.utc),
         )
         request = urllib.request.Request(self.args.endpoint, data=body, method="POST", headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with _OPENER.open(request, timeout=30) as response:
             response.read()
         return body
 
@@ -321,7 +325,15 @@ class Reporter:
         try:
             self.report(*values)
         except Exception as error:
-            print(f"accelerator-health: report failed: {error}", file=sys.stderr, flush=True)
+            # CloudWatch's and IMDS's answers say why (AccessDenied, SignatureDoesNotMatch, throttling).
+            detail = (
+                error.read()[:500].decode(errors="replace")
+                if isinstance(error, urllib.error.HTTPError)
+                else ""
+            )
+            print(
+                f"accelerator-health: report failed: {error} {detail}".rstrip(), file=sys.stderr, flush=True
+            )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -368,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.once:
                 return 0
             time.sleep(args.period)
+    baselines = Baselines(args.state)
     config = args.neuron_config
     with open(config, "w") as handle:
         json.dump(neuron_monitor_config(args.period), handle)
@@ -378,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
             report = json.loads(line)
         except ValueError:
             continue
-        reporter.safely(*parse_neuron_report(report))
+        seen, utilization, hardware, ecc = parse_neuron_report(report)
+        reporter.safely(seen, utilization, hardware + baselines.increase("neuron_ecc", ecc))
         if args.once:
             monitor.terminate()
             monitor.wait()

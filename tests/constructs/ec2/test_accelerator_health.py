@@ -98,17 +98,18 @@ def test_nvidia_smi_and_kernel_log():
     assert (seen, utilization, ecc) == (4, pytest.approx((97 + 3 + 100) / 3), 2)
     assert reporter.count_xid(KERNEL_LOG) == 2
     assert reporter.parse_nvidia_smi("") == (0, None, None)
+    assert reporter.parse_nvidia_smi("No devices were found\n") == (0, None, None)  # not a GPU row
     # No GPU reports ECC: no reading (None), not zero errors.
     assert reporter.parse_nvidia_smi("40, [N/A]\n")[2] is None
 
 
 def test_neuron_report():
-    devices, utilization, errors = reporter.parse_neuron_report(NEURON_REPORT)
-    # Hardware execution errors and uncorrected ECC; generic (application) errors and corrected ECC are not.
+    devices, utilization, hardware, ecc = reporter.parse_neuron_report(NEURON_REPORT)
+    # Hardware execution errors, and uncorrected ECC; generic (application) errors and corrected ECC are not.
     # Two cores busy of the four the two devices have: idle cores are not listed, and count as 0.
-    assert (devices, utilization, errors) == (2, (80 + 40) / 4, 1 + 1 + 2)
+    assert (devices, utilization, hardware, ecc) == (2, (80 + 40) / 4, 1, 1 + 2)
     idle = {"neuron_hardware_info": {"neuron_device_count": 2, "neuroncore_per_device_count": 8}}
-    assert reporter.parse_neuron_report(idle) == (2, 0.0, 0)
+    assert reporter.parse_neuron_report(idle) == (2, 0.0, 0, 0)
     # Trn2 as the Neuron Monitor User Guide shows it: 16 devices of 4 (logical) cores, LNC 2.
     trn2 = {"neuron_hardware_info": {"neuron_device_count": 16, "neuroncore_per_device_count": 4,
                                      "logical_neuroncore_config": 2}}  # fmt: skip
@@ -117,11 +118,8 @@ def test_neuron_report():
     ]
     assert reporter.parse_neuron_report(trn2)[1] == 1.0  # 64% on one core of 64
     # The driver is not loaded: neuron-monitor reports an error and no device; every device is missing.
-    assert reporter.parse_neuron_report({"neuron_hardware_info": {"error": "no neuron device found"}}) == (
-        0,
-        None,
-        0,
-    )
+    missing = {"neuron_hardware_info": {"error": "no neuron device found"}}
+    assert reporter.parse_neuron_report(missing) == (0, None, 0, 0)
 
 
 def _botocore_headers(url: str, body: bytes, headers: dict, now: datetime.datetime) -> dict:
