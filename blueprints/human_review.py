@@ -167,9 +167,13 @@ class HumanReviewSettings(BlueprintSettings):
                     task_description=config.get("task_description")
                     if isinstance(config.get("task_description"), str)
                     else cls.default_description,
-                    task_count=ints["task_count"] or 1,
-                    task_time_limit=Duration.minutes(ints["task_time_limit_minutes"] or 60),
-                    task_availability_lifetime=Duration.hours(ints["task_availability_hours"] or 24),
+                    task_count=1 if ints["task_count"] is None else ints["task_count"],
+                    task_time_limit=Duration.minutes(
+                        60 if ints["task_time_limit_minutes"] is None else ints["task_time_limit_minutes"]
+                    ),
+                    task_availability_lifetime=Duration.hours(
+                        24 if ints["task_availability_hours"] is None else ints["task_availability_hours"]
+                    ),
                 )
             ]
         return problems

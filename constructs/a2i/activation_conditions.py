@@ -148,7 +148,7 @@ def _check_entry(
         )
         return
     kind = entry["ConditionType"]
-    if kind not in known:
+    if not isinstance(kind, str) or kind not in known:
         problems.append(
             Problem(
                 f"activation conditions: {where} has ConditionType {kind!r}, which {task_type.value} does not take; "

@@ -50,6 +50,8 @@ def workforce_problems(allowed_source_cidrs: Sequence[str] = ()) -> list[Problem
     for cidr in allowed_source_cidrs:
         try:
             ipaddress.ip_network(cidr)
+            if "/" not in cidr:  # SageMaker's Cidr shape requires the prefix length
+                raise ValueError("no prefix length, e.g. /32 for one address")
         except ValueError as error:
             problems.append(
                 Problem(
