@@ -44,9 +44,10 @@ EXAMPLE_STACKS: dict[str, dict[str, Any]] = {
 }
 
 
-def build_app(app: App) -> App:
+def build_app(app: App, *, gates: bool = True) -> App:
     """Add every configured blueprint stack to ``app`` and put the six compliance gates on it.
 
+    ``gates=False`` leaves the gates to the caller (``mlblueprints scan --gates`` picks some).
     Raises :class:`CatalogConfigError` with every problem of every stack: settings are validated
     before anything is built, and each stack's construct errors are collected, not stopped at.
     """
@@ -71,7 +72,8 @@ def build_app(app: App) -> App:
             )
     if errors:
         raise CatalogConfigError(errors)
-    add_compliance_gates(app)
+    if gates:
+        add_compliance_gates(app)
     return app
 
 

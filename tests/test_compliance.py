@@ -17,6 +17,7 @@ from mlblueprints.constructs.compliance.gates import (
     add_compliance_gates,
     compliance_gates,
 )
+from mlblueprints.constructs.compliance.scanners import CFN_LINT_IGNORED, CFN_LINT_REGIONS
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
 PACK_PREFIXES = (
@@ -50,17 +51,6 @@ BOILERPLATE = {
     "acknowledged",
     "false positive",
     "not needed",
-}
-
-# The stacks are region-agnostic; lint them against the regions with the widest accelerator choice.
-CFN_LINT_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1")
-
-# cfn-lint findings that are accepted in synthesized templates, each with its reason.
-CFN_LINT_IGNORED = {
-    "W3005": (
-        "aws-cdk-lib's own VpcRestrictDefaultSG provider declares DependsOn on its role although its "
-        "function also reads the role ARN with GetAtt; redundant, harmless, and not ours to change."
-    ),
 }
 
 

@@ -18,6 +18,7 @@ from aws_cdk import Aws, CfnRule, Fn, Stack, Token
 from constructs import Construct
 from mlblueprints.constructs.compute._private.ec2_regions import EC2_ACCELERATED_BY_REGION
 from mlblueprints.constructs.compute._private.hosting_regions import CFN_LINT_VERSION, HOSTING_BY_REGION
+from mlblueprints.constructs.compute._private.hyperpod_regions import HYPERPOD_BY_REGION
 from mlblueprints.constructs.compute._private.resource_type_regions import RESOURCE_TYPE_REGIONS
 from mlblueprints.constructs.errors import Problem
 
@@ -27,6 +28,7 @@ __all__ = [
     "assert_resource_types_at_deploy",
     "ec2_regions",
     "hosting_regions",
+    "hyperpod_regions",
     "regional_ec2_problems",
     "regional_hosting_problems",
     "resource_type_problems",
@@ -53,6 +55,18 @@ def _types_by_region() -> dict[str, frozenset[str]]:
 @functools.cache
 def _ec2_types_by_region() -> dict[str, frozenset[str]]:
     return _decode(EC2_ACCELERATED_BY_REGION, "")
+
+
+@functools.cache
+def _hyperpod_types_by_region() -> dict[str, frozenset[str]]:
+    return _decode(HYPERPOD_BY_REGION, "ml.")
+
+
+def hyperpod_regions(instance_type: str) -> frozenset[str]:
+    """The regions whose HyperPod clusters (AWS::SageMaker::Cluster) take the accelerated ``instance_type``."""
+    return frozenset(
+        region for region, names in _hyperpod_types_by_region().items() if instance_type in names
+    )
 
 
 def ec2_regions(instance_type: str) -> frozenset[str]:

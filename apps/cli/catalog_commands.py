@@ -1,0 +1,143 @@
+"""``list``, ``show`` and ``init``: what the catalog offers, each blueprint's settings, a config to start from."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from mlblueprints.apps.cli.output import console, print_json
+from mlblueprints.constructs.errors import MlBlueprintsError, Problem
+
+__all__ = ["blueprint_named", "register"]
+
+
+def blueprint_named(name: str):
+    """The registry's blueprint ``name`` (case-insensitive), or an error with the closest names."""
+    from mlblueprints.blueprints.registry import BLUEPRINTS
+
+    found = BLUEPRINTS.get(name.lower())
+    if found is None:
+        close = difflib.get_close_matches(name.lower(), list(BLUEPRINTS), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise MlBlueprintsError(
+            Problem(
+                f"{name!r} is not a blueprint of the catalog.{hint} `mlblueprints list` shows them all.",
+                setting="blueprint",
+                value=name,
+            )
+        )
+    return found
+
+
+def _settings_rows(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    required = set(schema.get("required", []))
+    rows = []
+    for name, spec in schema.get("properties", {}).items():
+        if name == "blueprint":
+            continue
+        kinds = [
+            part.get("type") for part in spec.get("anyOf", [spec]) if part.get("type") not in (None, "null")
+        ]
+        rows.append(
+            {
+                "setting": name,
+                "type": " | ".join(dict.fromkeys(k for k in kinds if k)) or "object",
+                "required": name in required,
+                "default": spec.get("default", spec.get("x-default")),
+                "description": spec.get("description", ""),
+            }
+        )
+    return rows
+
+
+def list_blueprints(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """The catalog's blueprints, with what each deploys."""
+    from mlblueprints.blueprints.registry import BLUEPRINTS
+
+    rows = [
+        {"name": b.name, "summary": b.summary, "example": str(b.example), "schema": str(b.schema_path)}
+        for b in BLUEPRINTS.values()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="mlblueprints catalog", show_lines=True)
+    table.add_column("blueprint", style="bold", no_wrap=True)
+    table.add_column("what it deploys")
+    for row in rows:
+        table.add_row(row["name"], row["summary"])
+    console.print(table)
+    console.print("`mlblueprints show NAME` lists its settings; `mlblueprints init NAME` writes a config.")
+
+
+def show(
+    blueprint: Annotated[str, typer.Argument(help="A blueprint name, e.g. realtime-endpoint.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the settings' JSON Schema.")] = False,
+) -> None:
+    """A blueprint's settings (type, default, what each does) and its example config."""
+    found = blueprint_named(blueprint)
+    schema = json.loads(found.schema_path.read_text())
+    example = json.loads(found.example.read_text())
+    if as_json:
+        print_json({"name": found.name, "schema": schema, "example": example})
+        return
+    console.print(f"[bold]{found.name}[/]: {found.summary}\n")
+    table = Table(title="settings", show_lines=False)
+    for column in ("setting", "type", "required", "default", "description"):
+        table.add_column(column, overflow="fold")
+    for row in _settings_rows(schema):
+        default = "" if row["default"] is None else json.dumps(row["default"])
+        table.add_row(
+            row["setting"], row["type"], "yes" if row["required"] else "", default, row["description"]
+        )
+    console.print(table)
+    console.print(f"\nExample ({found.example}):")
+    console.print_json(json.dumps(example))
+
+
+def init(
+    blueprint: Annotated[str, typer.Argument(help="A blueprint name, e.g. realtime-endpoint.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The config file to write.")] = Path(
+        "stacks.json"
+    ),
+    stack: Annotated[str | None, typer.Option(help="The stack's name. Default: the example's.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a config file for BLUEPRINT from its example, with "$schema" so editors complete and check it.
+
+    Deploy it with `cdk deploy -c config=FILE`.
+    """
+    from mlblueprints.blueprints.registry import SCHEMA_DIR
+
+    found = blueprint_named(blueprint)
+    if output.exists() and not force:
+        raise MlBlueprintsError(
+            Problem(
+                f"{output} exists; pass --force to overwrite it, or --output another file.", setting="output"
+            )
+        )
+    example = json.loads(found.example.read_text())
+    name, config = next(iter(example["stacks"].items()))
+    schema = SCHEMA_DIR / "config.schema.json"
+    relative = os.path.relpath(schema, output.resolve().parent)
+    document = {"$schema": Path(relative).as_posix(), "stacks": {stack or name: config}}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(document, indent=2) + "\n")
+    console.print(f"Wrote {output}: stack {stack or name!r} of blueprint {found.name}.")
+    console.print(
+        f"Check it with `cdk synth -c config={output}`; deploy with `cdk deploy -c config={output}`."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_blueprints)
+    app.command()(show)
+    app.command()(init)
