@@ -13,7 +13,7 @@ CONTAINERS_STAMP := $(CONTAINERS_VENV)/.installed
 # The venv's Node.js (>= 22) must come before the machine's end-of-life Node 20, for jsii and for the CLI.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install synth test scan lint format bench generate clean
+.PHONY: install synth test scan lint format bench generate diagrams clean
 
 install: $(STAMP) $(SCAN_STAMP) $(CONTAINERS_STAMP)
 
@@ -61,6 +61,10 @@ generate: install
 	$(PY) tools/generate_hosting_regions.py
 	$(PY) -m mlblueprints.constructs.compliance._private.control_tower_rule_source
 	$(PY) -m mlblueprints.blueprints.docs README.md
+
+# The README's architecture pictures, drawn from each blueprint's synthesized example (a test fails when stale).
+diagrams: install
+	$(VENV)/bin/mlblueprints diagram
 
 scan: synth
 	$(SCAN_VENV)/bin/checkov --directory cdk.out --framework cloudformation --compact --quiet
