@@ -64,7 +64,7 @@ generate: install
 
 # The README's architecture pictures, drawn from each blueprint's synthesized example (a test fails when stale).
 diagrams: install
-	$(VENV)/bin/mlblueprints diagram
+	$(VENV)/bin/mlblueprints diagram --output-dir docs/diagrams
 
 scan: synth
 	$(SCAN_VENV)/bin/checkov --directory cdk.out --framework cloudformation --compact --quiet

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,14 +16,46 @@ from rich.table import Table
 from mlblueprints.apps.cli.output import console, print_json
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 
-__all__ = ["blueprint_named", "register"]
+__all__ = ["REPO", "blueprint_named", "in_directory", "load_stacks", "register"]
+
+REPO = Path(__file__).resolve().parents[2]
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+
+
+@contextlib.contextmanager
+def in_directory(path: Path):
+    """Run in ``path``: the catalog's examples name their files relative to the repository."""
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def load_stacks(path: Path) -> dict:
+    """The ``stacks`` of a config file, or one clean error saying what is wrong with the file."""
+    if not path.is_file():
+        raise MlBlueprintsError(Problem(f"{path}: no such config file.", setting="config", value=str(path)))
+    try:
+        document = json.loads(path.read_text())
+    except ValueError as error:
+        raise MlBlueprintsError(
+            Problem(f"{path} is not JSON: {error}.", setting="config", value=str(path))
+        ) from error
+    if not isinstance(document, dict) or not isinstance(document.get("stacks"), dict):
+        raise MlBlueprintsError(
+            Problem(f'{path}: a config is an object with "stacks": {{"StackName": {{"blueprint": ...}}}}; '
+                    "`mlblueprints init BLUEPRINT` writes one.", setting="config", value=str(path))
+        )  # fmt: skip
+    return document["stacks"]
 
 
 def blueprint_named(name: str):
     """The registry's blueprint ``name`` (case-insensitive), or an error with the closest names."""
     from mlblueprints.blueprints.registry import BLUEPRINTS
 
-    found = BLUEPRINTS.get(name.lower())
+    found = BLUEPRINTS.get(name.lower().replace("_", "-"))
     if found is None:
         close = difflib.get_close_matches(name.lower(), list(BLUEPRINTS), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -118,6 +152,11 @@ def init(
     from mlblueprints.blueprints.registry import SCHEMA_DIR
 
     found = blueprint_named(blueprint)
+    if stack is not None and not _STACK_NAME.match(stack):
+        raise MlBlueprintsError(
+            Problem(f"--stack {stack!r}: a CloudFormation stack name is a letter, then letters, digits and hyphens "
+                    "(128 at most).", setting="stack", value=stack)
+        )  # fmt: skip
     if output.exists() and not force:
         raise MlBlueprintsError(
             Problem(
@@ -133,7 +172,8 @@ def init(
     output.write_text(json.dumps(document, indent=2) + "\n")
     console.print(f"Wrote {output}: stack {stack or name!r} of blueprint {found.name}.")
     console.print(
-        f"Check it with `cdk synth -c config={output}`; deploy with `cdk deploy -c config={output}`."
+        f"From the catalog's directory: `cdk synth -c config={output.resolve()}` checks it, "
+        f"`cdk deploy -c config={output.resolve()}` deploys it; `mlblueprints cost {output}` prices it."
     )
 
 

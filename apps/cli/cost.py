@@ -21,7 +21,6 @@ from rich.table import Table
 
 from mlblueprints.apps.cli.output import console, print_json
 from mlblueprints.apps.cli.prices import PriceBook, snapshot_date
-from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 
 __all__ = ["CostLine", "cost_lines", "register"]
 
@@ -220,13 +219,14 @@ def alternatives(lines: list[CostLine], book: PriceBook) -> list[dict]:
     return rows
 
 
-def _synthesize(stacks: dict) -> dict[str, dict]:
+def _synthesize(stacks: dict, directory: Path) -> dict[str, dict]:
     from aws_cdk import App
 
     from mlblueprints.apps.catalog import build_app
+    from mlblueprints.apps.cli.catalog_commands import in_directory
     from mlblueprints.apps.cli.scan import _context
 
-    with tempfile.TemporaryDirectory() as outdir:
+    with tempfile.TemporaryDirectory() as outdir, in_directory(directory):
         app = App(context={**_context(), "stacks": json.dumps(stacks)}, outdir=outdir)
         build_app(app, gates=False)
         assembly = app.synth()
@@ -253,18 +253,19 @@ def cost(
     accelerator memory.
     """
     from mlblueprints.apps.catalog import EXAMPLE_STACKS
-    from mlblueprints.apps.cli.catalog_commands import blueprint_named
+    from mlblueprints.apps.cli.catalog_commands import REPO, blueprint_named, load_stacks
 
+    # The catalog's examples name their files relative to the repository; a config of yours, to here.
+    directory = REPO
     if target is None:
         stacks = EXAMPLE_STACKS
-    elif Path(target).is_file():
-        stacks = json.loads(Path(target).read_text())["stacks"]
-    elif target.endswith(".json"):
-        raise MlBlueprintsError(Problem(f"{target}: no such config file.", setting="target", value=target))
+    elif target.endswith(".json") or Path(target).is_file():
+        stacks, directory = load_stacks(Path(target)), Path.cwd()
     else:
         stacks = json.loads(blueprint_named(target).example.read_text())["stacks"]
     book = PriceBook.best_available(region)
-    templates = _synthesize(stacks)
+    book.require_prices()
+    templates = _synthesize(stacks, directory)
     lines = [line for name, template in templates.items() for line in cost_lines(name, template, book)]
     compare = alternatives(lines, book)
     total_default = sum(line.hourly_default or 0 for line in lines)
@@ -280,7 +281,7 @@ def cost(
         return
     table = Table(title=f"cost ({region}, on-demand)")
     for column in ("stack", "item", "type", "count", "max", "$/hour", "$/month", "$/month at max"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column == "type")
     for line in lines:
         mark = "" if line.confirmed else "*"
         hourly = "usage" if line.unit_hourly is None and line.kind == "usage" else (

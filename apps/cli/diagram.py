@@ -163,7 +163,9 @@ def blueprint_template(name: str) -> tuple[str, dict]:
     blueprint = blueprint_named(name)
     stacks = json.loads(blueprint.example.read_text())["stacks"]
     stack, config = next(iter(stacks.items()))
-    with tempfile.TemporaryDirectory() as outdir:
+    from mlblueprints.apps.cli.catalog_commands import REPO, in_directory
+
+    with tempfile.TemporaryDirectory() as outdir, in_directory(REPO):
         app = App(context={**_context(), "stacks": json.dumps({stack: config})}, outdir=outdir)
         build_app(app, gates=False)
         return blueprint.name, app.synth().get_stack_by_name(stack).template
@@ -180,7 +182,10 @@ def write_diagram(name: str, template: dict, output_dir: Path) -> list[Path]:
 
 def diagram(
     blueprints: Annotated[list[str] | None, typer.Argument(help="Blueprints to draw. Default: all.")] = None,
-    output_dir: Annotated[Path, typer.Option(help="Where <name>.png, .svg and .json go.")] = DIAGRAM_DIR,
+    output_dir: Annotated[
+        Path,
+        typer.Option(help="Where <name>.png, .svg and .json go (make diagrams: the README's docs/diagrams)."),
+    ] = Path("diagrams"),
 ) -> None:
     """Draw each blueprint's architecture from its synthesized example (PNG and SVG)."""
     from mlblueprints.blueprints.registry import BLUEPRINTS

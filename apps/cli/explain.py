@@ -73,23 +73,48 @@ def nag_rules() -> dict[str, dict[str, str]]:
 _HELPERS = {"IAM5": "acknowledge_wildcard_resource(", "IAMNoInlinePolicy": "acknowledge_inline_policy("}
 
 
-def _catalog_uses(rule: str) -> list[str]:
-    """Where the catalog's source names ``rule`` (an acknowledgement or a checkov skip), as file:line."""
+# The helpers' own definitions and the gate's plumbing name rules without acknowledging them.
+_NOT_ACKNOWLEDGEMENTS = ("constructs/compliance/acknowledge.py", "constructs/compliance/control_tower.py")
+_REASON = re.compile(r"""(?:reason|CKV\w*)=\s*(?P<value>(?:f?(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*)+)""")
+
+
+def _catalog_uses(rule: str) -> list[dict[str, str]]:
+    """Where the catalog's source acknowledges ``rule`` (an acknowledgement or a checkov skip): file:line and
+    the reason written there (its literal part; ``{...}`` are values filled in at synth)."""
     found = []
     helper = _HELPERS.get(rule)
     pattern = re.compile(rf"[\"'](?:[\w.]+-)?{re.escape(rule)}(?:\[|[\"'])")
     for top in SOURCES:
         for path in sorted((REPO / top).rglob("*.py")):
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            relative = path.relative_to(REPO).as_posix()
+            if relative in _NOT_ACKNOWLEDGEMENTS:
+                continue
+            lines = path.read_text(encoding="utf-8").splitlines()
+            for number, line in enumerate(lines, start=1):
                 called = bool(helper) and helper in line and not line.lstrip().startswith("def ")
                 if pattern.search(line) or f"{rule}=" in line or called:
-                    found.append(f"{path.relative_to(REPO)}:{number}")
+                    window = " ".join(part.strip() for part in lines[number - 1 : number + 12])
+                    reason = _REASON.search(window)
+                    pieces = (
+                        re.findall(r'"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'', reason["value"])
+                        if reason
+                        else []
+                    )
+                    text = "".join(a or b for a, b in pieces)
+                    found.append({"where": f"{relative}:{number}", "reason": text})
     return found
+
+
+def normalize(rule_id: str) -> str:
+    """A rule ID as ``scan`` prints it, reduced to the rule: ``cdk-validator-cfnguard::x`` -> ``x``,
+    ``AwsSolutions-IAM5[Resource::*]`` -> ``AwsSolutions-IAM5``, ``Annotation::`` dropped."""
+    text = rule_id.strip().removeprefix("Annotation::").removeprefix("cdk-validator-cfnguard::")
+    return re.sub(r"\[.*\]$", "", text)
 
 
 def explain_rule(rule_id: str) -> dict:
     """What ``rule_id`` checks and where the catalog accepts it (an empty list: it complies)."""
-    text = rule_id.strip()
+    text = normalize(rule_id)
     nag = nag_rules()
     if text in nag or any(key.split("-", 1)[1] == text for key in nag):
         names = [text] if text in nag else [key for key in nag if key.split("-", 1)[1] == text]
@@ -119,13 +144,21 @@ def explain_rule(rule_id: str) -> dict:
         }
     raise MlBlueprintsError(
         Problem(
-            f"{rule_id!r} is not a rule of the catalog's gates: give a cdk-nag rule (AwsSolutions-IAM5, IAM5, "
+            f"{rule_id!r} is not a rule of the catalog's gates{_suggest(text)}: give a cdk-nag rule (AwsSolutions-IAM5, IAM5, "
             "HIPAA.Security-IAMNoInlinePolicy), a Control Tower rule (ec2_launch_template_imdsv2_check, "
             "ct-ec2-pr-15), a cfn-lint rule (E3019) or a checkov check (CKV_AWS_116).",
             setting="rule",
             value=rule_id,
         )
     )
+
+
+def _suggest(text: str) -> str:
+    import difflib
+
+    known = [*nag_rules(), *(key.split("-", 1)[1] for key in nag_rules()), *control_tower_rules()]
+    close = difflib.get_close_matches(text, known, n=3, cutoff=0.75)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 @functools.cache
@@ -211,7 +244,7 @@ def explain(
     if found["catalog"]:
         console.print("\nThe catalog acknowledges it, each time with its reason, at:")
         for place in found["catalog"]:
-            console.print(f"  {place}")
+            console.print(f"  {place['where']}: {escape(place['reason']) or '(reason built at synth)'}")
     else:
         console.print("\nThe catalog complies: no acknowledgement names it.")
 

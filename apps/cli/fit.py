@@ -18,7 +18,8 @@ __all__ = ["fit", "register"]
 def fit_rows(need: sizing.MemoryNeed, *, training: bool, region: str, book=None) -> list[dict]:
     from mlblueprints.apps.cli.prices import PriceBook
 
-    book = book or PriceBook(region)
+    book = book or PriceBook.best_available(region)
+    book.require_prices()
     rows = []
     for found in sizing.fitting_instances(need, training=training):
         price = book.instance("training" if training else "hosting", found.name)
@@ -54,12 +55,12 @@ def fit(
     region: Annotated[
         str, typer.Option(help="Region of the prices (the bundled ones are us-east-1).")
     ] = "us-east-1",
-    limit: Annotated[int, typer.Option(help="Rows to show (0: all).")] = 15,
+    limit: Annotated[int, typer.Option(help="Rows to show (0: all).", min=0)] = 15,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """The SageMaker instance types whose accelerator memory holds a model, cheapest first.
 
-    Memory = (weights + KV cache [inference] or optimizer states [training]) x 1.2, where weights =
+    Memory = (weights + KV cache, or optimizer states when training) x 1.2, where weights =
     parameters x bytes per parameter; KV cache = 2 x layers x hidden / gqa x context x batch x bytes;
     training adds 16 bytes per parameter in all (mixed-precision Adam); the 1.2 covers activations,
     the runtime and fragmentation. Without --layers/--hidden the shape is estimated from the size
@@ -67,7 +68,7 @@ def fit(
     accelerators together hold it (tensor parallelism). An estimate to start from.
     """
     need = sizing.memory_need(
-        sizing.parse_parameters(params), dtype=dtype, training=training, context=context, batch=batch,
+        sizing.parse_parameters(params), dtype=dtype.lower(), training=training, context=context, batch=batch,
         layers=layers, hidden=hidden, gqa=gqa,
     )  # fmt: skip
     rows = fit_rows(need, training=training, region=region)

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
+from mlblueprints.constructs.errors import MlBlueprintsError, Problem
+
 __all__ = ["Price", "PriceBook", "snapshot", "snapshot_date"]
 
 _SECTIONS = {"hosting": "sagemaker_hosting", "training": "sagemaker_training", "ec2": "ec2"}
@@ -66,6 +68,18 @@ class PriceBook:
     @property
     def live(self) -> bool:
         return self.client is not None
+
+    def require_prices(self) -> None:
+        """Refuse a region the bundled snapshot has no prices for (without credentials for the API)."""
+        if self.client is None and self.region != self.data["region"]:
+            raise MlBlueprintsError(
+                Problem(
+                    f"--region {self.region}: the bundled prices are {self.data['region']}'s only; with AWS credentials "
+                    "the Price List API answers for any region. Use --region us-east-1, or configure credentials.",
+                    setting="region",
+                    value=self.region,
+                )
+            )
 
     def instance(self, kind: str, name: str) -> Price | None:
         """``kind``: hosting, training or ec2."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -94,15 +95,21 @@ def _synth(app, outdir: Path) -> None:
             raise
 
 
-def synthesize_catalog(stacks: dict, gates: list[str], outdir: Path) -> Path:
+def synthesize_catalog(
+    stacks: dict, gates: list[str], outdir: Path, *, directory: Path | None = None
+) -> Path:
+    """Synthesize ``stacks`` under ``gates`` into ``outdir``, in ``directory`` (the examples' paths are the repo's)."""
     from aws_cdk import App, Validations
 
     from mlblueprints.apps.catalog import build_app
+    from mlblueprints.apps.cli.catalog_commands import in_directory
 
-    app = App(context={**_context(), "stacks": json.dumps(stacks)}, outdir=str(outdir))
-    build_app(app, gates=False)
-    Validations.of(app).add_plugins(*gate_plugins(app, gates))
-    _synth(app, outdir)
+    outdir = outdir.resolve()
+    with in_directory(directory or Path.cwd()):
+        app = App(context={**_context(), "stacks": json.dumps(stacks)}, outdir=str(outdir))
+        build_app(app, gates=False)
+        Validations.of(app).add_plugins(*gate_plugins(app, gates))
+        _synth(app, outdir)
     return outdir
 
 
@@ -124,11 +131,23 @@ def synthesize_user_app(path: Path, gates: list[str], outdir: Path) -> Path:
         runpy.run_path(str(path), run_name="__main__")
     except RuntimeError as error:
         if "ValidationFailed" not in str(error):
-            raise
+            raise _app_failed(path, error) from error
+    except Exception as error:
+        raise _app_failed(path, error) from error
     finally:
         aws_cdk.App = original
         sys.path.remove(str(path.parent))
     return outdir
+
+
+def _app_failed(path: Path, error: BaseException) -> MlBlueprintsError:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return MlBlueprintsError(
+        Problem(
+            f"--app {path}: the app failed before it synthesized: {type(error).__name__}: {first}",
+            setting="app",
+        )
+    )
 
 
 @dataclass
@@ -158,7 +177,7 @@ class ScanReport:
                 "warnings": len(self.warnings),
                 "acknowledged": len(self.acknowledged),
             },
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [asdict(f) | {"source": _source(f)} for f in self.findings],
         }
 
 
@@ -232,6 +251,11 @@ def _wanted(rule: str, gates: list[str]) -> bool:
     return _pack_of(rule) in {GATES[g] for g in gates} or _pack_of(rule) == "other"
 
 
+def _source(finding: Finding) -> str:
+    """The tool, and for the gates the pack (AwsSolutions, HIPAA.Security, ..., cdk-validator-cfnguard)."""
+    return f"gate: {_pack_of(finding.rule)}" if finding.tool == "gate" else finding.tool
+
+
 def to_markdown(report: ScanReport) -> str:
     lines = [
         "# mlblueprints scan",
@@ -242,24 +266,15 @@ def to_markdown(report: ScanReport) -> str:
         "acknowledged findings, each with its reason.",
         "",
     ]
+    header = ["| tool / pack | rule | stack | resource | {} |", "| --- | --- | --- | --- | --- |"]
     if report.failures or report.warnings:
-        lines += [
-            "## Findings",
-            "",
-            "| tool | rule | stack | resource | message |",
-            "| --- | --- | --- | --- | --- |",
-        ]
+        lines += ["## Findings", "", header[0].format("message"), header[1]]
         for f in report.failures + report.warnings:
-            lines.append(f"| {f.tool} | {f.rule} | {f.stack} | `{f.resource}` | {_cell(f.message)} |")
+            lines.append(f"| {_source(f)} | {f.rule} | {f.stack} | `{f.resource}` | {_cell(f.message)} |")
         lines.append("")
-    lines += [
-        "## Acknowledged",
-        "",
-        "| tool | rule | stack | resource | reason |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    lines += ["## Acknowledged", "", header[0].format("reason"), header[1]]
     for f in report.acknowledged:
-        lines.append(f"| {f.tool} | {f.rule} | {f.stack} | `{f.resource}` | {_cell(f.reason)} |")
+        lines.append(f"| {_source(f)} | {f.rule} | {f.stack} | `{f.resource}` | {_cell(f.reason)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -267,8 +282,16 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def to_sarif(report: ScanReport) -> dict:
-    """SARIF 2.1.0: one run per tool; acknowledged findings carry a suppression with their reason."""
+def _qualified(finding: Finding) -> str:
+    resource = finding.resource.lstrip("/")
+    return resource if resource.startswith(f"{finding.stack}/") else f"{finding.stack}/{resource}".rstrip("/")
+
+
+def to_sarif(report: ScanReport, templates_dir: str = "cdk.out") -> dict:
+    """SARIF 2.1.0: one run per tool; acknowledged findings carry a suppression with their reason.
+
+    ``templates_dir`` is where the templates are, relative to the repository root (``%SRCROOT%``), so that
+    code scanning can place each result."""
     runs = []
     for tool in ("gate", "cfn-lint", "checkov"):
         findings = [f for f in report.findings if f.tool == tool]
@@ -278,11 +301,16 @@ def to_sarif(report: ScanReport) -> dict:
             result = {
                 "ruleId": f.rule,
                 "level": "error" if f.severity == "error" else "warning",
-                "message": {"text": f.message or f.reason or f.rule},
+                "message": {"text": f.message or f"{f.rule} on {f.resource} (acknowledged)"},
                 "locations": [
                     {
-                        "physicalLocation": {"artifactLocation": {"uri": f"{f.stack}.template.json"}},
-                        "logicalLocations": [{"fullyQualifiedName": f"{f.stack}/{f.resource}".rstrip("/")}],
+                        "physicalLocation": {
+                            "artifactLocation": {
+                                "uri": f"{templates_dir}/{f.stack}.template.json",
+                                "uriBaseId": "%SRCROOT%",
+                            }
+                        },
+                        "logicalLocations": [{"fullyQualifiedName": _qualified(f)}],
                     }
                 ],
             }
@@ -290,10 +318,12 @@ def to_sarif(report: ScanReport) -> dict:
                 result["suppressions"] = [{"kind": "inSource", "justification": f.reason or "accepted"}]
             results.append(result)
         name = {"gate": "mlblueprints compliance gates (cdk-nag, Control Tower)"}.get(tool, tool)
+        descriptions = {f.rule: f.message for f in findings if f.message}
         runs.append(
             {
                 "tool": {"driver": {"name": name, "informationUri": "https://github.com/cdklabs/cdk-nag",
-                                    "rules": [{"id": r} for r in rules]}},
+                                    "rules": [{"id": r, **({"shortDescription": {"text": descriptions[r][:1000]}}
+                                                          if r in descriptions else {})} for r in rules]}},
                 "results": results,
             }
         )  # fmt: skip
@@ -316,26 +346,49 @@ def scan(
     ),
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Synthesize under the gates, run cfn-lint and checkov (offline), and report per stack.
+    """Synthesize under the gates, run cfn-lint and checkov (offline), and report per stack and pack.
 
     Exits 1 on any finding that is not acknowledged (cdk-nag, Control Tower, cfn-lint errors, checkov).
     """
+    from mlblueprints.apps.cli.catalog_commands import REPO as CATALOG
+    from mlblueprints.apps.cli.catalog_commands import load_stacks
+
     chosen = parse_gates(gates)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    assembly = output_dir / "cdk.out"
+    if sum(bool(x) for x in (blueprints, config, app_file)) > 1:
+        raise MlBlueprintsError(
+            Problem("scan one thing at a time: blueprint names, --config FILE or --app APP.", setting="scan")
+        )
+    stacks = load_stacks(config) if config is not None else None
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        assembly = output_dir / "cdk.out"
+        # A previous scan's templates must not be read as this one's.
+        shutil.rmtree(assembly, ignore_errors=True)
+        assembly.mkdir()
+    except OSError as error:
+        raise MlBlueprintsError(
+            Problem(
+                f"--output-dir {output_dir}: cannot write there ({error.strerror}).", setting="output_dir"
+            )
+        ) from error
     with Progress(console=console, transient=True, disable=as_json) as progress:
         progress.add_task("synthesizing under the gates", total=None)
         if app_file is not None:
             path = app_file / "app.py" if app_file.is_dir() else app_file
-            if not path.exists():
+            if not path.is_file():
                 raise MlBlueprintsError(Problem(f"--app {app_file}: no such Python file.", setting="app"))
             synthesize_user_app(path.resolve(), chosen, assembly.resolve())
+        elif stacks is not None:
+            synthesize_catalog(stacks, chosen, assembly)
         else:
-            synthesize_catalog(_stacks(blueprints, config), chosen, assembly)
+            synthesize_catalog(_stacks(blueprints), chosen, assembly, directory=CATALOG)
         report = scan_assembly(assembly, chosen, progress=progress)
+    if not report.stacks:
+        raise MlBlueprintsError(Problem("the app synthesized no stack: nothing was scanned.", setting="scan"))
     (output_dir / "scan.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     (output_dir / "scan.md").write_text(to_markdown(report))
-    (output_dir / "scan.sarif").write_text(json.dumps(to_sarif(report), indent=2) + "\n")
+    sarif = to_sarif(report, assembly.as_posix())
+    (output_dir / "scan.sarif").write_text(json.dumps(sarif, indent=2) + "\n")
     if as_json:
         print_json(report.to_dict())
     else:
@@ -344,14 +397,10 @@ def scan(
         raise typer.Exit(1)
 
 
-def _stacks(blueprints: list[str] | None, config: Path | None) -> dict:
+def _stacks(blueprints: list[str] | None) -> dict:
     from mlblueprints.apps.cli.catalog_commands import blueprint_named
     from mlblueprints.blueprints.registry import BLUEPRINTS
 
-    if config is not None:
-        if not config.exists():
-            raise MlBlueprintsError(Problem(f"--config {config}: no such file.", setting="config"))
-        return json.loads(config.read_text())["stacks"]
     stacks: dict = {}
     for name in blueprints or list(BLUEPRINTS):
         stacks.update(json.loads(blueprint_named(name).example.read_text())["stacks"])
@@ -360,16 +409,16 @@ def _stacks(blueprints: list[str] | None, config: Path | None) -> dict:
 
 def _print(report: ScanReport, output_dir: Path) -> None:
     table = Table(title="mlblueprints scan")
-    for column in ("stack", "tool", "failures", "warnings", "acknowledged"):
-        table.add_column(column)
+    for column in ("stack", "tool / pack", "failures", "warnings", "acknowledged"):
+        table.add_column(column, no_wrap=column != "stack")
     for stack in report.stacks:
-        for tool in ("gate", "cfn-lint", "checkov"):
-            mine = [f for f in report.findings if f.stack == stack and f.tool == tool]
-            counts = Counter("ack" if f.acknowledged else f.severity for f in mine)
-            table.add_row(stack, tool, str(counts["error"]), str(counts["warning"]), str(counts["ack"]))
+        mine = [f for f in report.findings if f.stack == stack]
+        for source in sorted({_source(f) for f in mine} | {"cfn-lint", "checkov"}):
+            counts = Counter("ack" if f.acknowledged else f.severity for f in mine if _source(f) == source)
+            table.add_row(stack, source, str(counts["error"]), str(counts["warning"]), str(counts["ack"]))
     console.print(table)
     for f in report.failures:
-        console.print(f"[red]FAIL[/] {f.tool} {f.rule} {f.stack} {f.resource}: {f.message}", markup=True)
+        console.print(f"[red]FAIL[/] {_source(f)} {f.rule} {f.stack} {f.resource}: {f.message}", markup=True)
     console.print(
         f"{len(report.failures)} failures, {len(report.warnings)} warnings, {len(report.acknowledged)} acknowledged. "
         f"Reports: {output_dir / 'scan.md'}, {output_dir / 'scan.sarif'}, {output_dir / 'scan.json'}."

@@ -35,9 +35,9 @@ _UNITS = {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 
 
 def parse_parameters(text: str) -> float:
-    """``8B``, ``70b``, ``1.5B``, ``350M`` or a plain number, as a count of parameters."""
+    """``8B``, ``70b``, ``1.5B``, ``350M`` (or a plain count of a million or more), as a count of parameters."""
     match = _SIZE.match(text)
-    if match is None or float(match["number"]) <= 0:
+    if match is None or float(match["number"]) <= 0 or (not match["unit"] and float(match["number"]) < 1e6):
         raise MlBlueprintsError(
             Problem(
                 f"--params {text!r}: give a size such as 8B, 70B, 1.5B or 350M.", setting="params", value=text
@@ -77,6 +77,11 @@ def memory_need(
                 value=dtype,
             )
         )
+    if training and dtype not in ("bf16", "fp16", "fp32"):
+        problems.append(
+            Problem(f"--dtype {dtype} with --training: training runs in bf16, fp16 or fp32 (mixed-precision Adam keeps "
+                    "16 bytes per parameter whatever the weights' precision).", setting="dtype", value=dtype)
+        )  # fmt: skip
     for name, value in (("context", context), ("batch", batch), ("gqa", gqa)):
         if value < 1:
             problems.append(Problem(f"--{name} {value}: use 1 or more.", setting=name, value=value))
@@ -88,7 +93,9 @@ def memory_need(
     if layers is None:
         layers = max(1, round(parameters / (12 * hidden * hidden)))
     weights = parameters * width
-    kv = 0.0 if training else 2 * layers * hidden / gqa * context * batch * max(width, 1.0)
+    # Quantized weights (int4, int8, fp8) still keep a bf16/fp16 KV cache; fp32 models keep fp32.
+    kv_width = max(width, 2.0)
+    kv = 0.0 if training else 2 * layers * hidden / gqa * context * batch * kv_width
     state = parameters * (TRAINING_BYTES_PER_PARAMETER - width) if training else 0.0
     total = (weights + kv + state) * OVERHEAD
     return MemoryNeed(weights / GIB, kv / GIB, state / GIB, total / GIB, layers, hidden)
@@ -111,11 +118,15 @@ def fitting_instances(need: MemoryNeed, *, training: bool) -> list[Fit]:
 
     use = types.SageMakerUse.TRAINING if training else types.SageMakerUse.REALTIME_INFERENCE
     fits = []
+    from mlblueprints.constructs.compute.regional_offerings import hosting_regions
+
     for name in types.instance_types_for(use):
         facts = types._describe(name, listed=True)
         total = facts.total_accelerator_memory_gib
         if not total or total < need.total_gib:
             continue
+        if not training and not hosting_regions(name):
+            continue  # no region hosts it (cfn-lint's regional data)
         fits.append(
             Fit(name, facts.accelerator.value, facts.accelerator_name or "", facts.accelerator_count,
                 facts.accelerator_memory_gib, total, total - need.total_gib)

@@ -66,6 +66,11 @@ def run_cfn_lint(stack: str, template: dict, *, regions: tuple[str, ...] = CFN_L
     return findings
 
 
+def _suppress_comment(check: dict) -> str:
+    """A skipped check's reason: checkov puts it under check_result (older releases: at the top level)."""
+    return (check.get("check_result") or {}).get("suppress_comment") or check.get("suppress_comment") or ""
+
+
 def checkov_path() -> str | None:
     """checkov from its own virtualenv (.venv-scan: it pins an older botocore), or on PATH."""
     local = _REPO / ".venv-scan" / "bin" / "checkov"
@@ -85,8 +90,8 @@ def run_checkov(directory: Path, stacks: dict[str, str]) -> list[Finding]:
         )
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     done = subprocess.run(
-        [checkov, "--directory", str(directory), "--framework", "cloudformation", "--output", "json", "--quiet",
-         "--compact", "--skip-download"],
+        [checkov, "--directory", str(directory), "--framework", "cloudformation", "--output", "json", "--compact",
+         "--skip-download"],
         capture_output=True, text=True, timeout=600, env=env, check=False,
     )  # fmt: skip
     try:
@@ -105,6 +110,6 @@ def run_checkov(directory: Path, stacks: dict[str, str]) -> list[Finding]:
             stack = stacks.get(Path(check.get("file_path", "")).name, Path(check.get("file_path", "")).stem)
             findings.append(
                 Finding("checkov", check["check_id"], stack, check.get("resource", ""), check.get("check_name", ""),
-                        acknowledged=acknowledged, reason=(check.get("suppress_comment") or "") if acknowledged else "")
+                        acknowledged=acknowledged, reason=_suppress_comment(check) if acknowledged else "")
             )  # fmt: skip
     return findings

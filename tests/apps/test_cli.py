@@ -193,10 +193,10 @@ def test_explain_rules_of_every_tool():
     assert nag["packs"]["AwsSolutions-IAM5"]["info"].startswith(
         "The IAM entity contains wildcard permissions"
     )
-    assert any(place.startswith("constructs/") for place in nag["catalog"])
+    assert any(place["where"].startswith("constructs/") for place in nag["catalog"])
     tower = _json("explain", "ct-ec2-pr-15")
     assert tower["rule"] == "ec2_launch_template_nitro_instance_type_check" and "Nitro" in tower["text"]
-    assert any(place.startswith("constructs/ec2/fleet.py:") for place in tower["catalog"])
+    assert any(place["where"].startswith("constructs/ec2/fleet.py:") for place in tower["catalog"])
     assert _json("explain", "ec2_launch_template_imdsv2_check")["catalog"] == []  # complies
     assert "unique primary identifiers" in _json("explain", "E3019")["text"]
     checkov = _json("explain", "CKV_AWS_116")
@@ -242,13 +242,24 @@ def test_scan_reports_a_deliberate_violation_and_exits_non_zero(tmp_path):
     assert "Leaky" in (out / "scan.md").read_text()
 
 
-def test_scan_of_a_blueprint_passes_with_its_acknowledgements(tmp_path):
+def test_scan_of_a_blueprint_passes_with_its_acknowledgements(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples' files are found from anywhere
     out = tmp_path / "report"
-    result = runner.invoke(app, ["scan", "serverless-endpoint", "--output-dir", str(out)])
+    (out / "cdk.out").mkdir(parents=True)
+    (out / "cdk.out" / "Stale.template.json").write_text('{"Resources": {}}')  # a previous scan's
+    result = runner.invoke(app, ["scan", "realtime-endpoint", "--output-dir", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "scan.json").read_text())
     assert report["summary"]["failures"] == 0 and report["summary"]["acknowledged"] > 0
+    assert "Stale" not in report["stacks"]
     assert all(f["reason"] for f in report["findings"] if f["acknowledged"])
+    # checkov's skips (the VPC's default-SG provider) come back as acknowledgements, with their reasons.
+    assert any(f["tool"] == "checkov" and f["acknowledged"] for f in report["findings"])
+    assert {f["source"] for f in report["findings"]} >= {
+        "gate: AwsSolutions",
+        "gate: HIPAA.Security",
+        "checkov",
+    }
     sarif = json.loads((out / "scan.sarif").read_text())
     jsonschema.validate(sarif, SARIF)
     suppressed = [r for run in sarif["runs"] for r in run["results"] if r.get("suppressions")]
@@ -256,3 +267,73 @@ def test_scan_of_a_blueprint_passes_with_its_acknowledgements(tmp_path):
     assert "## Acknowledged" in (out / "scan.md").read_text()
     bad = runner.invoke(app, ["scan", "--gates", "hipaa,nope"])
     assert isinstance(bad.exception, MlBlueprintsError) and "--gates" in str(bad.exception)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["scan", "--config", "{missing}"], "no such config file"),
+        (["scan", "--config", "{broken}"], "is not JSON"),
+        (["cost", "{listed}"], 'a config is an object with "stacks"'),
+        (["scan", "serverless-endpoint", "--config", "{broken}"], "scan one thing at a time"),
+        (["scan", "--app", "{failing}"], "the app failed before it synthesized: ValueError: no model"),
+        (["scan", "--app", "{empty}"], "synthesized no stack"),
+        (["scan", "serverless-endpoint", "--output-dir", "{file}"], "cannot write there"),
+        (["cost", "--region", "eu-west-1"], "the bundled prices are us-east-1's only"),
+        (["fit", "--params", "8"], "--params '8'"),
+        (["fit", "--params", "8B", "--training", "--dtype", "int4"], "training runs in bf16, fp16 or fp32"),
+        (
+            ["init", "realtime-endpoint", "--stack", "bad name!", "--output", "{new}"],
+            "a CloudFormation stack name",
+        ),
+        (["explain", "AwsSolutions-IAM55"], "did you mean AwsSolutions-IAM5"),
+    ],
+)
+def test_mistakes_are_one_clean_error(args, expected, tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    files = {
+        "missing": tmp_path / "missing.json",
+        "broken": tmp_path / "broken.json",
+        "listed": tmp_path / "listed.json",
+        "failing": tmp_path / "failing.py",
+        "empty": tmp_path / "empty.py",
+        "file": tmp_path / "a-file",
+        "new": tmp_path / "new.json",
+    }
+    files["broken"].write_text('{"stacks": {,}}')
+    files["listed"].write_text("[]")
+    files["failing"].write_text("raise ValueError('no model here')\n")
+    files["empty"].write_text("import aws_cdk as cdk\ncdk.App().synth()\n")
+    files["file"].write_text("")
+    result = runner.invoke(app, [arg.format(**files) for arg in args])
+    assert isinstance(result.exception, MlBlueprintsError), (result.output, result.exception)
+    assert expected in str(result.exception)
+
+
+def test_explain_takes_rule_ids_as_scan_prints_them():
+    assert _json("explain", "AwsSolutions-IAM5[Resource::*]")["rule"] == "AwsSolutions-IAM5"
+    tower = _json("explain", "cdk-validator-cfnguard::lambda_inside_vpc_check")
+    assert tower["rule"] == "lambda_inside_vpc_check"
+    reasons = [place["reason"] for place in tower["catalog"]]
+    assert any("holds no data" in reason for reason in reasons)
+    assert not any(
+        p["where"].startswith("constructs/compliance/acknowledge.py")
+        for p in _json("explain", "IAM5")["catalog"]
+    )
+
+
+def test_fit_keeps_a_16_bit_kv_cache_for_quantized_weights_and_skips_types_no_region_hosts():
+    int4 = sizing.memory_need(8e9, dtype="int4", context=8192, batch=4, layers=32, hidden=4096)
+    assert int4.kv_cache_gib == pytest.approx(4.0) and int4.weights_gib == pytest.approx(8e9 * 0.5 / 1024**3)
+    names = [row["name"] for row in _json("fit", "--params", "8B")["fits"]]
+    assert not any(name.startswith("ml.dl1.") for name in names)
+
+
+def test_cost_of_an_example_from_another_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    report = _json("cost", "training-pipeline")
+    assert report["lines"]
