@@ -90,6 +90,14 @@ def _settings_rows(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _first_sentence(text: str, limit: int = 110) -> str:
+    """A summary shortened for the table (its first sentence, at most ``limit`` characters): `show` gives it all."""
+    sentence = text.split(". ")[0]
+    if len(sentence) <= limit:
+        return sentence.rstrip(".")
+    return sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."
+
+
 def list_blueprints(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -107,9 +115,11 @@ def list_blueprints(
     table.add_column("blueprint", style="bold", no_wrap=True)
     table.add_column("what it deploys")
     for row in rows:
-        table.add_row(row["name"], row["summary"])
+        table.add_row(row["name"], _first_sentence(row["summary"]))
     console.print(table)
-    console.print("`mlblueprints show NAME` lists its settings; `mlblueprints init NAME` writes a config.")
+    console.print(
+        "`mlblueprints show NAME` tells what it deploys and lists its settings; `mlblueprints init NAME` writes a config."
+    )
 
 
 def show(
@@ -126,7 +136,7 @@ def show(
     console.print(f"[bold]{found.name}[/]: {found.summary}\n")
     table = Table(title="settings", show_lines=False)
     for column in ("setting", "type", "required", "default", "description"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("setting", "type"))
     for row in _settings_rows(schema):
         default = "" if row["default"] is None else json.dumps(row["default"])
         table.add_row(
