@@ -216,5 +216,18 @@ BLUEPRINTS: dict[str, Blueprint] = {
             stack_path="mlblueprints.blueprints.moderation_review.stack.ModerationReviewStack",
             example=BLUEPRINTS_DIR / "moderation_review" / "example.json",
         ),
+        Blueprint(
+            name="hyperpod-cluster",
+            summary=(
+                "A SageMaker HyperPod cluster for large-scale training on Trainium or GPU, orchestrated by Slurm that "
+                "HyperPod configures (controller, optional login and compute groups), with automatic node recovery "
+                "and deep health checks, FSx for Lustre at /fsx, lifecycle scripts from a folder in an encrypted "
+                "sagemaker-* bucket, a one-zone isolated VPC with the endpoints the nodes use, a security group open "
+                "only to itself, and node health events to an encrypted topic."
+            ),
+            settings_source="mlblueprints.blueprints.hyperpod_cluster.settings.HyperPodClusterSettings",
+            stack_path="mlblueprints.blueprints.hyperpod_cluster.stack.HyperPodClusterStack",
+            example=BLUEPRINTS_DIR / "hyperpod_cluster" / "example.json",
+        ),
     )
 }

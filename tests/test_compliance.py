@@ -307,6 +307,7 @@ CHECKOV_SKIPS = {
         "CustomCDKECRDeployment",
         "FlowDefinitionHandler",  # the A2I flow definition's custom resource
         "FlowDefinitionProviderframeworkonEvent",
+        "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
     ),
     "CKV_AWS_116": (
         "CustomVpcRestrictDefaultSG",
@@ -314,6 +315,7 @@ CHECKOV_SKIPS = {
         "CustomCDKECRDeployment",
         "FlowDefinitionHandler",  # the A2I flow definition's custom resource
         "FlowDefinitionProviderframeworkonEvent",
+        "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
     ),
     "CKV_AWS_117": (
         "CustomVpcRestrictDefaultSG",
@@ -321,19 +323,23 @@ CHECKOV_SKIPS = {
         "CustomCDKECRDeployment",
         "FlowDefinitionHandler",  # the A2I flow definition's custom resource
         "FlowDefinitionProviderframeworkonEvent",
+        "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
     ),
     "CKV_AWS_173": (
         "DeployTimeBuildCustomResourceHandler",
         "CustomCDKECRDeployment",
         "FlowDefinitionHandler",
         "FlowDefinitionProviderframeworkonEvent",
+        "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
     ),
     "CKV_AWS_51": ("AWS::ECR::Repository",),
     "CKV_AWS_316": ("AWS::CodeBuild::Project",),
     "CKV_AWS_18": ("AWS::S3::Bucket",),  # the access-log buckets, which cannot log into themselves
     "CKV_AWS_370": ("AWS::SageMaker::Model",),  # serverless endpoints: no network isolation
     "CKV_AWS_33": ("AWS::KMS::Key",),  # AWS's aws/ebs statement, for Auto Scaling's encrypted volumes
-    "CKV_AWS_111": ("FleetRoleDefaultPolicy",),  # Session Manager's agent actions, no resource level
+    # Session Manager's agent actions (fleet); the network interfaces of HyperPod nodes (cluster).
+    "CKV_AWS_111": ("FleetRoleDefaultPolicy", "ClusterExecutionRoleDefaultPolicy"),
+    "CKV_AWS_109": ("ClusterExecutionRoleDefaultPolicy",),
 }
 
 

@@ -19,7 +19,10 @@ from constructs import Construct
 from mlblueprints.constructs.compute._private.ec2_regions import EC2_ACCELERATED_BY_REGION
 from mlblueprints.constructs.compute._private.hosting_regions import CFN_LINT_VERSION, HOSTING_BY_REGION
 from mlblueprints.constructs.compute._private.hyperpod_regions import HYPERPOD_BY_REGION
-from mlblueprints.constructs.compute._private.resource_type_regions import RESOURCE_TYPE_REGIONS
+from mlblueprints.constructs.compute._private.resource_type_regions import (
+    PROVIDER_REGIONS,
+    RESOURCE_TYPE_REGIONS,
+)
 from mlblueprints.constructs.errors import Problem
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "assert_resource_types_at_deploy",
     "ec2_regions",
     "hosting_regions",
+    "hyperpod_known_regions",
     "hyperpod_regions",
     "regional_ec2_problems",
     "regional_hosting_problems",
@@ -62,8 +66,13 @@ def _hyperpod_types_by_region() -> dict[str, frozenset[str]]:
     return _decode(HYPERPOD_BY_REGION, "ml.")
 
 
+def hyperpod_known_regions() -> frozenset[str]:
+    """The regions cfn-lint knows (its provider schemas): a region it does not list is newer than its data."""
+    return frozenset(PROVIDER_REGIONS)
+
+
 def hyperpod_regions(instance_type: str) -> frozenset[str]:
-    """The regions whose HyperPod clusters (AWS::SageMaker::Cluster) take the accelerated ``instance_type``."""
+    """The regions whose HyperPod clusters (AWS::SageMaker::Cluster) take ``instance_type``."""
     return frozenset(
         region for region, names in _hyperpod_types_by_region().items() if instance_type in names
     )

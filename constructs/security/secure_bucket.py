@@ -29,6 +29,8 @@ class SecureBucket(Construct):
         keep KMS request costs down).
     :param server_access_logs_bucket: where access logs go. Default: a log bucket created beside
         this one (SSE-S3: S3 log delivery cannot write to SSE-KMS buckets).
+    :param bucket_name: a fixed name, where a service only reaches buckets named so (HyperPod's
+        ``sagemaker-*`` lifecycle buckets); default: CloudFormation's unique name.
     :param removal_policy: default ``RETAIN``: the data outlives the stack. ``DESTROY`` deletes the
         bucket with the stack, and CloudFormation refuses while it still holds objects.
     """
@@ -43,6 +45,7 @@ class SecureBucket(Construct):
         server_access_logs_prefix: str = "access-logs/",
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         noncurrent_version_expiration: Duration = Duration.days(90),
+        bucket_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         if server_access_logs_bucket is None:
@@ -51,6 +54,7 @@ class SecureBucket(Construct):
         self.bucket = s3.Bucket(
             self,
             "Resource",
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=encryption_key,
             bucket_key_enabled=True,

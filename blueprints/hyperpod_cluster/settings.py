@@ -1,0 +1,113 @@
+"""Settings of the ``hyperpod-cluster`` blueprint, as a config file or CDK context gives them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from mlblueprints.blueprints.settings_base import BlueprintSettings
+from mlblueprints.constructs.errors import Problem
+from mlblueprints.constructs.hyperpod.cluster import (
+    InstanceGroup,
+    LifecycleScripts,
+    SlurmNodeType,
+    hyperpod_problems,
+)
+from mlblueprints.constructs.sagemaker.endpoint_base import alarm_email_problems
+from mlblueprints.constructs.security.private_network import network_problems
+
+__all__ = ["HyperPodClusterSettings"]
+
+
+class HyperPodClusterSettings(BlueprintSettings):
+    """A SageMaker HyperPod Slurm cluster for large-scale training on Trainium or GPU."""
+
+    blueprint_name: ClassVar[str] = "hyperpod-cluster"
+
+    instance_type: str = Field(description="The compute nodes' type, e.g. ml.trn1.32xlarge, ml.p5.48xlarge.")
+    instance_count: int = Field(2, description="Compute nodes.")
+    partition: str = Field("train", description="The compute nodes' Slurm partition.")
+    controller_instance_type: str = Field(
+        "ml.m5.xlarge", description="The Slurm controller's type (one node)."
+    )
+    login_instance_type: str | None = Field(None, description="A login node's type. Default: no login node.")
+    threads_per_core: int = Field(
+        1, description="1: no simultaneous multithreading (usual for training); 2: on."
+    )
+    ebs_volume_gb: int = Field(
+        500, description="An encrypted EBS volume per node, at /opt/sagemaker, in GiB."
+    )
+    fsx_storage_gib: int | None = Field(
+        1200, description="FSx for Lustre at /fsx, in GiB (1200 or a multiple of 2400); null: none."
+    )
+    lifecycle_scripts: str | None = Field(
+        None,
+        description="A folder of lifecycle scripts (path). Default: the catalog's (shared /fsx directories).",
+    )
+    lifecycle_entry_point: str = Field(
+        "on_init_complete.sh", description="The script HyperPod runs on each node."
+    )
+    lifecycle_stage: str = Field(
+        "OnInitComplete",
+        pattern="^(OnInitComplete|OnCreate)$",
+        description="OnInitComplete: after HyperPod sets the node up (Slurm included); OnCreate: your scripts set "
+        "Slurm up themselves.",
+    )
+    availability_zone: str | None = Field(
+        None,
+        description="The cluster's zone (where your capacity is), e.g. us-east-1d. Default: the region's first.",
+    )
+    notification_email: str | None = Field(None, description="Subscribe this address to node health events.")
+    vpc_cidr: str | None = Field(None, description="The cluster's VPC, a /16 to /19 block.")
+    retain_data: bool = Field(
+        True,
+        description="Keep the file system, buckets, key and logs when the stack is deleted; false deletes them.",
+    )
+    description: str | None = Field(
+        None, max_length=1024, description="The CloudFormation stack description."
+    )
+
+    def instance_groups(self) -> list[InstanceGroup]:
+        common = {"threads_per_core": self.threads_per_core, "ebs_volume_gb": self.ebs_volume_gb}
+        groups = [
+            InstanceGroup("controller", self.controller_instance_type, 1, SlurmNodeType.CONTROLLER, **common)
+        ]
+        if self.login_instance_type:
+            groups.append(InstanceGroup("login", self.login_instance_type, 1, SlurmNodeType.LOGIN, **common))
+        groups.append(
+            InstanceGroup(
+                "compute",
+                self.instance_type,
+                self.instance_count,
+                SlurmNodeType.COMPUTE,
+                self.partition,
+                **common,
+            )
+        )
+        return groups
+
+    def lifecycle(self) -> LifecycleScripts:
+        from mlblueprints.constructs.hyperpod.cluster import LIFECYCLE_DIR, LifecycleStage
+
+        directory = Path(self.lifecycle_scripts) if self.lifecycle_scripts else LIFECYCLE_DIR
+        return LifecycleScripts(directory, self.lifecycle_entry_point, LifecycleStage(self.lifecycle_stage))
+
+    @classmethod
+    def preflight(cls, config: dict[str, Any], *, region: str | None = None) -> list[Problem]:
+        problems: list[Problem] = []
+        if isinstance(config.get("vpc_cidr"), str):
+            problems += network_problems(config["vpc_cidr"], max_azs=2, single_zone=True)
+        if isinstance(config.get("notification_email"), str):
+            problems += alarm_email_problems(config["notification_email"], setting="notification_email")
+        try:
+            settings = cls.model_validate(config)
+        except Exception:
+            return problems
+        return problems + hyperpod_problems(
+            settings.instance_groups(),
+            region=region,
+            lifecycle=settings.lifecycle(),
+            fsx_storage_gib=settings.fsx_storage_gib,
+        )

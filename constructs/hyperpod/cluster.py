@@ -1,0 +1,574 @@
+"""A SageMaker HyperPod cluster (``AWS::SageMaker::Cluster``) orchestrated by Slurm, for large-scale training.
+
+No CDK construct library offers one. What the construct builds, and why:
+
+- **Slurm, configured by HyperPod** (``Orchestrator.Slurm``, strategy ``Managed``): each instance group is a
+  Slurm node type (exactly one ``Controller``, at most one ``Login``, ``Compute`` groups with a partition);
+  HyperPod writes ``slurm.conf`` ("SageMaker HyperPod Slurm configuration", SageMaker Developer Guide).
+- **Node recovery** ``Automatic`` and deep health checks on start for accelerated groups.
+- **FSx for Lustre** (KMS-encrypted, persistent, in the cluster's subnet) mounted at ``/fsx`` on every node
+  through the groups' ``InstanceStorageConfigs`` (which needs the cluster in your VPC, as here).
+- **Lifecycle scripts** from a folder, uploaded to an encrypted bucket whose name starts with ``sagemaker-``:
+  the managed ``AmazonSageMakerClusterInstanceRolePolicy`` reads lifecycle scripts only from such buckets
+  ("Make sure that the S3 bucket path starts with s3://sagemaker-", ClusterLifeCycleConfig, SageMaker API).
+  The entry point runs after HyperPod's own initialization (``OnInitComplete``, "runs on the node after the
+  AMI-based initialization is complete"); ``OnCreate`` (the scripts set up Slurm themselves) is for
+  clusters whose scripts do.
+- **Network**: one availability zone (HyperPod places a cluster in one), a security group open only to
+  itself (EFA and Lustre between nodes; AWS advises against an all-traffic rule to 0.0.0.0/0, which can
+  fail EFA health checks), HTTPS out for the VPC's S3 gateway and interface endpoints.
+- **Node health**: HyperPod's "SageMaker HyperPod Cluster Node Health Event" through EventBridge to an
+  encrypted topic.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from aws_cdk import Aws, Fn, Names, RemovalPolicy, Stack, Token
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_fsx as fsx
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3_deployment as s3_deployment
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+
+from constructs import Construct
+from mlblueprints.constructs._private.names import stack_id_suffix
+from mlblueprints.constructs._private.service_models import enum_values, number_rule
+from mlblueprints.constructs.compliance.acknowledge import (
+    Pack,
+    acknowledge,
+    acknowledge_inline_policy,
+    acknowledge_wildcard_resource,
+    skip_checkov,
+)
+from mlblueprints.constructs.compliance.functions import accept_deploy_time_function, encrypted_log_group
+from mlblueprints.constructs.compute.instance_types import _describe
+from mlblueprints.constructs.compute.regional_offerings import hyperpod_known_regions, hyperpod_regions
+from mlblueprints.constructs.errors import MlBlueprintsError, Problem
+from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters
+from mlblueprints.constructs.security.encryption_key import allow_eventbridge
+from mlblueprints.constructs.security.secure_bucket import SecureBucket
+
+__all__ = [
+    "HyperPodCluster",
+    "HyperPodError",
+    "InstanceGroup",
+    "LifecycleScripts",
+    "LifecycleStage",
+    "SlurmNodeType",
+    "hyperpod_problems",
+]
+
+LIFECYCLE_DIR = Path(__file__).parent / "lifecycle"
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# CloudFormation's OnStartDeepHealthChecks enum (botocore lists one more, which cfn-lint refuses).
+DEEP_HEALTH_CHECKS = ("InstanceStress", "InstanceConnectivity")
+
+
+class HyperPodError(MlBlueprintsError):
+    """HyperPod settings SageMaker would refuse, or that would fail the cluster."""
+
+
+class SlurmNodeType(Enum):
+    CONTROLLER = "Controller"
+    LOGIN = "Login"
+    COMPUTE = "Compute"
+
+
+class LifecycleStage(Enum):
+    """When the entry point runs: after HyperPod's initialization, or instead of it (the scripts set up Slurm)."""
+
+    ON_INIT_COMPLETE = "OnInitComplete"
+    ON_CREATE = "OnCreate"
+
+
+@dataclass(frozen=True)
+class InstanceGroup:
+    """One instance group: a Slurm node type, its instances and their storage.
+
+    :param partition: the Slurm partition of a ``Compute`` group (none for Controller and Login).
+    :param threads_per_core: 1 turns simultaneous multithreading off (the usual choice for training).
+    :param ebs_volume_gb: an encrypted EBS volume per instance, mounted at /opt/sagemaker.
+    """
+
+    name: str
+    instance_type: str
+    count: int
+    node_type: SlurmNodeType = SlurmNodeType.COMPUTE
+    partition: str | None = None
+    threads_per_core: int = 1
+    ebs_volume_gb: int = 500
+
+
+@dataclass(frozen=True)
+class LifecycleScripts:
+    """A folder of lifecycle scripts and the entry point HyperPod runs on each node."""
+
+    directory: Path = LIFECYCLE_DIR
+    entry_point: str = "on_init_complete.sh"
+    stage: LifecycleStage = LifecycleStage.ON_INIT_COMPLETE
+
+
+def hyperpod_problems(
+    groups: Sequence[InstanceGroup],
+    *,
+    region: str | None = None,
+    lifecycle: LifecycleScripts | None = None,
+    fsx_storage_gib: int | None = 1200,
+) -> list[Problem]:
+    """Every problem of a cluster's settings at once (limits from botocore, regions from cfn-lint)."""
+    problems: list[Problem] = []
+    known = enum_values("ClusterInstanceType")
+    count_rule = number_rule("ClusterInstanceGroupSpecification", "InstanceCount")
+    threads = number_rule("ClusterInstanceGroupSpecification", "ThreadsPerCore")
+    volume = number_rule("ClusterEbsVolumeConfig", "VolumeSizeInGB")
+    if not 1 <= len(groups) <= 100:
+        problems.append(Problem(f"{len(groups)} instance groups: give 1 to 100.", setting="instance_groups"))
+    names = [group.name for group in groups]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(
+            Problem(f"instance group {name!r} is named twice: name each once.", setting="instance_groups")
+        )
+    for group in groups:
+        where = f"instance group {group.name!r}"
+        if not _NAME.match(group.name):
+            problems.append(
+                Problem(
+                    f"{where}: a name is letters, digits and single hyphens, 63 at most.",
+                    setting="instance_groups",
+                )
+            )
+        if group.instance_type not in known:
+            close = difflib.get_close_matches(group.instance_type.lower(), known, n=3, cutoff=0.6)
+            problems.append(
+                Problem(
+                    f"{where}: {group.instance_type!r} is not a HyperPod instance type (botocore's ClusterInstanceType)"
+                    + (f"; closest: {', '.join(close)}." if close else "."),
+                    setting="instance_type",
+                    value=group.instance_type,
+                )
+            )
+        elif region and not Token.is_unresolved(region):
+            offered = hyperpod_regions(group.instance_type)
+            # A region cfn-lint does not know at all is newer than its data: nothing to say there.
+            if offered and region not in offered and region in hyperpod_known_regions():
+                problems.append(
+                    Problem(
+                        f"{where}: {group.instance_type} is not offered for HyperPod in {region} (cfn-lint's regional "
+                        f"data); it is in {', '.join(sorted(offered))}.",
+                        setting="instance_type",
+                        value=group.instance_type,
+                    )
+                )
+        if not count_rule.minimum <= group.count <= count_rule.maximum:
+            problems.append(
+                Problem(
+                    f"{where}: count {group.count}: use {count_rule.minimum} to {count_rule.maximum}.",
+                    setting="count",
+                )
+            )
+        if not threads.minimum <= group.threads_per_core <= threads.maximum:
+            problems.append(
+                Problem(
+                    f"{where}: threads_per_core {group.threads_per_core}: use 1 (no SMT) or 2.",
+                    setting="threads_per_core",
+                )
+            )
+        if not volume.minimum <= group.ebs_volume_gb <= volume.maximum:
+            problems.append(
+                Problem(f"{where}: ebs_volume_gb {group.ebs_volume_gb}: use {volume.minimum} to {volume.maximum}.",
+                        setting="ebs_volume_gb")
+            )  # fmt: skip
+        if group.node_type is SlurmNodeType.COMPUTE and not group.partition:
+            problems.append(
+                Problem(f"{where}: a Compute group needs its Slurm partition.", setting="partition")
+            )
+        if group.node_type is not SlurmNodeType.COMPUTE and group.partition:
+            problems.append(
+                Problem(f"{where}: a {group.node_type.value} group has no partition (HyperPod refuses one).",
+                        setting="partition")
+            )  # fmt: skip
+        if group.partition and not _NAME.match(group.partition):
+            problems.append(
+                Problem(
+                    f"{where}: partition {group.partition!r}: letters, digits and hyphens.",
+                    setting="partition",
+                )
+            )
+    controllers = [g for g in groups if g.node_type is SlurmNodeType.CONTROLLER]
+    if len(controllers) != 1:
+        problems.append(
+            Problem(
+                f"{len(controllers)} Controller groups: HyperPod's Slurm needs exactly one.",
+                setting="instance_groups",
+            )
+        )
+    elif controllers[0].count != 1:
+        problems.append(
+            Problem("the Controller group runs one instance: set its count to 1.", setting="count")
+        )
+    if len([g for g in groups if g.node_type is SlurmNodeType.LOGIN]) > 1:
+        problems.append(Problem("more than one Login group: HyperPod allows one.", setting="instance_groups"))
+    if lifecycle is not None:
+        problems += lifecycle_problems(lifecycle)
+    if fsx_storage_gib is not None and not (
+        fsx_storage_gib == 1200 or (fsx_storage_gib > 0 and fsx_storage_gib % 2400 == 0)
+    ):
+        problems.append(
+            Problem(
+                f"fsx_storage_gib={fsx_storage_gib}: FSx for Lustre (persistent SSD) takes 1200 GiB or a multiple of 2400.",
+                setting="fsx_storage_gib",
+                value=fsx_storage_gib,
+            )
+        )
+    return problems
+
+
+def lifecycle_problems(lifecycle: LifecycleScripts) -> list[Problem]:
+    """The entry point must be in the folder, executable, and start with an interpreter line."""
+    directory = Path(lifecycle.directory)
+    entry = directory / lifecycle.entry_point
+    limit = number_rule("ClusterLifeCycleConfig", lifecycle.stage.value).maximum
+    if not directory.is_dir():
+        return [Problem(f"lifecycle scripts: {directory} is not a folder.", setting="lifecycle_scripts")]
+    if not entry.is_file():
+        present = ", ".join(sorted(p.name for p in directory.iterdir() if p.is_file())) or "nothing"
+        return [
+            Problem(f"lifecycle scripts: {lifecycle.entry_point} is not in {directory} (it has {present}).",
+                    setting="lifecycle_entry_point", value=lifecycle.entry_point)
+        ]  # fmt: skip
+    problems = []
+    if len(lifecycle.entry_point) > limit:
+        problems.append(
+            Problem(f"lifecycle entry point: at most {limit} characters.", setting="lifecycle_entry_point")
+        )
+    if not entry.read_bytes().startswith(b"#!"):
+        problems.append(
+            Problem(f"lifecycle scripts: {entry} has no interpreter line (#!/bin/bash): HyperPod runs it directly.",
+                    setting="lifecycle_entry_point", value=lifecycle.entry_point)
+        )  # fmt: skip
+    if not os.access(entry, os.X_OK):
+        problems.append(
+            Problem(f"lifecycle scripts: {entry} is not executable: chmod +x it (and `git update-index --chmod=+x`).",
+                    setting="lifecycle_entry_point", value=lifecycle.entry_point)
+        )  # fmt: skip
+    return problems
+
+
+class HyperPodCluster(Construct):
+    """A Slurm HyperPod cluster in one subnet of ``vpc``, with FSx for Lustre and lifecycle scripts.
+
+    :param subnet: the one subnet (and so availability zone) the cluster, and its file system, run in.
+    :param fsx_storage_gib: FSx for Lustre capacity (1200 or a multiple of 2400); None: no file system.
+    :param alarm_topic: where node health events go (encrypted with ``encryption_key``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        instance_groups: Sequence[InstanceGroup],
+        vpc: ec2.IVpc,
+        subnet: ec2.ISubnet,
+        encryption_key: kms.IKey,
+        alarm_topic: sns.ITopic,
+        lifecycle_scripts: LifecycleScripts | None = LifecycleScripts(),
+        fsx_storage_gib: int | None = 1200,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        problems = hyperpod_problems(
+            instance_groups, region=stack.region, lifecycle=lifecycle_scripts, fsx_storage_gib=fsx_storage_gib
+        )
+        if problems:
+            raise HyperPodError(problems)
+        _assert_offered_at_deploy(self, [g.instance_type for g in instance_groups])
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="HyperPod nodes: all traffic within the group (EFA, Lustre, Slurm); HTTPS to AWS endpoints",
+            allow_all_outbound=False,
+        )
+        self.security_group.add_ingress_rule(
+            self.security_group, ec2.Port.all_traffic(), "Between cluster nodes"
+        )
+        self.security_group.add_egress_rule(
+            self.security_group, ec2.Port.all_traffic(), "Between cluster nodes"
+        )
+        self.security_group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS services through VPC endpoints"
+        )
+        for child in self.security_group.node.children:
+            if isinstance(child, ec2.CfnSecurityGroupIngress):
+                acknowledge(
+                    child,
+                    "EC2RestrictedCommonPorts",
+                    topic="traffic within the cluster's own security group",
+                    reason="The only inbound rule's source is this security group itself: EFA, Lustre and Slurm "
+                    "need all traffic between the nodes of one cluster; nothing outside may connect.",
+                )
+
+        self.role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="HyperPod cluster nodes",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSageMakerClusterInstanceRolePolicy")
+            ],
+        )
+        # A cluster in your VPC: SageMaker attaches the nodes' network interfaces with this role.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DetachNetworkInterface",
+                ],
+                resources=["*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ec2:CreateTags"],
+                resources=[stack.format_arn(service="ec2", resource="network-interface", resource_name="*")],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[encryption_key.key_arn])
+        )
+        acknowledge_inline_policy(self.role)
+        acknowledge(
+            self.role,
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSageMakerClusterInstanceRolePolicy]",
+            topic="HyperPod's managed instance policy",
+            reason="AWS's policy for HyperPod nodes: their own CloudWatch logs and metrics, SSM sessions, and reading "
+            "lifecycle scripts from this account's sagemaker-* buckets; HyperPod documents it as the nodes' policy.",
+            packs=(Pack.AWS_SOLUTIONS,),
+        )
+        policy = self.role.node.find_child("DefaultPolicy")
+        skip_checkov(
+            policy.node.default_child,
+            CKV_AWS_111="The network-interface actions AWS documents for a HyperPod cluster in your VPC act on "
+            "interfaces SageMaker creates for the nodes, whose IDs do not exist before; nothing else is written.",
+            CKV_AWS_109="ec2:CreateNetworkInterfacePermission lets SageMaker attach the nodes' interfaces, as AWS "
+            "documents for HyperPod's VpcConfig; it grants nothing on any other resource.",
+        )
+        acknowledge_wildcard_resource(
+            policy,
+            "*",
+            topic="network interfaces of a cluster in your VPC",
+            reason="The network-interface actions AWS documents for HyperPod's VpcConfig act on interfaces that do "
+            "not exist before SageMaker creates them; the Describe actions support no resource-level permissions.",
+        )
+        acknowledge_wildcard_resource(
+            policy,
+            stack.format_arn(service="ec2", resource="network-interface", resource_name="*"),
+            topic="tags on the nodes' network interfaces",
+            reason="SageMaker tags the network interfaces it creates for the nodes; their IDs are not known before.",
+        )
+
+        self.file_system = None
+        storage = []
+        if fsx_storage_gib is not None:
+            self.file_system = fsx.LustreFileSystem(
+                self,
+                "FileSystem",
+                vpc=vpc,
+                vpc_subnet=subnet,
+                security_group=self.security_group,
+                storage_capacity_gib=fsx_storage_gib,
+                kms_key=encryption_key,
+                file_system_type_version=fsx.FileSystemTypeVersion.V_2_15,
+                lustre_configuration=fsx.LustreConfiguration(
+                    deployment_type=fsx.LustreDeploymentType.PERSISTENT_2,
+                    per_unit_storage_throughput=250,
+                    data_compression_type=fsx.LustreDataCompressionType.LZ4,
+                ),
+                removal_policy=removal_policy,
+            )
+            storage.append(
+                sagemaker.CfnCluster.ClusterInstanceStorageConfigProperty(
+                    fsx_lustre_config=sagemaker.CfnCluster.ClusterFsxLustreConfigProperty(
+                        dns_name=self.file_system.dns_name,
+                        mount_name=self.file_system.mount_name,
+                        mount_path="/fsx",
+                    )
+                )
+            )
+
+        life_cycle = None
+        self.scripts_bucket = None
+        if lifecycle_scripts is not None:
+            life_cycle, deployment = self._upload(lifecycle_scripts, encryption_key, removal_policy)
+
+        self.cluster_name = _cluster_name(self)
+        self.resource = sagemaker.CfnCluster(
+            self,
+            "Resource",
+            cluster_name=self.cluster_name,
+            node_recovery="Automatic",
+            orchestrator=sagemaker.CfnCluster.OrchestratorProperty(
+                slurm=sagemaker.CfnCluster.ClusterOrchestratorSlurmConfigProperty(
+                    slurm_config_strategy="Managed"
+                )
+            ),
+            vpc_config=sagemaker.CfnCluster.VpcConfigProperty(
+                security_group_ids=[self.security_group.security_group_id], subnets=[subnet.subnet_id]
+            ),
+            instance_groups=[
+                self._group(group, encryption_key, storage, life_cycle) for group in instance_groups
+            ],
+        )
+        self.resource.node.add_dependency(self.role)
+        if lifecycle_scripts is not None:
+            self.resource.node.add_dependency(deployment)
+        self.cluster_arn = self.resource.attr_cluster_arn
+        self._watch_node_health(alarm_topic, encryption_key, removal_policy)
+
+    def _group(self, group, key, storage, life_cycle):
+        facts = _describe(group.instance_type, listed=True)
+        checks = list(DEEP_HEALTH_CHECKS) if facts.is_accelerated and facts.accelerator_count else None
+        return sagemaker.CfnCluster.ClusterInstanceGroupProperty(
+            instance_group_name=group.name,
+            instance_type=group.instance_type,
+            instance_count=group.count,
+            execution_role=self.role.role_arn,
+            threads_per_core=group.threads_per_core,
+            slurm_config=sagemaker.CfnCluster.ClusterSlurmConfigProperty(
+                node_type=group.node_type.value,
+                partition_names=[group.partition] if group.partition else None,
+            ),
+            instance_storage_configs=[
+                sagemaker.CfnCluster.ClusterInstanceStorageConfigProperty(
+                    ebs_volume_config=sagemaker.CfnCluster.ClusterEbsVolumeConfigProperty(
+                        volume_size_in_gb=group.ebs_volume_gb, volume_kms_key_id=key.key_arn
+                    )
+                ),
+                *storage,
+            ],
+            on_start_deep_health_checks=checks,
+            life_cycle_config=life_cycle,
+        )
+
+    def _upload(self, scripts: LifecycleScripts, key: kms.IKey, removal_policy: RemovalPolicy):
+        """The scripts, in a KMS-encrypted bucket named sagemaker-... (the managed policy reads only those)."""
+        self.scripts_bucket = SecureBucket(
+            self,
+            "LifecycleBucket",
+            encryption_key=key,
+            removal_policy=removal_policy,
+            bucket_name=Fn.join("-", ["sagemaker-hyperpod", Aws.ACCOUNT_ID, Aws.REGION, stack_id_suffix()]),
+        )
+        deployment = s3_deployment.BucketDeployment(
+            self,
+            "LifecycleScripts",
+            destination_bucket=self.scripts_bucket.bucket,
+            destination_key_prefix="lifecycle/",
+            sources=[s3_deployment.Source.asset(str(scripts.directory))],
+            server_side_encryption=s3_deployment.ServerSideEncryption.AWS_KMS,
+            server_side_encryption_aws_kms_key_id=key.key_id,
+            memory_limit=512,
+            log_group=encrypted_log_group(
+                self, "DeploymentLogs", encryption_key=key, removal_policy=removal_policy, purpose="hyperpod"
+            ),
+        )
+        key.grant_encrypt_decrypt(deployment.handler_role)
+        handler = next(
+            child
+            for child in Stack.of(self).node.children
+            if isinstance(child, Construct) and child.node.id.startswith("Custom::CDKBucketDeployment")
+        )
+        why = "CDK's bucket deployment copies the lifecycle scripts while CloudFormation deploys the stack"
+        accept_deploy_time_function(handler, purpose=why)
+        for rule, pack in (("L1", Pack.AWS_SOLUTIONS), ("LambdaLatestVersion", Pack.SERVERLESS)):
+            acknowledge(
+                handler.node.default_child,
+                rule,
+                topic="CDK's bucket deployment function",
+                reason=f"{why}; its runtime is aws-cdk-lib's, pinned with it (it bundles the AWS CLI layer for it).",
+                packs=(pack,),
+            )
+        role_policy = deployment.handler_role.node.find_child("DefaultPolicy")
+        for action in ("s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*",
+                       "kms:GenerateDataKey*", "kms:ReEncrypt*"):  # fmt: skip
+            acknowledge(
+                role_policy,
+                f"IAM5[Action::{action}]",
+                topic="CDK's bucket deployment grants",
+                reason=f"{why}: aws-cdk-lib's read grant on its asset and read-write grant on the scripts bucket, "
+                "limited to those two buckets; the key encrypts the copies.",
+                packs=(Pack.AWS_SOLUTIONS,),
+            )
+        for resource, what in (
+            (self.scripts_bucket.bucket.arn_for_objects("*"), "the scripts bucket's objects (it syncs the folder)"),
+            (f"arn:{Stack.of(self).partition}:s3:::cdk-hnb659fds-assets-{Stack.of(self).account}-{Stack.of(self).region}/*",
+             "the CDK bootstrap assets bucket, where the zipped folder is keyed by its hash"),
+        ):  # fmt: skip
+            acknowledge_wildcard_resource(
+                role_policy, resource, topic="CDK's bucket deployment", reason=f"{why}: {what}."
+            )
+        source = f"s3://{self.scripts_bucket.bucket_name}/lifecycle/"
+        stage = {scripts.stage.name.lower(): scripts.entry_point}
+        return sagemaker.CfnCluster.ClusterLifeCycleConfigProperty(source_s3_uri=source, **stage), deployment
+
+    def _watch_node_health(self, topic: sns.ITopic, key: kms.IKey, removal_policy: RemovalPolicy) -> None:
+        allow_eventbridge(key)
+        dead_letters = EventDeadLetters(
+            self, "DeadLetters", encryption_key=key, topic=topic, removal_policy=removal_policy
+        )
+        self.node_health_rule = events.Rule(
+            self,
+            "NodeHealth",
+            description="HyperPod node health events of this cluster (unhealthy nodes, and their recovery)",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker HyperPod Cluster Node Health Event"],
+                detail={"ClusterArn": [self.cluster_arn]},
+            ),
+            targets=[targets.SnsTopic(topic, dead_letter_queue=dead_letters.queue)],
+        )
+
+
+def _cluster_name(scope: Construct) -> str:
+    name = Names.unique_resource_name(scope, max_length=63, separator="-")
+    cleaned = re.sub(r"[^a-zA-Z0-9-]", "-", name)
+    return re.sub(r"-{2,}", "-", cleaned).strip("-")[:63]
+
+
+def _assert_offered_at_deploy(scope: Construct, instance_types: list[str]) -> None:
+    from aws_cdk import CfnRule
+
+    stack = Stack.of(scope)
+    if not Token.is_unresolved(stack.region):
+        return
+    for name in sorted(set(instance_types)):
+        regions = hyperpod_regions(name)
+        rule_id = f"HyperPodRegion{re.sub(r'[^A-Za-z0-9]', '', name)}"
+        if regions and stack.node.try_find_child(rule_id) is None:
+            CfnRule(stack, rule_id).add_assertion(
+                Fn.condition_contains(sorted(regions), Aws.REGION),
+                f"{name} is not offered for HyperPod in this region; it is offered in {', '.join(sorted(regions))}.",
+            )

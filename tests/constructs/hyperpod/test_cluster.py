@@ -1,0 +1,188 @@
+"""HyperPodCluster: every rejection, and what the template promises (Slurm, storage, lifecycle, network, health)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Template
+
+from mlblueprints.constructs.hyperpod.cluster import (
+    LIFECYCLE_DIR,
+    InstanceGroup,
+    LifecycleScripts,
+    LifecycleStage,
+    SlurmNodeType,
+    hyperpod_problems,
+)
+
+CONTROLLER = InstanceGroup("controller", "ml.m5.xlarge", 1, SlurmNodeType.CONTROLLER)
+WORKERS = InstanceGroup("compute", "ml.trn1.32xlarge", 2, SlurmNodeType.COMPUTE, "train")
+
+
+def _messages(groups, **kwargs) -> str:
+    return " | ".join(p.message for p in hyperpod_problems(groups, **kwargs))
+
+
+def test_a_valid_cluster_has_no_problem():
+    assert hyperpod_problems([CONTROLLER, WORKERS], region="us-east-1", lifecycle=LifecycleScripts()) == []
+
+
+@pytest.mark.parametrize(
+    ("groups", "kwargs", "expected"),
+    [
+        ([WORKERS], {}, "0 Controller groups"),
+        ([CONTROLLER, CONTROLLER, WORKERS], {}, "named twice"),
+        ([InstanceGroup("controller", "ml.m5.xlarge", 2, SlurmNodeType.CONTROLLER), WORKERS], {}, "set its count to 1"),
+        ([CONTROLLER, InstanceGroup("a", "ml.m5.xlarge", 1, SlurmNodeType.LOGIN),
+          InstanceGroup("b", "ml.m5.xlarge", 1, SlurmNodeType.LOGIN), WORKERS], {}, "more than one Login group"),
+        ([CONTROLLER, InstanceGroup("compute", "ml.trn1.32xlarge", 2)], {}, "needs its Slurm partition"),
+        ([InstanceGroup("controller", "ml.m5.xlarge", 1, SlurmNodeType.CONTROLLER, "p"), WORKERS], {}, "has no partition"),
+        ([CONTROLLER, InstanceGroup("compute", "ml.trn1.32xlarg", 2, partition="t")], {}, "closest: ml.trn1.32xlarge"),
+        ([CONTROLLER, InstanceGroup("compute", "ml.trn1.32xlarge", 7000, partition="t")], {}, "count 7000: use 0 to 6758"),
+        ([CONTROLLER, InstanceGroup("compute", "ml.trn1.32xlarge", 2, partition="t", threads_per_core=3)], {}, "threads_per_core 3"),
+        ([CONTROLLER, InstanceGroup("compute", "ml.trn1.32xlarge", 2, partition="t", ebs_volume_gb=0)], {}, "ebs_volume_gb 0"),
+        ([CONTROLLER, InstanceGroup("bad_name", "ml.trn1.32xlarge", 2, partition="t")], {}, "letters, digits and single hyphens"),
+        ([CONTROLLER, WORKERS], {"region": "sa-east-2"}, None),  # a region cfn-lint does not list: nothing to say
+        ([CONTROLLER, WORKERS], {"region": "eu-west-3"}, "not offered for HyperPod in eu-west-3"),
+        ([CONTROLLER, WORKERS], {"fsx_storage_gib": 1000}, "1200 GiB or a multiple of 2400"),
+    ],
+)  # fmt: skip
+def test_rejections(groups, kwargs, expected):
+    messages = _messages(groups, **kwargs)
+    if expected is None:
+        assert messages == "" or "not offered" not in messages
+    else:
+        assert expected in messages, messages
+
+
+def test_lifecycle_entry_point_must_exist_be_executable_and_have_an_interpreter(tmp_path):
+    assert "is not a folder" in _messages(
+        [CONTROLLER, WORKERS], lifecycle=LifecycleScripts(tmp_path / "none")
+    )
+    (tmp_path / "setup.sh").write_text("echo hi\n")
+    missing = _messages([CONTROLLER, WORKERS], lifecycle=LifecycleScripts(tmp_path, "on_create.sh"))
+    assert "on_create.sh is not in" in missing and "setup.sh" in missing
+    plain = _messages(
+        [CONTROLLER, WORKERS], lifecycle=LifecycleScripts(tmp_path, "setup.sh", LifecycleStage.ON_CREATE)
+    )
+    assert "no interpreter line" in plain and "is not executable" in plain
+    # The catalog's own script is executable in git too, so a clone keeps it so.
+    assert os.access(LIFECYCLE_DIR / "on_init_complete.sh", os.X_OK)
+
+
+@pytest.fixture(scope="module")
+def trainium(contract_templates) -> Template:
+    return Template.from_json(contract_templates["TrainiumCluster-agnostic"])
+
+
+def _cluster(template: Template) -> dict:
+    (cluster,) = template.find_resources("AWS::SageMaker::Cluster").values()
+    return cluster["Properties"]
+
+
+def test_slurm_managed_by_hyperpod_with_node_recovery(trainium):
+    cluster = _cluster(trainium)
+    assert cluster["Orchestrator"] == {"Slurm": {"SlurmConfigStrategy": "Managed"}}
+    assert cluster["NodeRecovery"] == "Automatic"
+    groups = {g["InstanceGroupName"]: g for g in cluster["InstanceGroups"]}
+    assert groups["controller"]["SlurmConfig"] == {"NodeType": "Controller"}
+    assert (
+        groups["controller"]["InstanceCount"] == 1 and "OnStartDeepHealthChecks" not in groups["controller"]
+    )
+    compute = groups["compute"]
+    assert compute["SlurmConfig"] == {"NodeType": "Compute", "PartitionNames": ["train"]}
+    assert compute["InstanceType"] == "ml.trn1.32xlarge" and compute["ThreadsPerCore"] == 1
+    assert compute["OnStartDeepHealthChecks"] == ["InstanceStress", "InstanceConnectivity"]
+
+
+def test_storage_is_encrypted_and_lustre_is_mounted_everywhere(trainium):
+    groups = _cluster(trainium)["InstanceGroups"]
+    for group in groups:
+        ebs, lustre = (c for c in group["InstanceStorageConfigs"])
+        assert ebs["EbsVolumeConfig"]["VolumeKmsKeyId"]["Fn::GetAtt"][1] == "Arn"
+        assert lustre["FsxLustreConfig"]["MountPath"] == "/fsx"
+    (file_system,) = trainium.find_resources("AWS::FSx::FileSystem").values()
+    properties = file_system["Properties"]
+    assert properties["LustreConfiguration"]["DeploymentType"] == "PERSISTENT_2"
+    assert properties["KmsKeyId"] and properties["StorageCapacity"] == 1200
+    assert file_system["DeletionPolicy"] == "Retain"
+
+
+def test_lifecycle_scripts_come_from_a_sagemaker_bucket(trainium):
+    for group in _cluster(trainium)["InstanceGroups"]:
+        config = group["LifeCycleConfig"]
+        assert config["OnInitComplete"] == "on_init_complete.sh" and "OnCreate" not in config
+        assert "s3://" in json.dumps(config["SourceS3Uri"]) and "/lifecycle/" in json.dumps(
+            config["SourceS3Uri"]
+        )
+    buckets = trainium.find_resources("AWS::S3::Bucket")
+    names = [b["Properties"].get("BucketName") for b in buckets.values() if b["Properties"].get("BucketName")]
+    assert any(json.dumps(name).startswith('{"Fn::Join": ["-", ["sagemaker-hyperpod"') for name in names)
+    (deployment,) = trainium.find_resources("Custom::CDKBucketDeployment").values()
+    assert deployment["Properties"]["DestinationBucketKeyPrefix"] == "lifecycle/"
+    assert deployment["Properties"]["SystemMetadata"]["sse"] == "aws:kms"
+
+
+def test_network_and_role(trainium):
+    groups = trainium.find_resources("AWS::EC2::SecurityGroup")
+    (nodes,) = [g for g in groups.values() if "HyperPod nodes" in g["Properties"]["GroupDescription"]]
+    egress = nodes["Properties"].get("SecurityGroupEgress", [])
+    assert all(
+        rule.get("IpProtocol") != "-1" or "CidrIp" not in rule for rule in egress
+    )  # no all-traffic to 0.0.0.0/0
+    roles = trainium.find_resources("AWS::IAM::Role")
+    (role,) = [r for r in roles.values() if r["Properties"].get("Description") == "HyperPod cluster nodes"]
+    assert "AmazonSageMakerClusterInstanceRolePolicy" in json.dumps(role["Properties"]["ManagedPolicyArns"])
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "sagemaker.amazonaws.com"
+    }
+
+
+def test_node_health_events_reach_the_topic(trainium):
+    rules = trainium.find_resources("AWS::Events::Rule")
+    (rule,) = [r for r in rules.values() if "HyperPod" in r["Properties"]["Description"]]
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["SageMaker HyperPod Cluster Node Health Event"]
+    assert "ClusterArn" in pattern["detail"]
+    assert rule["Properties"]["Targets"][0]["DeadLetterConfig"]
+    assert any(name.startswith("HyperPodRegion") for name in trainium.to_json().get("Rules", {}))
+
+
+def test_gpu_example_has_a_login_node_and_bigger_lustre(contract_templates):
+    gpu = Template.from_json(contract_templates["GpuCluster-us-east-1"])
+    groups = {g["InstanceGroupName"]: g for g in _cluster(gpu)["InstanceGroups"]}
+    assert groups["login"]["SlurmConfig"] == {"NodeType": "Login"}
+    assert groups["compute"]["InstanceType"] == "ml.p5.48xlarge"
+    (file_system,) = gpu.find_resources("AWS::FSx::FileSystem").values()
+    assert file_system["Properties"]["StorageCapacity"] == 2400
+    assert not any(
+        name.startswith("HyperPodRegion") for name in gpu.to_json().get("Rules", {})
+    )  # pinned: checked at synth
+
+
+def test_blueprint_refusals_are_reported_at_once():
+    from aws_cdk import App
+
+    from mlblueprints.apps.catalog import build_app
+    from mlblueprints.apps.config import CatalogConfigError
+
+    stacks = {
+        "Bad": {
+            "blueprint": "hyperpod-cluster",
+            "instance_type": "ml.trn1.32xlarge",
+            "instance_count": 7000,
+            "fsx_storage_gib": 100,
+            "lifecycle_scripts": str(Path("/nonexistent")),
+            "notification_email": "nobody",
+            "env": {"account": "123456789012", "region": "cn-north-1"},
+        }
+    }
+    with pytest.raises(CatalogConfigError) as caught:
+        build_app(App(context={"stacks": json.dumps(stacks)}))
+    message = str(caught.value)
+    for expected in ("count 7000", "fsx_storage_gib=100", "is not a folder", "notification_email='nobody'",
+                     "not offered for HyperPod in cn-north-1"):  # fmt: skip
+        assert expected in message, expected
