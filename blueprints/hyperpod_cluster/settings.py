@@ -46,14 +46,12 @@ class HyperPodClusterSettings(BlueprintSettings):
         None,
         description="A folder of lifecycle scripts (path). Default: the catalog's (shared /fsx directories).",
     )
-    lifecycle_entry_point: str = Field(
-        "on_init_complete.sh", description="The script HyperPod runs on each node."
-    )
+    lifecycle_entry_point: str = Field("on_create.sh", description="The script HyperPod runs on each node.")
     lifecycle_stage: str = Field(
-        "OnInitComplete",
-        pattern="^(OnInitComplete|OnCreate)$",
-        description="OnInitComplete: after HyperPod sets the node up (Slurm included); OnCreate: your scripts set "
-        "Slurm up themselves.",
+        "OnCreate",
+        pattern="^(OnCreate|OnInitComplete)$",
+        description="OnCreate: when the node is created (as AWS's Slurm examples); OnInitComplete: after the "
+        "AMI-based initialization.",
     )
     availability_zone: str | None = Field(
         None,

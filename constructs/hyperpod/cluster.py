@@ -11,9 +11,10 @@ No CDK construct library offers one. What the construct builds, and why:
 - **Lifecycle scripts** from a folder, uploaded to an encrypted bucket whose name starts with ``sagemaker-``:
   the managed ``AmazonSageMakerClusterInstanceRolePolicy`` reads lifecycle scripts only from such buckets
   ("Make sure that the S3 bucket path starts with s3://sagemaker-", ClusterLifeCycleConfig, SageMaker API).
-  The entry point runs after HyperPod's own initialization (``OnInitComplete``, "runs on the node after the
-  AMI-based initialization is complete"); ``OnCreate`` (the scripts set up Slurm themselves) is for
-  clusters whose scripts do.
+  The entry point runs when a node is created (``OnCreate``, as in AWS's Slurm examples; HyperPod still
+  configures Slurm and mounts FSx); ``OnInitComplete`` runs it after the AMI-based initialization. A
+  ``provisioning_parameters.json`` (the legacy way to describe Slurm) is refused: the groups' SlurmConfig
+  says it, and HyperPod fails a cluster that has both.
 - **Network**: one availability zone (HyperPod places a cluster in one), a security group open only to
   itself (EFA and Lustre between nodes; AWS advises against an all-traffic rule to 0.0.0.0/0, which can
   fail EFA health checks), HTTPS out for the VPC's S3 gateway and interface endpoints.
@@ -53,6 +54,7 @@ from mlblueprints.constructs.compliance.acknowledge import (
     skip_checkov,
 )
 from mlblueprints.constructs.compliance.functions import accept_deploy_time_function, encrypted_log_group
+from mlblueprints.constructs.compute._private.accelerator_facts import AcceleratorKind
 from mlblueprints.constructs.compute.instance_types import _describe
 from mlblueprints.constructs.compute.regional_offerings import hyperpod_known_regions, hyperpod_regions
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
@@ -116,8 +118,8 @@ class LifecycleScripts:
     """A folder of lifecycle scripts and the entry point HyperPod runs on each node."""
 
     directory: Path = LIFECYCLE_DIR
-    entry_point: str = "on_init_complete.sh"
-    stage: LifecycleStage = LifecycleStage.ON_INIT_COMPLETE
+    entry_point: str = "on_create.sh"
+    stage: LifecycleStage = LifecycleStage.ON_CREATE
 
 
 def hyperpod_problems(
@@ -249,6 +251,12 @@ def lifecycle_problems(lifecycle: LifecycleScripts) -> list[Problem]:
                     setting="lifecycle_entry_point", value=lifecycle.entry_point)
         ]  # fmt: skip
     problems = []
+    if (directory / "provisioning_parameters.json").exists():
+        problems.append(
+            Problem(f"lifecycle scripts: {directory} has a provisioning_parameters.json; the cluster's Slurm is set by "
+                    "its groups (SlurmConfig), and HyperPod fails a cluster with both. Remove the file.",
+                    setting="lifecycle_scripts")
+        )  # fmt: skip
     if len(lifecycle.entry_point) > limit:
         problems.append(
             Problem(f"lifecycle entry point: at most {limit} characters.", setting="lifecycle_entry_point")
@@ -450,7 +458,10 @@ class HyperPodCluster(Construct):
 
     def _group(self, group, key, storage, life_cycle):
         facts = _describe(group.instance_type, listed=True)
-        checks = list(DEEP_HEALTH_CHECKS) if facts.is_accelerated and facts.accelerator_count else None
+        # HyperPod's deep health checks under Slurm cover NVIDIA GPU instances ("g5, p4, and p5"); controller
+        # and login nodes are not checked.
+        gpu = facts.accelerator is AcceleratorKind.NVIDIA_GPU and group.node_type is SlurmNodeType.COMPUTE
+        checks = list(DEEP_HEALTH_CHECKS) if gpu else None
         return sagemaker.CfnCluster.ClusterInstanceGroupProperty(
             instance_group_name=group.name,
             instance_type=group.instance_type,
@@ -464,7 +475,9 @@ class HyperPodCluster(Construct):
             instance_storage_configs=[
                 sagemaker.CfnCluster.ClusterInstanceStorageConfigProperty(
                     ebs_volume_config=sagemaker.CfnCluster.ClusterEbsVolumeConfigProperty(
-                        volume_size_in_gb=group.ebs_volume_gb, volume_kms_key_id=key.key_arn
+                        # A customer-managed key on HyperPod volumes needs NodeProvisioningMode Continuous, which a
+                        # Slurm configuration strategy does not allow: the volumes use HyperPod's AWS owned key.
+                        volume_size_in_gb=group.ebs_volume_gb
                     )
                 ),
                 *storage,

@@ -70,7 +70,13 @@ def test_lifecycle_entry_point_must_exist_be_executable_and_have_an_interpreter(
     )
     assert "no interpreter line" in plain and "is not executable" in plain
     # The catalog's own script is executable in git too, so a clone keeps it so.
-    assert os.access(LIFECYCLE_DIR / "on_init_complete.sh", os.X_OK)
+    assert os.access(LIFECYCLE_DIR / "on_create.sh", os.X_OK)
+    (tmp_path / "on_create.sh").write_text("#!/bin/bash\n")
+    (tmp_path / "on_create.sh").chmod(0o755)
+    (tmp_path / "provisioning_parameters.json").write_text("{}")
+    assert "HyperPod fails a cluster with both" in _messages(
+        [CONTROLLER, WORKERS], lifecycle=LifecycleScripts(tmp_path)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,14 +101,16 @@ def test_slurm_managed_by_hyperpod_with_node_recovery(trainium):
     compute = groups["compute"]
     assert compute["SlurmConfig"] == {"NodeType": "Compute", "PartitionNames": ["train"]}
     assert compute["InstanceType"] == "ml.trn1.32xlarge" and compute["ThreadsPerCore"] == 1
-    assert compute["OnStartDeepHealthChecks"] == ["InstanceStress", "InstanceConnectivity"]
+    # AWS documents Slurm deep health checks for GPU instances (g5, p4, p5): none on Trainium.
+    assert "OnStartDeepHealthChecks" not in compute
 
 
 def test_storage_is_encrypted_and_lustre_is_mounted_everywhere(trainium):
     groups = _cluster(trainium)["InstanceGroups"]
     for group in groups:
         ebs, lustre = (c for c in group["InstanceStorageConfigs"])
-        assert ebs["EbsVolumeConfig"]["VolumeKmsKeyId"]["Fn::GetAtt"][1] == "Arn"
+        # HyperPod's own key: a customer-managed one needs continuous provisioning (not with Slurm's strategy).
+        assert "VolumeKmsKeyId" not in ebs["EbsVolumeConfig"]
         assert lustre["FsxLustreConfig"]["MountPath"] == "/fsx"
     (file_system,) = trainium.find_resources("AWS::FSx::FileSystem").values()
     properties = file_system["Properties"]
@@ -114,7 +122,7 @@ def test_storage_is_encrypted_and_lustre_is_mounted_everywhere(trainium):
 def test_lifecycle_scripts_come_from_a_sagemaker_bucket(trainium):
     for group in _cluster(trainium)["InstanceGroups"]:
         config = group["LifeCycleConfig"]
-        assert config["OnInitComplete"] == "on_init_complete.sh" and "OnCreate" not in config
+        assert config["OnCreate"] == "on_create.sh" and "OnInitComplete" not in config
         assert "s3://" in json.dumps(config["SourceS3Uri"]) and "/lifecycle/" in json.dumps(
             config["SourceS3Uri"]
         )
@@ -156,6 +164,8 @@ def test_gpu_example_has_a_login_node_and_bigger_lustre(contract_templates):
     groups = {g["InstanceGroupName"]: g for g in _cluster(gpu)["InstanceGroups"]}
     assert groups["login"]["SlurmConfig"] == {"NodeType": "Login"}
     assert groups["compute"]["InstanceType"] == "ml.p5.48xlarge"
+    assert groups["compute"]["OnStartDeepHealthChecks"] == ["InstanceStress", "InstanceConnectivity"]
+    assert "OnStartDeepHealthChecks" not in groups["login"]
     (file_system,) = gpu.find_resources("AWS::FSx::FileSystem").values()
     assert file_system["Properties"]["StorageCapacity"] == 2400
     assert not any(

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs on every HyperPod node once HyperPod has initialized it (LifeCycleConfig.OnInitComplete): Slurm is
+# Runs on every HyperPod node when it is created (LifeCycleConfig.OnCreate): Slurm is
 # configured by HyperPod itself (Orchestrator.Slurm, Managed) and FSx for Lustre is mounted at /fsx
 # (InstanceStorageConfigs). This script adds what a training team shares on the cluster.
 set -euo pipefail
