@@ -53,6 +53,11 @@ class HyperPodClusterSettings(BlueprintSettings):
         description="OnCreate: when the node is created (as AWS's Slurm examples); OnInitComplete: after the "
         "AMI-based initialization.",
     )
+    eks_cluster_arn: str | None = Field(
+        None,
+        description="Orchestrate with this existing EKS cluster instead of Slurm (API or API_AND_CONFIG_MAP "
+        "authentication, VPC CNI 1.18.3+, HyperPod's Helm chart and health agent installed; see the README).",
+    )
     availability_zone: str | None = Field(
         None,
         description="The cluster's zone (where your capacity is), e.g. us-east-1d. Default: the region's first.",
@@ -69,6 +74,9 @@ class HyperPodClusterSettings(BlueprintSettings):
 
     def instance_groups(self) -> list[InstanceGroup]:
         common = {"threads_per_core": self.threads_per_core, "ebs_volume_gb": self.ebs_volume_gb}
+        if self.eks_cluster_arn:
+            # EKS schedules the work: the groups are worker nodes, no controller, login or partition.
+            return [InstanceGroup("workers", self.instance_type, self.instance_count, **common)]
         groups = [
             InstanceGroup("controller", self.controller_instance_type, 1, SlurmNodeType.CONTROLLER, **common)
         ]
@@ -103,9 +111,17 @@ class HyperPodClusterSettings(BlueprintSettings):
             settings = cls.model_validate(config)
         except Exception:
             return problems
+        if settings.eks_cluster_arn and settings.login_instance_type:
+            problems.append(
+                Problem(
+                    "login_instance_type is a Slurm login node; an EKS cluster has none.",
+                    setting="login_instance_type",
+                )
+            )
         return problems + hyperpod_problems(
             settings.instance_groups(),
             region=region,
             lifecycle=settings.lifecycle(),
             fsx_storage_gib=settings.fsx_storage_gib,
+            eks_cluster_arn=settings.eks_cluster_arn,
         )

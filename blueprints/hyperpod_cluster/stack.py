@@ -32,7 +32,7 @@ class HyperPodClusterStack(AvailabilityZonesAtDeployTime):
             id,
             env=env,
             description=settings.description
-            or f"mlblueprints HyperPod Slurm cluster of {settings.instance_type}",
+            or f"mlblueprints HyperPod {'EKS' if settings.eks_cluster_arn else 'Slurm'} cluster of {settings.instance_type}",
         )
         self._zone = settings.availability_zone
         removal_policy = RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
@@ -72,6 +72,7 @@ class HyperPodClusterStack(AvailabilityZonesAtDeployTime):
             alarm_topic=self.topic,
             lifecycle_scripts=settings.lifecycle(),
             fsx_storage_gib=settings.fsx_storage_gib,
+            eks_cluster_arn=settings.eks_cluster_arn,
             removal_policy=removal_policy,
         )
         # The nodes fetch their lifecycle scripts through the S3 endpoint as soon as they start.

@@ -45,7 +45,7 @@ from aws_cdk import aws_sns as sns
 
 from constructs import Construct
 from mlblueprints.constructs._private.names import stack_id_suffix
-from mlblueprints.constructs._private.service_models import enum_values, number_rule
+from mlblueprints.constructs._private.service_models import enum_values, number_rule, service_model
 from mlblueprints.constructs.compliance.acknowledge import (
     Pack,
     acknowledge,
@@ -128,9 +128,20 @@ def hyperpod_problems(
     region: str | None = None,
     lifecycle: LifecycleScripts | None = None,
     fsx_storage_gib: int | None = 1200,
+    eks_cluster_arn: str | None = None,
 ) -> list[Problem]:
-    """Every problem of a cluster's settings at once (limits from botocore, regions from cfn-lint)."""
+    """Every problem of a cluster's settings at once (limits from botocore, regions from cfn-lint).
+
+    With ``eks_cluster_arn`` the groups are EKS worker nodes: no Slurm node types or partitions."""
     problems: list[Problem] = []
+    if eks_cluster_arn is not None and not Token.is_unresolved(eks_cluster_arn):
+        pattern = service_model().shape("EksClusterArn")["pattern"]
+        if not re.fullmatch(pattern, eks_cluster_arn):
+            problems.append(
+                Problem(f"eks_cluster_arn {eks_cluster_arn!r} is not an EKS cluster ARN "
+                        "(arn:aws:eks:<region>:<account>:cluster/<name>).", setting="eks_cluster_arn",
+                        value=eks_cluster_arn)
+            )  # fmt: skip
     known = enum_values("ClusterInstanceType")
     count_rule = number_rule("ClusterInstanceGroupSpecification", "InstanceCount")
     threads = number_rule("ClusterInstanceGroupSpecification", "ThreadsPerCore")
@@ -192,7 +203,7 @@ def hyperpod_problems(
                 Problem(f"{where}: ebs_volume_gb {group.ebs_volume_gb}: use {volume.minimum} to {volume.maximum}.",
                         setting="ebs_volume_gb")
             )  # fmt: skip
-        if group.node_type is SlurmNodeType.COMPUTE and not group.partition:
+        if eks_cluster_arn is None and group.node_type is SlurmNodeType.COMPUTE and not group.partition:
             problems.append(
                 Problem(f"{where}: a Compute group needs its Slurm partition.", setting="partition")
             )
@@ -208,6 +219,18 @@ def hyperpod_problems(
                     setting="partition",
                 )
             )
+    if eks_cluster_arn is not None:
+        for group in groups:
+            if group.node_type is not SlurmNodeType.COMPUTE or group.partition:
+                problems.append(
+                    Problem(f"instance group {group.name!r}: an EKS cluster's groups are worker nodes; Slurm node types "
+                            "and partitions are for Slurm clusters.", setting="instance_groups")
+                )  # fmt: skip
+        return (
+            problems
+            + (lifecycle_problems(lifecycle) if lifecycle is not None else [])
+            + _fsx_problems(fsx_storage_gib)
+        )
     controllers = [g for g in groups if g.node_type is SlurmNodeType.CONTROLLER]
     if len(controllers) != 1:
         problems.append(
@@ -224,6 +247,12 @@ def hyperpod_problems(
         problems.append(Problem("more than one Login group: HyperPod allows one.", setting="instance_groups"))
     if lifecycle is not None:
         problems += lifecycle_problems(lifecycle)
+    problems += _fsx_problems(fsx_storage_gib)
+    return problems
+
+
+def _fsx_problems(fsx_storage_gib: int | None) -> list[Problem]:
+    problems: list[Problem] = []
     if fsx_storage_gib is not None and not (
         fsx_storage_gib == 1200 or (fsx_storage_gib > 0 and fsx_storage_gib % 2400 == 0)
     ):
@@ -280,6 +309,10 @@ class HyperPodCluster(Construct):
     :param subnet: the one subnet (and so availability zone) the cluster, and its file system, run in.
     :param fsx_storage_gib: FSx for Lustre capacity (1200 or a multiple of 2400); None: no file system.
     :param alarm_topic: where node health events go (encrypted with ``encryption_key``).
+    :param eks_cluster_arn: orchestrate with this EKS cluster instead of Slurm. It must exist, use the API
+        or API_AND_CONFIG_MAP authentication mode and VPC CNI 1.18.3 or later, and have HyperPod's Helm chart
+        (aws/sagemaker-hyperpod-cli, helm_chart/HyperPodHelmChart) with its health monitoring agent, which
+        node recovery needs ("Prerequisites for using Amazon EKS with HyperPod", SageMaker Developer Guide).
     """
 
     def __init__(
@@ -294,12 +327,18 @@ class HyperPodCluster(Construct):
         alarm_topic: sns.ITopic,
         lifecycle_scripts: LifecycleScripts | None = LifecycleScripts(),
         fsx_storage_gib: int | None = 1200,
+        eks_cluster_arn: str | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
+        self.eks_cluster_arn = eks_cluster_arn
         problems = hyperpod_problems(
-            instance_groups, region=stack.region, lifecycle=lifecycle_scripts, fsx_storage_gib=fsx_storage_gib
+            instance_groups,
+            region=stack.region,
+            lifecycle=lifecycle_scripts,
+            fsx_storage_gib=fsx_storage_gib,
+            eks_cluster_arn=eks_cluster_arn,
         )
         if problems:
             raise HyperPodError(problems)
@@ -439,6 +478,10 @@ class HyperPodCluster(Construct):
             cluster_name=self.cluster_name,
             node_recovery="Automatic",
             orchestrator=sagemaker.CfnCluster.OrchestratorProperty(
+                eks=sagemaker.CfnCluster.ClusterOrchestratorEksConfigProperty(cluster_arn=eks_cluster_arn)
+            )
+            if eks_cluster_arn
+            else sagemaker.CfnCluster.OrchestratorProperty(
                 slurm=sagemaker.CfnCluster.ClusterOrchestratorSlurmConfigProperty(
                     slurm_config_strategy="Managed"
                 )
@@ -468,7 +511,9 @@ class HyperPodCluster(Construct):
             instance_count=group.count,
             execution_role=self.role.role_arn,
             threads_per_core=group.threads_per_core,
-            slurm_config=sagemaker.CfnCluster.ClusterSlurmConfigProperty(
+            slurm_config=None
+            if self.eks_cluster_arn
+            else sagemaker.CfnCluster.ClusterSlurmConfigProperty(
                 node_type=group.node_type.value,
                 partition_names=[group.partition] if group.partition else None,
             ),

@@ -196,3 +196,54 @@ def test_blueprint_refusals_are_reported_at_once():
     for expected in ("count 7000", "fsx_storage_gib=100", "is not a folder", "notification_email='nobody'",
                      "not offered for HyperPod in cn-north-1"):  # fmt: skip
         assert expected in message, expected
+
+
+EKS_ARN = "arn:aws:eks:us-east-1:123456789012:cluster/training"
+
+
+def test_eks_orchestration_on_an_existing_cluster():
+    from aws_cdk import App
+
+    from mlblueprints.apps.catalog import build_app
+
+    stacks = {
+        "OnEks": {"blueprint": "hyperpod-cluster", "instance_type": "ml.p5.48xlarge", "instance_count": 4,
+                  "eks_cluster_arn": EKS_ARN}
+    }  # fmt: skip
+    app = build_app(App(context={"stacks": json.dumps(stacks)}), gates=False)
+    template = Template.from_json(app.synth().get_stack_by_name("OnEks").template)
+    cluster = _cluster(template)
+    assert cluster["Orchestrator"] == {"Eks": {"ClusterArn": EKS_ARN}}
+    (group,) = cluster["InstanceGroups"]
+    assert (
+        group["InstanceGroupName"] == "workers" and "SlurmConfig" not in group and group["InstanceCount"] == 4
+    )
+
+
+@pytest.mark.parametrize(
+    ("groups", "arn", "expected"),
+    [
+        ([WORKERS], "arn:aws:eks:us-east-1:123:cluster/x", "is not an EKS cluster ARN"),
+        (
+            [CONTROLLER, InstanceGroup("w", "ml.p5.48xlarge", 2)],
+            EKS_ARN,
+            "Slurm node types and partitions are for Slurm",
+        ),
+        ([InstanceGroup("w", "ml.p5.48xlarge", 2)], EKS_ARN, None),
+    ],
+)
+def test_eks_rejections(groups, arn, expected):
+    messages = _messages(groups, eks_cluster_arn=arn)
+    assert (expected in messages) if expected else messages == ""
+
+
+def test_eks_has_no_login_node():
+    from aws_cdk import App
+
+    from mlblueprints.apps.catalog import build_app
+    from mlblueprints.apps.config import CatalogConfigError
+
+    stacks = {"OnEks": {"blueprint": "hyperpod-cluster", "instance_type": "ml.p5.48xlarge", "eks_cluster_arn": EKS_ARN,
+                        "login_instance_type": "ml.m5.xlarge"}}  # fmt: skip
+    with pytest.raises(CatalogConfigError, match="an EKS cluster has none"):
+        build_app(App(context={"stacks": json.dumps(stacks)}))
