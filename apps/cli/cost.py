@@ -142,6 +142,12 @@ def cost_lines(stack: str, template: dict, book: PriceBook) -> list[CostLine]:
                 price.hourly / HOURS_PER_MONTH, price.source, price.as_of, price.confirmed
             )
             lines.append(_line(stack, "CloudWatch alarms", "alarm", "standard alarm", 1, 1, hourly))
+        elif kind == "AWS::SageMaker::Cluster":
+            # HyperPod bills its own instance-hour prices, which the bundled snapshot does not carry.
+            for group in properties.get("InstanceGroups", []):
+                count = _number(group.get("InstanceCount"))
+                lines.append(CostLine(stack, f"HyperPod group {group.get('InstanceGroupName', '')}", "hyperpod",
+                                      str(group.get("InstanceType")), count, count, None, "no HyperPod price bundled"))  # fmt: skip
         elif kind == "AWS::SageMaker::Pipeline":
             lines.append(
                 CostLine(

@@ -337,3 +337,10 @@ def test_cost_of_an_example_from_another_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     report = _json("cost", "training-pipeline")
     assert report["lines"]
+
+
+def test_cost_lists_hyperpod_groups_without_a_bundled_price():
+    report = _json("cost", "hyperpod-cluster")
+    groups = [line for line in report["lines"] if line["kind"] == "hyperpod"]
+    assert ("ml.trn1.32xlarge", 2) in {(line["name"], line["count_default"]) for line in groups}
+    assert all(line["unit_hourly"] is None for line in groups)
