@@ -109,7 +109,15 @@ def architecture_graph(template: dict) -> dict:
 
 def draw(graph: dict, title: str, png: Path, svg: Path) -> None:
     """Columns of boxes with arrows, as PNG and SVG (fixed metadata and ids: the same graph, the same files)."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as error:
+        from mlblueprints.constructs.errors import MlBlueprintsError, Problem
+
+        raise MlBlueprintsError(
+            Problem("diagram draws with matplotlib: pip install 'mlblueprints[diagram]' (make install has it).",
+                    setting="diagram")
+        ) from error  # fmt: skip
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

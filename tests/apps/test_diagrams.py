@@ -51,3 +51,20 @@ def test_drawing_is_deterministic(tmp_path):
         draw(graph, "serverless-endpoint", tmp_path / f"{run}.png", tmp_path / f"{run}.svg")
     assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_without_matplotlib_diagram_says_how_to_install_it(tmp_path, monkeypatch):
+    import builtins
+
+    from mlblueprints.constructs.errors import MlBlueprintsError
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(MlBlueprintsError, match=r"mlblueprints\[diagram\]"):
+        draw({"nodes": [], "edges": []}, "x", tmp_path / "x.png", tmp_path / "x.svg")
