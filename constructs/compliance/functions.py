@@ -10,6 +10,7 @@ Two kinds:
 from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -48,19 +49,33 @@ def encrypted_log_group(
     )
 
 
-def accept_deploy_time_function(function: lambda_.Function, *, purpose: str) -> None:
-    """Justify what the packs ask of runtime functions, for a function only CloudFormation invokes."""
+def accept_deploy_time_function(
+    function: lambda_.Function,
+    *,
+    purpose: str,
+    role: iam.IRole | None = None,
+    managed_basic_execution: bool = True,
+    library_runtime: bool = False,
+) -> None:
+    """Justify what the packs ask of runtime functions, for a function only CloudFormation invokes.
+
+    :param role: the function's role when it is not ``function.role`` (a construct library's shared one).
+    :param managed_basic_execution: the role carries AWSLambdaBasicExecutionRole (CDK's default).
+    :param library_runtime: a construct library's own handler, whose runtime comes with the library.
+    """
     cfn = function.node.default_child
     why = f"{purpose}; CloudFormation invokes it only while it deploys this stack"
-    if function.role is not None:
-        acknowledge_inline_policy(function.role)
-        acknowledge(
-            function.role,
-            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            topic="Lambda basic execution",
-            reason=f"{why}; the managed policy only lets it write its own CloudWatch logs.",
-            packs=(Pack.AWS_SOLUTIONS,),
-        )
+    role = role or function.role
+    if role is not None:
+        acknowledge_inline_policy(role)
+        if managed_basic_execution:
+            acknowledge(
+                role,
+                "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                topic="Lambda basic execution",
+                reason=f"{why}; the managed policy only lets it write its own CloudWatch logs.",
+                packs=(Pack.AWS_SOLUTIONS,),
+            )
     for rule, reason in (
         ("LambdaConcurrency", "a concurrency reservation would only limit deploys"),
         ("LambdaDLQ", "failures surface as a failed stack operation, not a queue"),
@@ -82,6 +97,15 @@ def accept_deploy_time_function(function: lambda_.Function, *, purpose: str) -> 
             reason=f"{why}: failures and their reasons go to the stack's events and the function's log group.",
             packs=(pack,),
         )
+    if library_runtime:
+        for rule, pack in (("L1", Pack.AWS_SOLUTIONS), ("LambdaLatestVersion", Pack.SERVERLESS)):
+            acknowledge(
+                cfn,
+                rule,
+                topic="deploy-time function",
+                reason=f"{why}; its runtime is the construct library's, pinned with it.",
+                packs=(pack,),
+            )
     skip_checkov(
         cfn,
         CKV_AWS_115=f"{why}: a concurrency reservation would only limit deploys.",

@@ -42,6 +42,7 @@ from mlblueprints.constructs.compliance.acknowledge import (
     nag_evidence,
     skip_checkov,
 )
+from mlblueprints.constructs.compliance.functions import accept_deploy_time_function
 from mlblueprints.constructs.ecr._private.ecr_public import assert_not_china, ecr_public_problems
 from mlblueprints.constructs.ecr.repository import ImageRepository, RepositoryError
 from mlblueprints.constructs.errors import AcknowledgementError, Problem
@@ -442,48 +443,12 @@ def _accept_deploy_time_function(
     log_group.apply_removal_policy(named_log_group_removal_policy(removal_policy))
     allow_cloudwatch_logs(key, f"/aws/lambda/{name}-*")
     log_group.node.default_child.kms_key_id = key.key_arn
-    why = f"{purpose}; CloudFormation invokes it only while it deploys this stack"
-    acknowledge_inline_policy(role)
-    if managed_basic_execution:
-        acknowledge(
-            role,
-            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            topic="Lambda basic execution",
-            reason=f"{why}; the managed policy only writes its own CloudWatch logs.",
-            packs=(Pack.AWS_SOLUTIONS,),
-        )
-    for rule, reason in (
-        ("LambdaConcurrency", "a concurrency reservation would only limit deploys"),
-        ("LambdaDLQ", "failures surface as a failed stack operation, not a queue"),
-        ("LambdaInsideVPC", "it calls AWS APIs (CodeBuild, ECR) and holds no data"),
-    ):
-        acknowledge(cfn, rule, topic="deploy-time build function", reason=f"{why}: {reason}.")
-    acknowledge(
-        cfn,
-        "lambda_inside_vpc_check",
-        topic="CT.LAMBDA.PR.3: deploy-time build function outside a VPC",
-        reason=f"{why}: it calls AWS APIs and holds no data; nothing of the workload runs outside a VPC.",
-        packs=(Pack.CONTROL_TOWER,),
-    )
-    for rule, pack in (
-        ("L1", Pack.AWS_SOLUTIONS),
-        ("LambdaLatestVersion", Pack.SERVERLESS),
-        ("LambdaDLQ", Pack.SERVERLESS),
-        ("LambdaTracing", Pack.SERVERLESS),
-    ):
-        acknowledge(
-            cfn,
-            rule,
-            topic="deploy-time build function",
-            reason=f"{why}; its runtime and settings are the construct library's, pinned with it.",
-            packs=(pack,),
-        )
-    skip_checkov(
-        cfn,
-        CKV_AWS_115=f"{why}: a concurrency reservation would only limit deploys.",
-        CKV_AWS_116=f"{why}: failures surface as a failed stack operation, not a queue.",
-        CKV_AWS_117=f"{why}: it calls AWS APIs and holds no data.",
-        CKV_AWS_173=f"{why}: its environment holds no secrets.",
+    accept_deploy_time_function(
+        handler,
+        purpose=purpose,
+        role=role,
+        managed_basic_execution=managed_basic_execution,
+        library_runtime=True,
     )
     return function_name
 

@@ -560,15 +560,7 @@ class HyperPodCluster(Construct):
             if isinstance(child, Construct) and child.node.id.startswith("Custom::CDKBucketDeployment")
         )
         why = "CDK's bucket deployment copies the lifecycle scripts while CloudFormation deploys the stack"
-        accept_deploy_time_function(handler, purpose=why)
-        for rule, pack in (("L1", Pack.AWS_SOLUTIONS), ("LambdaLatestVersion", Pack.SERVERLESS)):
-            acknowledge(
-                handler.node.default_child,
-                rule,
-                topic="CDK's bucket deployment function",
-                reason=f"{why}; its runtime is aws-cdk-lib's, pinned with it (it bundles the AWS CLI layer for it).",
-                packs=(pack,),
-            )
+        accept_deploy_time_function(handler, purpose=why, library_runtime=True)
         role_policy = deployment.handler_role.node.find_child("DefaultPolicy")
         for action in ("s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*",
                        "kms:GenerateDataKey*", "kms:ReEncrypt*"):  # fmt: skip
