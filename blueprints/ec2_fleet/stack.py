@@ -21,13 +21,6 @@ __all__ = ["Ec2FleetStack"]
 class Ec2FleetStack(AvailabilityZonesAtDeployTime):
     """The fleet and everything it needs, deployable as one stack."""
 
-    _zone: str | None = None
-
-    @property
-    def availability_zones(self) -> list[str]:
-        """The fleet's own zone when it names one; else the region's first zones, at deploy time."""
-        return [self._zone] if self._zone else super().availability_zones
-
     def __init__(
         self, scope: Construct, id: str, *, settings: Ec2FleetSettings, env: Environment | None = None
     ) -> None:
@@ -35,16 +28,16 @@ class Ec2FleetStack(AvailabilityZonesAtDeployTime):
             scope,
             id,
             env=env,
+            availability_zone=settings.availability_zone,
             description=settings.description
             or f"mlblueprints Deep Learning AMI fleet of {settings.instance_type}",
         )
-        self._zone = settings.availability_zone
         removal_policy = RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
         baseline = SecurityBaseline.create(
             self,
             removal_policy=removal_policy,
             # A fleet pinned to a zone gets a network in that zone only (its endpoints included).
-            single_zone=self._zone is not None,
+            single_zone=settings.availability_zone is not None,
             # The fleet calls no SageMaker API: Session Manager's and CloudWatch's endpoints are added below.
             sagemaker_endpoints=False,
             **({"vpc_cidr": settings.vpc_cidr} if settings.vpc_cidr else {}),

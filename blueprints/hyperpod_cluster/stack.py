@@ -18,12 +18,6 @@ __all__ = ["HyperPodClusterStack"]
 class HyperPodClusterStack(AvailabilityZonesAtDeployTime):
     """The cluster, its one-zone network with the endpoints the nodes use, its key and its topic."""
 
-    _zone: str | None = None
-
-    @property
-    def availability_zones(self) -> list[str]:
-        return [self._zone] if self._zone else super().availability_zones
-
     def __init__(
         self, scope: Construct, id: str, *, settings: HyperPodClusterSettings, env: Environment | None = None
     ) -> None:
@@ -31,10 +25,10 @@ class HyperPodClusterStack(AvailabilityZonesAtDeployTime):
             scope,
             id,
             env=env,
+            availability_zone=settings.availability_zone,
             description=settings.description
             or f"mlblueprints HyperPod {'EKS' if settings.eks_cluster_arn else 'Slurm'} cluster of {settings.instance_type}",
         )
-        self._zone = settings.availability_zone
         removal_policy = RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY
         baseline = SecurityBaseline.create(
             self,

@@ -37,10 +37,21 @@ class AvailabilityZonesAtDeployTime(Stack):
     AWS credentials at synth (``Need to perform AWS calls for account ...`` without them), and
     records the answer in ``cdk.context.json``. The catalog synthesizes offline, so its stacks take
     the first zones of the region when CloudFormation deploys them.
+
+    ``availability_zone`` names the one zone of a stack whose workload is in one (a capacity
+    reservation, a HyperPod cluster): its network is then built there.
     """
+
+    _zone: str | None = None
+
+    def __init__(self, scope: Construct, id: str, *, availability_zone: str | None = None, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        self._zone = availability_zone
 
     @property
     def availability_zones(self) -> list[str]:
+        if self._zone:
+            return [self._zone]
         return [Fn.select(i, Fn.get_azs()) for i in range(3)]
 
 
