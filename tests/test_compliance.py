@@ -299,39 +299,21 @@ def test_checkov_passes_every_template(scanned_directory):
     assert result.returncode == 0
 
 
+# The deploy-time functions (accept_deploy_time_function): construct libraries' handlers and the
+# catalog's own, which only CloudFormation invokes.
+DEPLOY_TIME_FUNCTIONS = (
+    "DeployTimeBuildCustomResourceHandler",
+    "CustomCDKECRDeployment",
+    "FlowDefinitionHandler",  # the A2I flow definition's custom resource
+    "FlowDefinitionProviderframeworkonEvent",
+    "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
+)
 # Each checkov skip, and the resources it may sit on (logical ID prefixes, or a resource type).
 CHECKOV_SKIPS = {
-    "CKV_AWS_115": (
-        "CustomVpcRestrictDefaultSG",
-        "DeployTimeBuildCustomResourceHandler",
-        "CustomCDKECRDeployment",
-        "FlowDefinitionHandler",  # the A2I flow definition's custom resource
-        "FlowDefinitionProviderframeworkonEvent",
-        "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
-    ),
-    "CKV_AWS_116": (
-        "CustomVpcRestrictDefaultSG",
-        "DeployTimeBuildCustomResourceHandler",
-        "CustomCDKECRDeployment",
-        "FlowDefinitionHandler",  # the A2I flow definition's custom resource
-        "FlowDefinitionProviderframeworkonEvent",
-        "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
-    ),
-    "CKV_AWS_117": (
-        "CustomVpcRestrictDefaultSG",
-        "DeployTimeBuildCustomResourceHandler",
-        "CustomCDKECRDeployment",
-        "FlowDefinitionHandler",  # the A2I flow definition's custom resource
-        "FlowDefinitionProviderframeworkonEvent",
-        "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
-    ),
-    "CKV_AWS_173": (
-        "DeployTimeBuildCustomResourceHandler",
-        "CustomCDKECRDeployment",
-        "FlowDefinitionHandler",
-        "FlowDefinitionProviderframeworkonEvent",
-        "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
-    ),
+    "CKV_AWS_115": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS),
+    "CKV_AWS_116": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS),
+    "CKV_AWS_117": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS),
+    "CKV_AWS_173": DEPLOY_TIME_FUNCTIONS,
     "CKV_AWS_51": ("AWS::ECR::Repository",),
     "CKV_AWS_316": ("AWS::CodeBuild::Project",),
     "CKV_AWS_18": ("AWS::S3::Bucket",),  # the access-log buckets, which cannot log into themselves
