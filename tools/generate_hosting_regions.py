@@ -53,6 +53,23 @@ def _source(extension: str = "aws_sagemaker_hosting") -> Path:
     return root / "data" / "schemas" / "extensions" / extension / "instancetype_enum.json"
 
 
+def _encoded_by_region(data: dict, keep=lambda family: True) -> list[str]:
+    """``    "region": "family:size,size;family:size",`` lines, one per region of cfn-lint's enum file.
+
+    Names are ``family.size`` (EC2) or ``ml.family.size`` (SageMaker): the family is the part before the size.
+    """
+    lines = []
+    for region in sorted(k for k, v in data.items() if isinstance(v, dict) and k != "all"):
+        families: dict[str, list[str]] = defaultdict(list)
+        for name in sorted(data[region]["enum"]):
+            family, size = name.removeprefix("ml.").split(".", 1)
+            if keep(family):
+                families[family].append(size)
+        encoded = ";".join(f"{family}:{','.join(sizes)}" for family, sizes in sorted(families.items()))
+        lines.append(f'    "{region}": "{encoded}",')
+    return lines
+
+
 def render_ec2() -> str:
     sys.path.insert(0, str(REPO))
     from mlblueprints.constructs.compute._private.accelerator_facts import FAMILY_FACTS
@@ -68,14 +85,7 @@ def render_ec2() -> str:
         "",
         "EC2_ACCELERATED_BY_REGION: dict[str, str] = {",
     ]
-    for region in sorted(k for k, v in data.items() if isinstance(v, dict) and k != "all"):
-        families: dict[str, list[str]] = defaultdict(list)
-        for name in sorted(data[region]["enum"]):
-            family, size = name.split(".", 1)
-            if family in FAMILY_FACTS:
-                families[family].append(size)
-        encoded = ";".join(f"{family}:{','.join(sizes)}" for family, sizes in sorted(families.items()))
-        lines.append(f'    "{region}": "{encoded}",')
+    lines += _encoded_by_region(data, keep=lambda family: family in FAMILY_FACTS)
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -92,13 +102,7 @@ def render_hyperpod() -> str:
         "",
         "HYPERPOD_BY_REGION: dict[str, str] = {",
     ]
-    for region in sorted(k for k, v in data.items() if isinstance(v, dict) and k != "all"):
-        families: dict[str, list[str]] = defaultdict(list)
-        for name in sorted(data[region]["enum"]):
-            _, family, size = name.split(".", 2)
-            families[family].append(size)
-        encoded = ";".join(f"{family}:{','.join(sizes)}" for family, sizes in sorted(families.items()))
-        lines.append(f'    "{region}": "{encoded}",')
+    lines += _encoded_by_region(data)
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -123,12 +127,10 @@ def render_resource_types() -> str:
         *(f'    "{region}",' for region in every),
         ")",
         "",
-        "RESOURCE_TYPE_REGIONS: dict[str, tuple[str, ...]] = {",
+        "RESOURCE_TYPE_REGIONS: dict[str, str] = {",
     ]
-    for name, found in regions.items():
-        lines.append(f'    "{name}": (')
-        lines.extend(f'        "{region}",' for region in found)
-        lines.append("    ),")
+    # Each type's regions as one comma-separated string; regional_offerings reads them.
+    lines += [f'    "{name}": "{",".join(found)}",' for name, found in regions.items()]
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -153,13 +155,7 @@ def render() -> str:
         "",
         "HOSTING_BY_REGION: dict[str, str] = {",
     ]
-    for region in sorted(k for k, v in data.items() if isinstance(v, dict)):
-        families: dict[str, list[str]] = defaultdict(list)
-        for name in sorted(data[region]["enum"]):
-            _, family, size = name.split(".", 2)
-            families[family].append(size)
-        encoded = ";".join(f"{family}:{','.join(sizes)}" for family, sizes in sorted(families.items()))
-        lines.append(f'    "{region}": "{encoded}",')
+    lines += _encoded_by_region(data)
     lines.append("}")
     return "\n".join(lines) + "\n"
 

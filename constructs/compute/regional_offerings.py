@@ -169,8 +169,13 @@ def _assert_offered(
 
 def resource_type_regions(*resource_types: str) -> frozenset[str]:
     """The regions where CloudFormation offers every one of ``resource_types`` (cfn-lint's provider schemas)."""
-    found = [frozenset(RESOURCE_TYPE_REGIONS[name]) for name in resource_types]
+    found = [_resource_type_regions()[name] for name in resource_types]
     return frozenset.intersection(*found)
+
+
+@functools.cache
+def _resource_type_regions() -> dict[str, frozenset[str]]:
+    return {name: frozenset(regions.split(",")) for name, regions in RESOURCE_TYPE_REGIONS.items()}
 
 
 def resource_type_problems(
@@ -179,7 +184,7 @@ def resource_type_problems(
     """Why a stack pinned to ``region`` cannot have ``resource_types`` (``what`` names the feature)."""
     if region is None or Token.is_unresolved(region):
         return []
-    missing = [name for name in resource_types if region not in RESOURCE_TYPE_REGIONS[name]]
+    missing = [name for name in resource_types if region not in _resource_type_regions()[name]]
     if not missing:
         return []
     regions = resource_type_regions(*resource_types)
