@@ -53,6 +53,7 @@ from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.monitoring.alarm_topic import AlarmTopic, subscribe_email
 from mlblueprints.constructs.sagemaker.endpoint_base import alarm_email_problems
 from mlblueprints.constructs.security.encryption_key import allow_ebs_in_account
+from mlblueprints.constructs.security.private_network import open_within_itself
 
 __all__ = [
     "AcceleratedFleet",
@@ -265,23 +266,11 @@ class AcceleratedFleet(Construct):
             ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS services through VPC endpoints"
         )
         if efa:
-            # EFA needs all traffic in and out between the group's own members ("Prepare an
-            # EFA-enabled security group", EC2 User Guide).
-            self.security_group.add_ingress_rule(
-                self.security_group, ec2.Port.all_traffic(), "EFA between members"
+            open_within_itself(
+                self.security_group,
+                description="EFA between members",
+                reason="EFA needs all traffic between the instances of one job",
             )
-            self.security_group.add_egress_rule(
-                self.security_group, ec2.Port.all_traffic(), "EFA between members"
-            )
-            for child in self.security_group.node.children:
-                if isinstance(child, ec2.CfnSecurityGroupIngress):
-                    acknowledge(
-                        child,
-                        "EC2RestrictedCommonPorts",
-                        topic="EFA traffic within the fleet's own security group",
-                        reason="The only inbound rule's source is this security group itself (EFA needs all "
-                        "traffic between the instances of one job); nothing outside the group may connect.",
-                    )
 
         self.role = iam.Role(
             self,

@@ -60,6 +60,7 @@ from mlblueprints.constructs.compute.regional_offerings import hyperpod_known_re
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters
 from mlblueprints.constructs.security.encryption_key import allow_eventbridge
+from mlblueprints.constructs.security.private_network import open_within_itself
 from mlblueprints.constructs.security.secure_bucket import SecureBucket
 
 __all__ = [
@@ -351,24 +352,14 @@ class HyperPodCluster(Construct):
             description="HyperPod nodes: all traffic within the group (EFA, Lustre, Slurm); HTTPS to AWS endpoints",
             allow_all_outbound=False,
         )
-        self.security_group.add_ingress_rule(
-            self.security_group, ec2.Port.all_traffic(), "Between cluster nodes"
-        )
-        self.security_group.add_egress_rule(
-            self.security_group, ec2.Port.all_traffic(), "Between cluster nodes"
+        open_within_itself(
+            self.security_group,
+            description="Between cluster nodes",
+            reason="EFA, Lustre and Slurm need all traffic between the nodes of one cluster",
         )
         self.security_group.add_egress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS services through VPC endpoints"
         )
-        for child in self.security_group.node.children:
-            if isinstance(child, ec2.CfnSecurityGroupIngress):
-                acknowledge(
-                    child,
-                    "EC2RestrictedCommonPorts",
-                    topic="traffic within the cluster's own security group",
-                    reason="The only inbound rule's source is this security group itself: EFA, Lustre and Slurm "
-                    "need all traffic between the nodes of one cluster; nothing outside may connect.",
-                )
 
         self.role = iam.Role(
             self,

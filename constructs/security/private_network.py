@@ -55,6 +55,23 @@ class AvailabilityZonesAtDeployTime(Stack):
         return [Fn.select(i, Fn.get_azs()) for i in range(3)]
 
 
+def open_within_itself(security_group: ec2.SecurityGroup, *, description: str, reason: str) -> None:
+    """All traffic in and out between the group's own members (EFA needs it: "Prepare an EFA-enabled
+    security group", EC2 User Guide; so do Lustre and Slurm between a cluster's nodes), and nothing else
+    inbound; ``reason`` says why the group needs it, for the compliance gates."""
+    security_group.add_ingress_rule(security_group, ec2.Port.all_traffic(), description)
+    security_group.add_egress_rule(security_group, ec2.Port.all_traffic(), description)
+    for child in security_group.node.children:
+        if isinstance(child, ec2.CfnSecurityGroupIngress):
+            acknowledge(
+                child,
+                "EC2RestrictedCommonPorts",
+                topic="all traffic within the group's own members",
+                reason=f"The only inbound rule's source is this security group itself ({reason}); nothing "
+                "outside the group may connect.",
+            )
+
+
 def network_problems(cidr: str, max_azs: int, *, single_zone: bool = False) -> list[Problem]:
     """What EC2 or the subnet layout would refuse about ``cidr`` and ``max_azs``.
 

@@ -141,6 +141,14 @@ def test_network_and_role(trainium):
     assert all(
         rule.get("IpProtocol") != "-1" or "CidrIp" not in rule for rule in egress
     )  # no all-traffic to 0.0.0.0/0
+    (logical_id,) = [k for k, g in groups.items() if g is nodes]
+    own_group = {"Fn::GetAtt": [logical_id, "GroupId"]}
+    ingress = [r["Properties"] for r in trainium.find_resources("AWS::EC2::SecurityGroupIngress").values()]
+    own = [r for r in ingress if r["GroupId"] == own_group]
+    # Open only to itself: every inbound rule's source is the group (all traffic for EFA and Slurm, and
+    # FSx's own Lustre ports); nothing comes from an address range.
+    assert own and all(r["SourceSecurityGroupId"] == own_group and "CidrIp" not in r for r in own)
+    assert "-1" in {r["IpProtocol"] for r in own}
     roles = trainium.find_resources("AWS::IAM::Role")
     (role,) = [r for r in roles.values() if r["Properties"].get("Description") == "HyperPod cluster nodes"]
     assert "AmazonSageMakerClusterInstanceRolePolicy" in json.dumps(role["Properties"]["ManagedPolicyArns"])
