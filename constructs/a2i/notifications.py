@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
-from mlblueprints.constructs.security.encryption_key import allow_eventbridge
+from mlblueprints.constructs.monitoring.dead_letters import rule_to_topic
 
 __all__ = ["HumanLoopNotifications"]
 
@@ -36,9 +35,7 @@ class HumanLoopNotifications(Construct):
         dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, id)
-        if topic_key is not None:
-            allow_eventbridge(topic_key)
-        self.rule = events.Rule(
+        self.rule = rule_to_topic(
             self,
             "Rule",
             description="A2I human loops of this stack's flow definitions: Completed, Failed or Stopped",
@@ -47,5 +44,7 @@ class HumanLoopNotifications(Construct):
                 detail_type=["SageMaker A2I HumanLoop Status Change"],
                 detail={"flowDefinitionArn": list(flow_definition_arns)},
             ),
-            targets=[targets.SnsTopic(topic, dead_letter_queue=dead_letter_queue)],
+            topic=topic,
+            topic_key=topic_key,
+            dead_letter_queue=dead_letter_queue,
         )

@@ -35,7 +35,6 @@ from pathlib import Path
 from aws_cdk import Aws, Fn, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_fsx as fsx
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -58,8 +57,7 @@ from mlblueprints.constructs.compute._private.accelerator_facts import Accelerat
 from mlblueprints.constructs.compute.instance_types import _describe
 from mlblueprints.constructs.compute.regional_offerings import hyperpod_known_regions, hyperpod_regions
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
-from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters
-from mlblueprints.constructs.security.encryption_key import allow_eventbridge
+from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters, rule_to_topic
 from mlblueprints.constructs.security.private_network import open_within_itself
 from mlblueprints.constructs.security.secure_bucket import SecureBucket
 
@@ -576,11 +574,10 @@ class HyperPodCluster(Construct):
         return sagemaker.CfnCluster.ClusterLifeCycleConfigProperty(source_s3_uri=source, **stage), deployment
 
     def _watch_node_health(self, topic: sns.ITopic, key: kms.IKey, removal_policy: RemovalPolicy) -> None:
-        allow_eventbridge(key)
         dead_letters = EventDeadLetters(
             self, "DeadLetters", encryption_key=key, topic=topic, removal_policy=removal_policy
         )
-        self.node_health_rule = events.Rule(
+        self.node_health_rule = rule_to_topic(
             self,
             "NodeHealth",
             description="HyperPod node health events of this cluster (unhealthy nodes, and their recovery)",
@@ -589,7 +586,9 @@ class HyperPodCluster(Construct):
                 detail_type=["SageMaker HyperPod Cluster Node Health Event"],
                 detail={"ClusterArn": [self.cluster_arn]},
             ),
-            targets=[targets.SnsTopic(topic, dead_letter_queue=dead_letters.queue)],
+            topic=topic,
+            topic_key=key,
+            dead_letter_queue=dead_letters.queue,
         )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -13,7 +15,7 @@ from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge
 from mlblueprints.constructs.monitoring.alarms import threshold_alarm
 from mlblueprints.constructs.security.encryption_key import allow_eventbridge
 
-__all__ = ["EventDeadLetters"]
+__all__ = ["EventDeadLetters", "rule_to_topic"]
 
 
 class EventDeadLetters(Construct):
@@ -62,3 +64,26 @@ class EventDeadLetters(Construct):
             "notification was lost); the queue holds it for 14 days.",
             topic=topic,
         )
+
+
+def rule_to_topic(
+    scope: Construct,
+    id: str,
+    *,
+    description: str,
+    event_pattern: events.EventPattern,
+    topic: sns.ITopic,
+    topic_key: kms.IKey | None,
+    dead_letter_queue: sqs.IQueue | None,
+) -> events.Rule:
+    """An EventBridge rule that publishes its events to an encrypted ``topic`` (the key lets EventBridge
+    encrypt, when it is one made here), sending what it cannot deliver to ``dead_letter_queue``."""
+    if topic_key is not None:
+        allow_eventbridge(topic_key)
+    return events.Rule(
+        scope,
+        id,
+        description=description,
+        event_pattern=event_pattern,
+        targets=[targets.SnsTopic(topic, dead_letter_queue=dead_letter_queue)],
+    )
