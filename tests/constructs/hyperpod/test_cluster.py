@@ -255,3 +255,19 @@ def test_eks_has_no_login_node():
                         "login_instance_type": "ml.m5.xlarge"}}  # fmt: skip
     with pytest.raises(CatalogConfigError, match="an EKS cluster has none"):
         build_app(App(context={"stacks": json.dumps(stacks)}))
+
+
+def test_the_nodes_reach_their_scripts_and_services_through_endpoints(trainium):
+    endpoints = trainium.find_resources("AWS::EC2::VPCEndpoint")
+    services = json.dumps([e["Properties"]["ServiceName"] for e in endpoints.values()])
+    for service in (".ssmmessages", ".monitoring", ".logs", ".s3"):
+        assert service in services, service
+    assert "sagemaker" not in services  # the nodes call no SageMaker API
+    (gateway,) = [e for e in endpoints.values() if e["Properties"].get("VpcEndpointType") == "Gateway"]
+    statements = gateway["Properties"]["PolicyDocument"]["Statement"]
+    granted = json.dumps(statements)
+    assert "ClusterLifecycleBucket" in granted and "lifecycle/*" in granted
+    assert any(
+        s["Action"] == "s3:ListBucket" and "ClusterLifecycleBucket" in json.dumps(s["Resource"])
+        for s in statements
+    )
