@@ -14,6 +14,7 @@ from mlblueprints.constructs.ec2.fleet import (
     AcceleratedFleet,
     CapacityReservation,
     ScheduledCapacity,
+    fleet_defaults,
     fleet_problems,
 )
 from mlblueprints.constructs.errors import Problem
@@ -272,7 +273,7 @@ class Ec2FleetSettings(BlueprintSettings):
             )
         if isinstance(config.get("availability_zone"), str):
             kwargs["availability_zone"] = config["availability_zone"]
-        return problems + fleet_problems(**kwargs)
+        return problems + fleet_problems(**(fleet_defaults() | kwargs))
 
 
 def _moment(value: Any) -> datetime.datetime | None:

@@ -16,9 +16,11 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import inspect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Annotations, Aws, CfnRule, Duration, Fn, Names, Stack, Token
 from aws_cdk import aws_autoscaling as autoscaling
@@ -60,6 +62,7 @@ __all__ = [
     "CapacityReservation",
     "FleetError",
     "ScheduledCapacity",
+    "fleet_defaults",
     "fleet_problems",
     "session_manager_endpoints",
 ]
@@ -730,28 +733,30 @@ def fleet_problems(
     *,
     instance_type: str,
     region: str | None = None,
-    dlami_os: DlamiOs = DlamiOs.UBUNTU_24_04,
-    dlami_flavor: DlamiFlavor = DlamiFlavor.BASE,
-    pytorch_version: str | None = None,
-    min_capacity: int = 0,
-    max_capacity: int = 2,
-    desired_capacity: int | None = None,
-    spot_instance_types: Sequence[str] = (),
-    on_demand_base_capacity: int = 0,
-    on_demand_percentage_above_base: int = 100,
-    efa: bool = False,
-    efa_interfaces: int | None = None,
-    capacity_reservation: CapacityReservation | None = None,
-    availability_zone: str | None = None,
-    schedules: Sequence[ScheduledCapacity] = (),
-    root_volume_gb: int = 200,
-    data_volume_gb: int | None = None,
-    imds_hop_limit: int = 1,
-    scale_to_zero_after_idle_minutes: int | None = None,
-    placement_group_name: str | None = None,
+    dlami_os: DlamiOs,
+    dlami_flavor: DlamiFlavor,
+    pytorch_version: str | None,
+    min_capacity: int,
+    max_capacity: int,
+    desired_capacity: int | None,
+    spot_instance_types: Sequence[str],
+    on_demand_base_capacity: int,
+    on_demand_percentage_above_base: int,
+    efa: bool,
+    efa_interfaces: int | None,
+    capacity_reservation: CapacityReservation | None,
+    availability_zone: str | None,
+    schedules: Sequence[ScheduledCapacity],
+    root_volume_gb: int,
+    data_volume_gb: int | None,
+    imds_hop_limit: int,
+    scale_to_zero_after_idle_minutes: int | None,
+    placement_group_name: str | None,
     now: datetime.datetime | None = None,
 ) -> list[Problem]:
-    """Every problem of a fleet's settings at once."""
+    """Every problem of a fleet's settings at once.
+
+    Every setting is given: the defaults are :class:`AcceleratedFleet`'s alone (:func:`fleet_defaults`)."""
     problems = ec2_instance_type_problems(instance_type)
     instance = None if problems else describe_ec2_instance_type(instance_type)
     # Types sold only as Capacity Blocks are missing from the price list the regional data comes from.
@@ -1033,6 +1038,16 @@ def _capacity_block_problems(
             )
         )
     return problems
+
+
+def fleet_defaults() -> dict[str, Any]:
+    """AcceleratedFleet's defaults for the settings :func:`fleet_problems` checks (one owner per default)."""
+    checked = inspect.signature(fleet_problems).parameters
+    return {
+        name: parameter.default
+        for name, parameter in inspect.signature(AcceleratedFleet.__init__).parameters.items()
+        if name in checked and parameter.default is not inspect.Parameter.empty
+    }
 
 
 @functools.cache

@@ -582,3 +582,13 @@ def test_more_refusals(props, expected):
 def test_more_reservation_refusals(props, expected):
     with pytest.raises(FleetError, match=expected):
         _zoned_fleet(instance_type="p5.48xlarge", availability_zone="us-east-1a", **props)
+
+
+def test_the_checks_take_every_default_from_the_construct():
+    import inspect
+
+    from mlblueprints.constructs.ec2.fleet import fleet_defaults, fleet_problems
+
+    checked = set(inspect.signature(fleet_problems).parameters) - {"instance_type", "region", "now"}
+    assert set(fleet_defaults()) == checked  # one owner per default: AcceleratedFleet's signature
+    assert fleet_problems(instance_type="g5.xlarge", **fleet_defaults()) == []
