@@ -17,7 +17,16 @@ use_pinned_node()
 
 import typer  # noqa: E402
 
-from mlblueprints.apps.cli import catalog_commands, doctor, instance  # noqa: E402
+from mlblueprints.apps.cli import (  # noqa: E402
+    catalog_commands,
+    cost,
+    diagram,
+    doctor,
+    explain,
+    fit,
+    instance,
+    scan,
+)
 from mlblueprints.apps.cli.output import print_error  # noqa: E402
 from mlblueprints.constructs.errors import MlBlueprintsError  # noqa: E402
 
@@ -31,26 +40,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-catalog_commands.register(app)
-instance.register(app)
-doctor.register(app)
-
-
-def _register_optional() -> None:
-    """Commands added by later modules register themselves when present."""
-    import importlib
-
-    for name in ("fit", "cost", "scan", "explain", "diagram"):
-        try:
-            module = importlib.import_module(f"mlblueprints.apps.cli.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"mlblueprints.apps.cli.{name}":
-                raise
-            continue
-        module.register(app)
-
-
-_register_optional()
+for module in (catalog_commands, instance, fit, cost, scan, explain, diagram, doctor):
+    module.register(app)
 
 
 def main() -> None:
