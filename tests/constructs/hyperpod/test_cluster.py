@@ -271,3 +271,22 @@ def test_the_nodes_reach_their_scripts_and_services_through_endpoints(trainium):
         s["Action"] == "s3:ListBucket" and "ClusterLifecycleBucket" in json.dumps(s["Resource"])
         for s in statements
     )
+
+
+def test_the_execution_role_holds_the_vpc_and_key_actions_only(trainium):
+    roles = trainium.find_resources("AWS::IAM::Role")
+    (role_id,) = [
+        k for k, r in roles.items() if r["Properties"].get("Description") == "HyperPod cluster nodes"
+    ]
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in trainium.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    (statements,) = policies
+    by_action = {json.dumps(s["Action"]): s["Resource"] for s in statements}
+    network = next(json.loads(a) for a in by_action if "ec2:CreateNetworkInterface" in a)
+    assert "ec2:CreateNetworkInterfacePermission" in network and by_action[json.dumps(network)] == "*"
+    assert "network-interface/*" in json.dumps(by_action['"ec2:CreateTags"'])
+    assert by_action['"kms:Decrypt"']["Fn::GetAtt"][1] == "Arn"  # the scripts bucket's key, nothing broader
+    assert len(statements) == 3
