@@ -89,22 +89,17 @@ class PriceBook:
                 return found
         if self.region != self.data["region"]:
             return None
-        entry = self.data[_SECTIONS[kind]].get(name)
-        if not entry or entry.get("hourly") is None:
-            return None
-        return Price(
-            float(entry["hourly"]),
-            entry.get("source", ""),
-            entry.get("source_date") or self.data["as_of"],
-            entry.get("confirmed", True),
-        )
+        return self._snapshot_price(self.data[_SECTIONS[kind]].get(name), "hourly")
 
     def fixed(self, item: str) -> Price | None:
-        entry = self.data["fixed"].get(item)
-        if not entry or entry.get("usd") is None:
+        """A fixed item's price in its own unit (``kms_key_month``: per key per month)."""
+        return self._snapshot_price(self.data["fixed"].get(item), "usd")
+
+    def _snapshot_price(self, entry: dict | None, field: str) -> Price | None:
+        if not entry or entry.get(field) is None:
             return None
         return Price(
-            float(entry["usd"]),
+            float(entry[field]),
             entry.get("source", ""),
             entry.get("source_date") or self.data["as_of"],
             entry.get("confirmed", True),
