@@ -16,7 +16,16 @@ from rich.table import Table
 from mlblueprints.apps.cli.output import console, print_json
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 
-__all__ = ["REPO", "blueprint_named", "in_directory", "load_stacks", "register"]
+__all__ = [
+    "REPO",
+    "blueprint_named",
+    "catalog_app",
+    "cdk_context",
+    "in_directory",
+    "load_stacks",
+    "register",
+    "synthesize_templates",
+]
 
 REPO = Path(__file__).resolve().parents[2]
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
@@ -31,6 +40,33 @@ def in_directory(path: Path):
         yield
     finally:
         os.chdir(before)
+
+
+def cdk_context() -> dict:
+    """cdk.json's feature flags (this directory's, else the catalog's), so synth matches `cdk synth`."""
+    for candidate in (Path.cwd() / "cdk.json", REPO / "cdk.json"):
+        if candidate.exists():
+            return json.loads(candidate.read_text()).get("context", {})
+    return {}
+
+
+def catalog_app(stacks: dict, outdir: Path | str):
+    """The catalog app building ``stacks``, without gates (the caller adds those it wants)."""
+    from aws_cdk import App
+
+    from mlblueprints.apps.catalog import build_app
+
+    app = App(context={**cdk_context(), "stacks": json.dumps(stacks)}, outdir=str(outdir))
+    return build_app(app, gates=False)
+
+
+def synthesize_templates(stacks: dict, directory: Path) -> dict[str, dict]:
+    """Each stack's template, synthesized without gates in ``directory`` (where the config's paths start)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as outdir, in_directory(directory):
+        assembly = catalog_app(stacks, outdir).synth()
+        return {stack.stack_name: stack.template for stack in assembly.stacks}
 
 
 def load_stacks(path: Path) -> dict:

@@ -11,7 +11,6 @@ Price List API when credentials are present, else the bundled snapshot (us-east-
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -225,20 +224,6 @@ def alternatives(lines: list[CostLine], book: PriceBook) -> list[dict]:
     return rows
 
 
-def _synthesize(stacks: dict, directory: Path) -> dict[str, dict]:
-    from aws_cdk import App
-
-    from mlblueprints.apps.catalog import build_app
-    from mlblueprints.apps.cli.catalog_commands import in_directory
-    from mlblueprints.apps.cli.scan import _context
-
-    with tempfile.TemporaryDirectory() as outdir, in_directory(directory):
-        app = App(context={**_context(), "stacks": json.dumps(stacks)}, outdir=outdir)
-        build_app(app, gates=False)
-        assembly = app.synth()
-        return {stack.stack_name: stack.template for stack in assembly.stacks}
-
-
 def cost(
     target: Annotated[
         str | None,
@@ -259,7 +244,12 @@ def cost(
     accelerator memory.
     """
     from mlblueprints.apps.catalog import EXAMPLE_STACKS
-    from mlblueprints.apps.cli.catalog_commands import REPO, blueprint_named, load_stacks
+    from mlblueprints.apps.cli.catalog_commands import (
+        REPO,
+        blueprint_named,
+        load_stacks,
+        synthesize_templates,
+    )
 
     # The catalog's examples name their files relative to the repository; a config of yours, to here.
     directory = REPO
@@ -271,7 +261,7 @@ def cost(
         stacks = json.loads(blueprint_named(target).example.read_text())["stacks"]
     book = PriceBook.best_available(region)
     book.require_prices()
-    templates = _synthesize(stacks, directory)
+    templates = synthesize_templates(stacks, directory)
     lines = [line for name, template in templates.items() for line in cost_lines(name, template, book)]
     compare = alternatives(lines, book)
     total_default = sum(line.hourly_default or 0 for line in lines)

@@ -11,7 +11,6 @@ Drawn with matplotlib (PNG and SVG; no Graphviz binary needed), deterministicall
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -162,21 +161,11 @@ def draw(graph: dict, title: str, png: Path, svg: Path) -> None:
 
 def blueprint_template(name: str) -> tuple[str, dict]:
     """The first stack of the blueprint's example, synthesized environment-agnostic without gates."""
-    from aws_cdk import App
-
-    from mlblueprints.apps.catalog import build_app
-    from mlblueprints.apps.cli.catalog_commands import blueprint_named
-    from mlblueprints.apps.cli.scan import _context
+    from mlblueprints.apps.cli.catalog_commands import REPO, blueprint_named, synthesize_templates
 
     blueprint = blueprint_named(name)
-    stacks = json.loads(blueprint.example.read_text())["stacks"]
-    stack, config = next(iter(stacks.items()))
-    from mlblueprints.apps.cli.catalog_commands import REPO, in_directory
-
-    with tempfile.TemporaryDirectory() as outdir, in_directory(REPO):
-        app = App(context={**_context(), "stacks": json.dumps({stack: config})}, outdir=outdir)
-        build_app(app, gates=False)
-        return blueprint.name, app.synth().get_stack_by_name(stack).template
+    stack, config = next(iter(json.loads(blueprint.example.read_text())["stacks"].items()))
+    return blueprint.name, synthesize_templates({stack: config}, REPO)[stack]
 
 
 def write_diagram(name: str, template: dict, output_dir: Path) -> list[Path]:

@@ -78,14 +78,6 @@ def parse_gates(text: str) -> list[str]:
     return names
 
 
-def _context() -> dict:
-    """cdk.json's feature flags (this directory's, else the catalog's), so synth matches `cdk synth`."""
-    for candidate in (Path.cwd() / "cdk.json", REPO / "cdk.json"):
-        if candidate.exists():
-            return json.loads(candidate.read_text()).get("context", {})
-    return {}
-
-
 def _synth(app, outdir: Path) -> None:
     """Synthesize; a gate finding fails synth after writing validation-report.json, which is read later."""
     try:
@@ -99,15 +91,13 @@ def synthesize_catalog(
     stacks: dict, gates: list[str], outdir: Path, *, directory: Path | None = None
 ) -> Path:
     """Synthesize ``stacks`` under ``gates`` into ``outdir``, in ``directory`` (the examples' paths are the repo's)."""
-    from aws_cdk import App, Validations
+    from aws_cdk import Validations
 
-    from mlblueprints.apps.catalog import build_app
-    from mlblueprints.apps.cli.catalog_commands import in_directory
+    from mlblueprints.apps.cli.catalog_commands import catalog_app, in_directory
 
     outdir = outdir.resolve()
     with in_directory(directory or Path.cwd()):
-        app = App(context={**_context(), "stacks": json.dumps(stacks)}, outdir=str(outdir))
-        build_app(app, gates=False)
+        app = catalog_app(stacks, outdir)
         Validations.of(app).add_plugins(*gate_plugins(app, gates))
         _synth(app, outdir)
     return outdir
