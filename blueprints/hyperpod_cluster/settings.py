@@ -16,7 +16,7 @@ from mlblueprints.constructs.hyperpod.cluster import (
     hyperpod_problems,
 )
 from mlblueprints.constructs.sagemaker.endpoint_base import alarm_email_problems
-from mlblueprints.constructs.security.private_network import network_problems
+from mlblueprints.constructs.security.private_network import network_problems, zone_problems
 
 __all__ = ["HyperPodClusterSettings"]
 
@@ -46,6 +46,11 @@ class HyperPodClusterSettings(BlueprintSettings):
         None,
         description="A folder of lifecycle scripts (path). Default: the catalog's (shared /fsx directories).",
     )
+    lifecycle_scripts_s3_uri: str | None = Field(
+        None,
+        description="Or lifecycle scripts already in S3, s3://sagemaker-.../prefix/ (HyperPod's managed policy "
+        "reads only sagemaker-* buckets).",
+    )
     lifecycle_entry_point: str = Field("on_create.sh", description="The script HyperPod runs on each node.")
     lifecycle_stage: str = Field(
         "OnCreate",
@@ -62,6 +67,11 @@ class HyperPodClusterSettings(BlueprintSettings):
         None,
         description="The cluster's zone (where your capacity is), e.g. us-east-1d. Default: the region's first.",
     )
+    compute_availability_zone: str | None = Field(
+        None,
+        description="The compute nodes' zone when your accelerated capacity is in another zone than "
+        "availability_zone (which keeps the controller, login node and file system). Default: availability_zone.",
+    )
     notification_email: str | None = Field(None, description="Subscribe this address to node health events.")
     vpc_cidr: str | None = Field(None, description="The cluster's VPC, a /16 to /19 block.")
     retain_data: bool = Field(
@@ -76,7 +86,15 @@ class HyperPodClusterSettings(BlueprintSettings):
         common = {"threads_per_core": self.threads_per_core, "ebs_volume_gb": self.ebs_volume_gb}
         if self.eks_cluster_arn:
             # EKS schedules the work: the groups are worker nodes, no controller, login or partition.
-            return [InstanceGroup("workers", self.instance_type, self.instance_count, **common)]
+            return [
+                InstanceGroup(
+                    "workers",
+                    self.instance_type,
+                    self.instance_count,
+                    availability_zone=self.compute_availability_zone,
+                    **common,
+                )
+            ]
         groups = [
             InstanceGroup("controller", self.controller_instance_type, 1, SlurmNodeType.CONTROLLER, **common)
         ]
@@ -89,6 +107,7 @@ class HyperPodClusterSettings(BlueprintSettings):
                 self.instance_count,
                 SlurmNodeType.COMPUTE,
                 self.partition,
+                availability_zone=self.compute_availability_zone,
                 **common,
             )
         )
@@ -98,7 +117,16 @@ class HyperPodClusterSettings(BlueprintSettings):
         from mlblueprints.constructs.hyperpod.cluster import LIFECYCLE_DIR, LifecycleStage
 
         directory = Path(self.lifecycle_scripts) if self.lifecycle_scripts else LIFECYCLE_DIR
-        return LifecycleScripts(directory, self.lifecycle_entry_point, LifecycleStage(self.lifecycle_stage))
+        return LifecycleScripts(
+            directory,
+            self.lifecycle_entry_point,
+            LifecycleStage(self.lifecycle_stage),
+            source_s3_uri=self.lifecycle_scripts_s3_uri,
+        )
+
+    def zones(self) -> list[str]:
+        """The network's zones: the cluster's, then the compute nodes' when they differ."""
+        return list(dict.fromkeys(z for z in (self.availability_zone, self.compute_availability_zone) if z))
 
     @classmethod
     def preflight(cls, config: dict[str, Any], *, region: str | None = None) -> list[Problem]:
@@ -111,6 +139,23 @@ class HyperPodClusterSettings(BlueprintSettings):
             settings = cls.model_validate(config)
         except Exception:
             return problems
+        for setting in ("availability_zone", "compute_availability_zone"):
+            problems += zone_problems(getattr(settings, setting), region=region, setting=setting)
+        if settings.compute_availability_zone and not settings.availability_zone:
+            problems.append(
+                Problem(
+                    "compute_availability_zone needs availability_zone too: the zone of the controller, login node "
+                    "and file system (often the same; then leave compute_availability_zone out).",
+                    setting="compute_availability_zone",
+                )
+            )
+        if settings.lifecycle_scripts and settings.lifecycle_scripts_s3_uri:
+            problems.append(
+                Problem(
+                    "lifecycle_scripts (a folder) and lifecycle_scripts_s3_uri (scripts in S3): give one.",
+                    setting="lifecycle_scripts_s3_uri",
+                )
+            )
         if settings.eks_cluster_arn and settings.login_instance_type:
             problems.append(
                 Problem(

@@ -25,7 +25,7 @@ class HyperPodClusterStack(AvailabilityZonesAtDeployTime):
             scope,
             id,
             env=env,
-            availability_zone=settings.availability_zone,
+            availability_zone=settings.zones(),
             description=settings.description
             or f"mlblueprints HyperPod {'EKS' if settings.eks_cluster_arn else 'Slurm'} cluster of {settings.instance_type}",
         )
@@ -33,8 +33,9 @@ class HyperPodClusterStack(AvailabilityZonesAtDeployTime):
         baseline = SecurityBaseline.create(
             self,
             removal_policy=removal_policy,
-            # HyperPod places a cluster in one zone, with its file system.
-            single_zone=True,
+            # HyperPod places a cluster in one zone, with its file system; compute nodes may be in a second.
+            single_zone=len(settings.zones()) <= 1,
+            max_azs=max(len(settings.zones()), 1),
             sagemaker_endpoints=False,
             **({"vpc_cidr": settings.vpc_cidr} if settings.vpc_cidr else {}),
         )
@@ -55,7 +56,7 @@ class HyperPodClusterStack(AvailabilityZonesAtDeployTime):
                 settings.notification_email,
                 record="HyperPod keeps each node's health in its events",
             )
-        subnet = self.network.vpc.isolated_subnets[0]
+        subnet = self.network.vpc.isolated_subnets[0]  # availability_zone's: the network's first zone
         self.cluster = HyperPodCluster(
             self,
             "Cluster",
@@ -76,6 +77,10 @@ class HyperPodClusterStack(AvailabilityZonesAtDeployTime):
             # The nodes read the lifecycle scripts through the S3 gateway endpoint (its policy names every object).
             self.network.allow_s3_objects(bucket.arn_for_objects("lifecycle/*"))
             self.network.allow_s3_objects(bucket.bucket_arn, actions=("s3:ListBucket",))
+        if settings.lifecycle_scripts_s3_uri:
+            bucket, _, prefix = settings.lifecycle_scripts_s3_uri.removeprefix("s3://").partition("/")
+            self.network.allow_s3_objects(f"arn:{self.partition}:s3:::{bucket}/{prefix}*")
+            self.network.allow_s3_objects(f"arn:{self.partition}:s3:::{bucket}", actions=("s3:ListBucket",))
         CfnOutput(
             self, "ClusterName", value=self.cluster.cluster_name, description="aws sagemaker describe-cluster"
         )

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import datetime
 import functools
-import hashlib
 import inspect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aws_cdk import Annotations, Aws, CfnRule, Duration, Fn, Names, Stack, Token
+from aws_cdk import Annotations, Aws, Duration, Fn, Names, Stack, Token
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -55,7 +54,11 @@ from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.monitoring.alarm_topic import AlarmTopic, subscribe_email
 from mlblueprints.constructs.sagemaker.endpoint_base import alarm_email_problems
 from mlblueprints.constructs.security.encryption_key import allow_ebs_in_account
-from mlblueprints.constructs.security.private_network import open_within_itself
+from mlblueprints.constructs.security.private_network import (
+    open_within_itself,
+    require_zone_region_at_deploy,
+    zone_problems,
+)
 
 __all__ = [
     "AcceleratedFleet",
@@ -139,7 +142,6 @@ _MOUNT_DATA_VOLUME = (
     "  mountpoint -q /data || mount /data",
     "done",
 )
-_ZONE = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)[a-z]$")
 
 
 @dataclass(frozen=True)
@@ -641,16 +643,7 @@ class AcceleratedFleet(Construct):
         (a cluster placement group, and a reservation, are in one availability zone)."""
         chosen = vpc.select_subnets(**_selection_kwargs(selection)).subnets
         if availability_zone is not None:
-            stack = Stack.of(self)
-            if Token.is_unresolved(stack.region) and not Token.is_unresolved(availability_zone):
-                # The zone names its region: an agnostic stack deployed elsewhere fails at once, with a reason.
-                region = _ZONE.fullmatch(availability_zone)["region"]
-                rule_id = f"FleetZone{hashlib.sha256(availability_zone.encode()).hexdigest()[:8].upper()}"
-                if stack.node.try_find_child(rule_id) is None:
-                    CfnRule(stack, rule_id).add_assertion(
-                        Fn.condition_equals(Aws.REGION, region),
-                        f"The fleet runs in {availability_zone}, a zone of {region}: deploy to {region}.",
-                    )
+            require_zone_region_at_deploy(self, availability_zone, what="The fleet runs")
             chosen = [s for s in chosen if s.availability_zone == availability_zone]
             if not chosen:
                 raise FleetError(
@@ -863,26 +856,7 @@ def fleet_problems(
         problems += _capacity_block_problems(
             capacity_reservation, min_capacity, desired_capacity, now or datetime.datetime.now(datetime.UTC)
         )
-    if availability_zone is not None and not Token.is_unresolved(availability_zone):
-        match = _ZONE.fullmatch(availability_zone)
-        if match is None:
-            problems.append(
-                Problem(
-                    f"availability_zone={availability_zone!r} is not an availability zone name: use one such as "
-                    "'us-east-1a' (a zone name, not a zone ID such as use1-az4).",
-                    setting="availability_zone",
-                    value=availability_zone,
-                )
-            )
-        elif region and not Token.is_unresolved(region) and match["region"] != region:
-            problems.append(
-                Problem(
-                    f"availability_zone {availability_zone} is in {match['region']}, not in the stack's region "
-                    f"{region}: name a zone of {region}.",
-                    setting="availability_zone",
-                    value=availability_zone,
-                )
-            )
+    problems += zone_problems(availability_zone, region=region)
     if imds_hop_limit not in (1, 2):
         problems.append(
             Problem(

@@ -15,7 +15,8 @@ No CDK construct library offers one. What the construct builds, and why:
   configures Slurm and mounts FSx); ``OnInitComplete`` runs it after the AMI-based initialization. A
   ``provisioning_parameters.json`` (the legacy way to describe Slurm) is refused: the groups' SlurmConfig
   says it, and HyperPod fails a cluster that has both.
-- **Network**: one availability zone (HyperPod places a cluster in one), a security group open only to
+- **Network**: the cluster's subnet, and a group's own subnet in its zone where its capacity is
+  (``OverrideVpcConfig``, HyperPod's multi-AZ layout); a security group open only to
   itself (EFA and Lustre between nodes; AWS advises against an all-traffic rule to 0.0.0.0/0, which can
   fail EFA health checks), HTTPS out for the VPC's S3 gateway and interface endpoints.
 - **Node health**: HyperPod's "SageMaker HyperPod Cluster Node Health Event" through EventBridge to an
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from aws_cdk import Aws, Fn, Names, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_events as events
 from aws_cdk import aws_fsx as fsx
 from aws_cdk import aws_iam as iam
@@ -58,7 +60,11 @@ from mlblueprints.constructs.compute.instance_types import _describe
 from mlblueprints.constructs.compute.regional_offerings import hyperpod_known_regions, hyperpod_regions
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters, rule_to_topic
-from mlblueprints.constructs.security.private_network import open_within_itself
+from mlblueprints.constructs.security.private_network import (
+    open_within_itself,
+    require_zone_region_at_deploy,
+    zone_problems,
+)
 from mlblueprints.constructs.security.secure_bucket import SecureBucket
 
 __all__ = [
@@ -101,6 +107,9 @@ class InstanceGroup:
     :param partition: the Slurm partition of a ``Compute`` group (none for Controller and Login).
     :param threads_per_core: 1 turns simultaneous multithreading off (the usual choice for training).
     :param ebs_volume_gb: an encrypted EBS volume per instance, mounted at /opt/sagemaker.
+    :param availability_zone: the group's zone, where its capacity is (e.g. a reservation's): the group gets
+        the VPC's private subnet there (``OverrideVpcConfig``, HyperPod's multi-AZ layout). None: the
+        cluster's subnet.
     """
 
     name: str
@@ -110,15 +119,22 @@ class InstanceGroup:
     partition: str | None = None
     threads_per_core: int = 1
     ebs_volume_gb: int = 500
+    availability_zone: str | None = None
 
 
 @dataclass(frozen=True)
 class LifecycleScripts:
-    """A folder of lifecycle scripts and the entry point HyperPod runs on each node."""
+    """A folder of lifecycle scripts and the entry point HyperPod runs on each node.
+
+    :param source_s3_uri: scripts already in S3 instead of a folder (``s3://sagemaker-.../prefix/``); the
+        bucket's name must start with ``sagemaker-``, the only buckets HyperPod's managed instance policy reads.
+        Their entry point cannot be checked at synth.
+    """
 
     directory: Path = LIFECYCLE_DIR
     entry_point: str = "on_create.sh"
     stage: LifecycleStage = LifecycleStage.ON_CREATE
+    source_s3_uri: str | None = None
 
 
 def hyperpod_problems(
@@ -183,6 +199,10 @@ def hyperpod_problems(
                         value=group.instance_type,
                     )
                 )
+        problems += [
+            Problem(f"{where}: {p.message}", setting=p.setting, value=p.value)
+            for p in zone_problems(group.availability_zone, region=region)
+        ]
         if not count_rule.minimum <= group.count <= count_rule.maximum:
             problems.append(
                 Problem(
@@ -266,10 +286,13 @@ def _fsx_problems(fsx_storage_gib: int | None) -> list[Problem]:
 
 
 def lifecycle_problems(lifecycle: LifecycleScripts) -> list[Problem]:
-    """The entry point must be in the folder, executable, and start with an interpreter line."""
+    """The entry point must be in the folder, executable, and start with an interpreter line; scripts in S3
+    must be in a ``sagemaker-`` bucket."""
+    limit = number_rule("ClusterLifeCycleConfig", lifecycle.stage.value).maximum
+    if lifecycle.source_s3_uri is not None:
+        return _s3_lifecycle_problems(lifecycle, limit)
     directory = Path(lifecycle.directory)
     entry = directory / lifecycle.entry_point
-    limit = number_rule("ClusterLifeCycleConfig", lifecycle.stage.value).maximum
     if not directory.is_dir():
         return [Problem(f"lifecycle scripts: {directory} is not a folder.", setting="lifecycle_scripts")]
     if not entry.is_file():
@@ -302,6 +325,37 @@ def lifecycle_problems(lifecycle: LifecycleScripts) -> list[Problem]:
     return problems
 
 
+def _s3_lifecycle_problems(lifecycle: LifecycleScripts, limit: int) -> list[Problem]:
+    uri = lifecycle.source_s3_uri
+    problems = []
+    if len(lifecycle.entry_point) > limit:
+        problems.append(
+            Problem(f"lifecycle entry point: at most {limit} characters.", setting="lifecycle_entry_point")
+        )
+    if Token.is_unresolved(uri):
+        return problems
+    match = re.fullmatch(r"s3://(?P<bucket>[^/]+)(/.*)?", uri)
+    if match is None:
+        problems.append(
+            Problem(f"lifecycle scripts {uri!r} is not an S3 URI (s3://bucket/prefix/).",
+                    setting="lifecycle_scripts_s3_uri", value=uri)
+        )  # fmt: skip
+    elif not match["bucket"].startswith("sagemaker-"):
+        problems.append(
+            Problem(f"lifecycle scripts in s3://{match['bucket']}: HyperPod's managed instance policy "
+                    "(AmazonSageMakerClusterInstanceRolePolicy) reads lifecycle scripts only from buckets whose "
+                    "name starts with sagemaker-, so the nodes could not fetch them and the cluster would fail. "
+                    "Copy them to a sagemaker-... bucket, or give the folder and let the blueprint upload it.",
+                    setting="lifecycle_scripts_s3_uri", value=uri)
+        )  # fmt: skip
+    elif len(uri) > service_model().shape("S3Uri")["max"]:
+        problems.append(
+            Problem(f"lifecycle scripts {uri!r}: at most {service_model().shape('S3Uri')['max']} characters.",
+                    setting="lifecycle_scripts_s3_uri", value=uri)
+        )  # fmt: skip
+    return problems
+
+
 class HyperPodCluster(Construct):
     """A Slurm HyperPod cluster in one subnet of ``vpc``, with FSx for Lustre and lifecycle scripts.
 
@@ -312,6 +366,11 @@ class HyperPodCluster(Construct):
         or API_AND_CONFIG_MAP authentication mode and VPC CNI 1.18.3 or later, and have HyperPod's Helm chart
         (aws/sagemaker-hyperpod-cli, helm_chart/HyperPodHelmChart) with its health monitoring agent, which
         node recovery needs ("Prerequisites for using Amazon EKS with HyperPod", SageMaker Developer Guide).
+    :param eks_cluster: or an EKS cluster from aws-cdk-lib (``aws_eks_v2.Cluster``, in this VPC): its
+        authentication mode is checked, and the nodes and its control plane are let reach each other (HTTPS
+        to the API server; the control plane to the kubelets and webhooks on 443 and 1025-65535, as EKS's
+        node security group guidance has it). Install HyperPod's Helm chart on it before the cluster is
+        created, as for ``eks_cluster_arn``.
     """
 
     def __init__(
@@ -327,10 +386,18 @@ class HyperPodCluster(Construct):
         lifecycle_scripts: LifecycleScripts | None = LifecycleScripts(),
         fsx_storage_gib: int | None = 1200,
         eks_cluster_arn: str | None = None,
+        eks_cluster: eks.ICluster | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
+        if eks_cluster is not None:
+            if eks_cluster_arn is not None:
+                raise HyperPodError(
+                    [Problem("give eks_cluster or eks_cluster_arn, not both.", setting="eks_cluster_arn")]
+                )
+            _check_authentication_mode(eks_cluster)
+            eks_cluster_arn = eks_cluster.cluster_arn
         self.eks_cluster_arn = eks_cluster_arn
         problems = hyperpod_problems(
             instance_groups,
@@ -358,6 +425,21 @@ class HyperPodCluster(Construct):
         self.security_group.add_egress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS services through VPC endpoints"
         )
+        if eks_cluster is not None:
+            # The nodes call the API server; the control plane calls the kubelets (10250) and admission webhooks.
+            self.security_group.connections.allow_to(
+                eks_cluster, ec2.Port.tcp(443), "Nodes to the EKS API server"
+            )
+            eks_cluster.connections.allow_to(
+                self.security_group, ec2.Port.tcp(443), "EKS control plane to pods"
+            )
+            eks_cluster.connections.allow_to(
+                self.security_group,
+                ec2.Port.tcp_range(1025, 65535),
+                "EKS control plane to kubelets and webhooks",
+            )
+        self._subnet = subnet
+        self._vpc = vpc
 
         self.role = iam.Role(
             self,
@@ -456,8 +538,14 @@ class HyperPodCluster(Construct):
             )
 
         life_cycle = None
+        deployment = None
         self.scripts_bucket = None
-        if lifecycle_scripts is not None:
+        if lifecycle_scripts is not None and lifecycle_scripts.source_s3_uri is not None:
+            stage = {lifecycle_scripts.stage.name.lower(): lifecycle_scripts.entry_point}
+            life_cycle = sagemaker.CfnCluster.ClusterLifeCycleConfigProperty(
+                source_s3_uri=lifecycle_scripts.source_s3_uri, **stage
+            )
+        elif lifecycle_scripts is not None:
             life_cycle, deployment = self._upload(lifecycle_scripts, encryption_key, removal_policy)
 
         self.cluster_name = _cluster_name(self)
@@ -483,7 +571,7 @@ class HyperPodCluster(Construct):
             ],
         )
         self.resource.node.add_dependency(self.role)
-        if lifecycle_scripts is not None:
+        if deployment is not None:
             self.resource.node.add_dependency(deployment)
         self.cluster_arn = self.resource.attr_cluster_arn
         self._watch_node_health(alarm_topic, encryption_key, removal_policy)
@@ -518,6 +606,32 @@ class HyperPodCluster(Construct):
             ],
             on_start_deep_health_checks=checks,
             life_cycle_config=life_cycle,
+            override_vpc_config=self._override_vpc_config(group),
+        )
+
+    def _override_vpc_config(self, group: InstanceGroup):
+        """The group's own subnet, in its zone, when that is not the cluster's."""
+        zone = group.availability_zone
+        if zone is None or zone == self._subnet.availability_zone:
+            return None
+        require_zone_region_at_deploy(self, zone, what=f"HyperPod instance group {group.name} runs")
+        candidates = [*self._vpc.private_subnets, *self._vpc.isolated_subnets]
+        chosen = [s for s in candidates if s.availability_zone == zone]
+        if not chosen:
+            zones = ", ".join(
+                sorted(
+                    {s.availability_zone for s in candidates if not Token.is_unresolved(s.availability_zone)}
+                )
+            )
+            raise HyperPodError(
+                [
+                    Problem(f"instance group {group.name!r}: the VPC has no private subnet in {zone} (its private "
+                            f"subnets are in {zones or 'zones resolved at deploy time'}). Give it one there.",
+                            setting="availability_zone", value=zone)
+                ]
+            )  # fmt: skip
+        return sagemaker.CfnCluster.VpcConfigProperty(
+            security_group_ids=[self.security_group.security_group_id], subnets=[chosen[0].subnet_id]
         )
 
     def _upload(self, scripts: LifecycleScripts, key: kms.IKey, removal_policy: RemovalPolicy):
@@ -590,6 +704,23 @@ class HyperPodCluster(Construct):
             topic_key=key,
             dead_letter_queue=dead_letters.queue,
         )
+
+
+def _check_authentication_mode(cluster: eks.ICluster) -> None:
+    """HyperPod works with EKS clusters in the API or API_AND_CONFIG_MAP authentication mode only (it grants its
+    nodes access with access entries); EKS's default when none is set is CONFIG_MAP."""
+    resource = cluster.node.default_child
+    if not isinstance(resource, eks.CfnCluster) or Token.is_unresolved(resource.access_config):
+        return  # an imported cluster: its mode is the user's to check (the README lists the prerequisites)
+    mode = getattr(resource.access_config, "authentication_mode", None) or "CONFIG_MAP"
+    if mode not in ("API", "API_AND_CONFIG_MAP"):
+        raise HyperPodError(
+            [
+                Problem(f"EKS cluster {cluster.node.path}: authentication mode {mode}; HyperPod needs API or "
+                        "API_AND_CONFIG_MAP (it grants its nodes access with access entries).",
+                        setting="eks_cluster", value=mode)
+            ]
+        )  # fmt: skip
 
 
 def _cluster_name(scope: Construct) -> str:

@@ -33,6 +33,7 @@ class SecurityBaseline:
         vpc_cidr: str = "10.80.0.0/16",
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         single_zone: bool = False,
+        max_azs: int = 2,
         sagemaker_endpoints: bool = True,
     ) -> SecurityBaseline:
         key = EncryptionKey(
@@ -49,6 +50,7 @@ class SecurityBaseline:
                 cidr=vpc_cidr,
                 removal_policy=removal_policy,
                 single_zone=single_zone,
+                max_azs=max_azs,
                 sagemaker_endpoints=sagemaker_endpoints,
             )
             if create_vpc

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import re
+from collections.abc import Sequence
 
-from aws_cdk import Annotations, CfnResource, Fn, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, Aws, CfnResource, CfnRule, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -22,7 +25,16 @@ from mlblueprints.constructs.compliance.acknowledge import (
 from mlblueprints.constructs.errors import NetworkConfigError, Problem
 from mlblueprints.constructs.security.encryption_key import allow_cloudwatch_logs
 
-__all__ = ["AvailabilityZonesAtDeployTime", "PrivateNetwork", "network_problems"]
+__all__ = [
+    "AvailabilityZonesAtDeployTime",
+    "PrivateNetwork",
+    "network_problems",
+    "require_zone_region_at_deploy",
+    "zone_problems",
+]
+
+# A zone name is its region's name and a letter (us-east-1a); zone IDs (use1-az4) are another thing.
+ZONE = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)[a-z]$")
 
 # Each subnet is a /20 (4,096 addresses: room for many endpoint instances and their ENIs).
 SUBNET_PREFIX = 20
@@ -39,20 +51,59 @@ class AvailabilityZonesAtDeployTime(Stack):
     the first zones of the region when CloudFormation deploys them.
 
     ``availability_zone`` names the one zone of a stack whose workload is in one (a capacity
-    reservation, a HyperPod cluster): its network is then built there.
+    reservation, a HyperPod cluster), or the zones of one whose parts are where their capacity is (a
+    HyperPod cluster's instance groups): its network is then built there, in that order.
     """
 
-    _zone: str | None = None
+    _zones: tuple[str, ...] = ()
 
-    def __init__(self, scope: Construct, id: str, *, availability_zone: str | None = None, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, availability_zone: str | Sequence[str] | None = None, **kwargs
+    ) -> None:
         super().__init__(scope, id, **kwargs)
-        self._zone = availability_zone
+        zones = [availability_zone] if isinstance(availability_zone, str) else list(availability_zone or [])
+        self._zones = tuple(dict.fromkeys(zones))
 
     @property
     def availability_zones(self) -> list[str]:
-        if self._zone:
-            return [self._zone]
+        if self._zones:
+            return list(self._zones)
         return [Fn.select(i, Fn.get_azs()) for i in range(3)]
+
+
+def zone_problems(
+    zone: str | None, *, region: str | None, setting: str = "availability_zone"
+) -> list[Problem]:
+    """A zone name that is not one, or that is in another region than the stack's."""
+    if zone is None or Token.is_unresolved(zone):
+        return []
+    match = ZONE.fullmatch(zone)
+    if match is None:
+        return [
+            Problem(f"{setting}={zone!r} is not an availability zone name: use one such as 'us-east-1a' (a zone "
+                    "name, not a zone ID such as use1-az4).", setting=setting, value=zone)
+        ]  # fmt: skip
+    if region and not Token.is_unresolved(region) and match["region"] != region:
+        return [
+            Problem(f"{setting} {zone} is in {match['region']}, not in the stack's region {region}: name a zone "
+                    f"of {region}.", setting=setting, value=zone)
+        ]  # fmt: skip
+    return []
+
+
+def require_zone_region_at_deploy(scope: Construct, zone: str, *, what: str) -> None:
+    """In a stack without a region, a ``Rules`` assertion that it deploys to the region ``zone`` is in: deployed
+    elsewhere it fails at once, with a reason, instead of when the resource cannot find its zone."""
+    stack = Stack.of(scope)
+    if not Token.is_unresolved(stack.region) or Token.is_unresolved(zone):
+        return
+    region = ZONE.fullmatch(zone)["region"]
+    rule_id = f"Zone{hashlib.sha256(zone.encode()).hexdigest()[:8].upper()}"
+    if stack.node.try_find_child(rule_id) is None:
+        CfnRule(stack, rule_id).add_assertion(
+            Fn.condition_equals(Aws.REGION, region),
+            f"{what} in {zone}, a zone of {region}: deploy to {region}.",
+        )
 
 
 def open_within_itself(security_group: ec2.SecurityGroup, *, description: str, reason: str) -> None:

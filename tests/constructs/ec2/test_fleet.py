@@ -217,7 +217,7 @@ def test_capacity_block_scales_with_the_block_in_its_zone():
     ]
     assert zone == "us-east-1b"
     # Agnostic: deploying to another region fails at once, with a reason.
-    (rule,) = [r for name, r in template.to_json()["Rules"].items() if name.startswith("FleetZone")]
+    (rule,) = [r for name, r in template.to_json()["Rules"].items() if name.startswith("Zone")]
     assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
 
 

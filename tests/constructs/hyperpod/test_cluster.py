@@ -290,3 +290,198 @@ def test_the_execution_role_holds_the_vpc_and_key_actions_only(trainium):
     assert "network-interface/*" in json.dumps(by_action['"ec2:CreateTags"'])
     assert by_action['"kms:Decrypt"']["Fn::GetAtt"][1] == "Arn"  # the scripts bucket's key, nothing broader
     assert len(statements) == 3
+
+
+def _synth(stacks: dict, name: str, *, gates: bool = False) -> Template:
+    from aws_cdk import App
+
+    from mlblueprints.apps.catalog import build_app
+
+    app = build_app(App(context={"stacks": json.dumps(stacks)}), gates=gates)
+    return Template.from_json(app.synth().get_stack_by_name(name).template)
+
+
+def _subnet_zones(template: Template) -> dict[str, str]:
+    return {
+        logical_id: r["Properties"]["AvailabilityZone"]
+        for logical_id, r in template.find_resources("AWS::EC2::Subnet").items()
+    }
+
+
+@pytest.mark.parametrize("env", [None, {"account": "123456789012", "region": "us-east-1"}])
+def test_compute_nodes_go_where_their_capacity_is(env):
+    stacks = {"TwoZones": {"blueprint": "hyperpod-cluster", "instance_type": "ml.p5.48xlarge",
+                           "availability_zone": "us-east-1a", "compute_availability_zone": "us-east-1d",
+                           **({"env": env} if env else {})}}  # fmt: skip
+    template = _synth(stacks, "TwoZones", gates=env is not None)  # pinned: every gate passes too
+    zones = _subnet_zones(template)
+    assert sorted(zones.values()) == ["us-east-1a", "us-east-1d"]
+    cluster = _cluster(template)
+    (default_subnet,) = cluster["VpcConfig"]["Subnets"]
+    assert zones[default_subnet["Ref"]] == "us-east-1a"
+    groups = {g["InstanceGroupName"]: g for g in cluster["InstanceGroups"]}
+    assert "OverrideVpcConfig" not in groups["controller"]
+    override = groups["compute"]["OverrideVpcConfig"]
+    (compute_subnet,) = override["Subnets"]
+    assert zones[compute_subnet["Ref"]] == "us-east-1d"
+    assert override["SecurityGroupIds"] == cluster["VpcConfig"]["SecurityGroupIds"]
+    # The file system stays with the controller, in the cluster's subnet.
+    (fsx,) = template.find_resources("AWS::FSx::FileSystem").values()
+    assert fsx["Properties"]["SubnetIds"] == [default_subnet]
+    rules = template.to_json().get("Rules", {})
+    zone_rules = [r for name, r in rules.items() if name.startswith("Zone")]
+    if env is None:
+        # Agnostic: deploying outside us-east-1 fails at once, naming the zone.
+        (rule,) = zone_rules
+        assert "us-east-1d" in rule["Assertions"][0]["AssertDescription"]
+    else:
+        assert zone_rules == []
+
+
+def test_one_zone_keeps_one_subnet_and_no_override():
+    stacks = {"OneZone": {"blueprint": "hyperpod-cluster", "instance_type": "ml.p5.48xlarge",
+                          "availability_zone": "us-east-1d", "compute_availability_zone": "us-east-1d"}}  # fmt: skip
+    template = _synth(stacks, "OneZone")
+    assert list(_subnet_zones(template).values()) == ["us-east-1d"]
+    assert all("OverrideVpcConfig" not in g for g in _cluster(template)["InstanceGroups"])
+
+
+def test_zone_settings_are_checked():
+    from aws_cdk import App
+
+    from mlblueprints.apps.catalog import build_app
+    from mlblueprints.apps.config import CatalogConfigError
+
+    stacks = {
+        "BadZones": {"blueprint": "hyperpod-cluster", "instance_type": "ml.p5.48xlarge",
+                     "compute_availability_zone": "use1-az4", "env": {"account": "123456789012", "region": "us-east-1"}},
+        "OtherRegion": {"blueprint": "hyperpod-cluster", "instance_type": "ml.p5.48xlarge",
+                        "availability_zone": "us-west-2a", "env": {"account": "123456789012", "region": "us-east-1"}},
+    }  # fmt: skip
+    with pytest.raises(CatalogConfigError) as caught:
+        build_app(App(context={"stacks": json.dumps(stacks)}))
+    message = str(caught.value)
+    for expected in ("compute_availability_zone='use1-az4' is not an availability zone name",
+                     "compute_availability_zone needs availability_zone too",
+                     "availability_zone us-west-2a is in us-west-2, not in the stack's region us-east-1"):  # fmt: skip
+        assert expected in message, message
+
+
+def test_a_group_zone_without_a_subnet_is_refused():
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_sns as sns
+
+    from mlblueprints.constructs.hyperpod.cluster import HyperPodCluster, HyperPodError
+
+    stack = Stack(App(), "S", env={"account": "123456789012", "region": "us-east-1"})
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack, "Vpc", vpc_id="vpc-1", availability_zones=["us-east-1a"], isolated_subnet_ids=["subnet-1"]
+    )
+    with pytest.raises(
+        HyperPodError, match=r"'compute': the VPC has no private subnet in us-east-1f .*us-east-1a"
+    ):
+        HyperPodCluster(
+            stack, "Cluster", vpc=vpc, subnet=vpc.isolated_subnets[0], encryption_key=kms.Key(stack, "Key"),
+            alarm_topic=sns.Topic(stack, "Topic"), fsx_storage_gib=None,
+            instance_groups=[CONTROLLER, InstanceGroup("compute", "ml.trn1.32xlarge", 2, partition="t",
+                                                       availability_zone="us-east-1f")],
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("s3://sagemaker-lifecycle-123/scripts/", None),
+        ("s3://my-scripts/hyperpod/", "only from buckets whose name starts with sagemaker-"),
+        ("https://example.com/x", "is not an S3 URI"),
+    ],
+)
+def test_scripts_in_s3_must_be_in_a_sagemaker_bucket(uri, expected):
+    messages = _messages([CONTROLLER, WORKERS], lifecycle=LifecycleScripts(source_s3_uri=uri))
+    assert (expected in messages) if expected else messages == "", messages
+
+
+def test_scripts_in_s3_are_used_as_they_are():
+    uri = "s3://sagemaker-lifecycle-123/scripts/"
+    stacks = {"InS3": {"blueprint": "hyperpod-cluster", "instance_type": "ml.trn1.32xlarge",
+                       "lifecycle_scripts_s3_uri": uri}}  # fmt: skip
+    template = _synth(stacks, "InS3")
+    for group in _cluster(template)["InstanceGroups"]:
+        assert group["LifeCycleConfig"] == {"SourceS3Uri": uri, "OnCreate": "on_create.sh"}
+    # Nothing is uploaded, and the S3 endpoint lets the nodes read that prefix.
+    assert template.find_resources("Custom::CDKBucketDeployment") == {}
+    (endpoint,) = [
+        r for r in template.find_resources("AWS::EC2::VPCEndpoint").values()
+        if "PolicyDocument" in r["Properties"]
+    ]  # fmt: skip
+    assert ":s3:::sagemaker-lifecycle-123/scripts/*" in json.dumps(endpoint["Properties"]["PolicyDocument"])
+
+
+def test_a_folder_and_an_s3_uri_are_not_both_taken():
+    from aws_cdk import App
+
+    from mlblueprints.apps.catalog import build_app
+    from mlblueprints.apps.config import CatalogConfigError
+
+    stacks = {"Both": {"blueprint": "hyperpod-cluster", "instance_type": "ml.trn1.32xlarge",
+                       "lifecycle_scripts": str(LIFECYCLE_DIR), "lifecycle_scripts_s3_uri": "s3://sagemaker-x/y/"}}  # fmt: skip
+    with pytest.raises(CatalogConfigError, match="give one"):
+        build_app(App(context={"stacks": json.dumps(stacks)}))
+
+
+def _eks_stack(**cluster_kwargs):
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_eks_v2 as eks
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_sns as sns
+
+    from mlblueprints.constructs.hyperpod.cluster import HyperPodCluster
+
+    stack = Stack(App(), "S", env={"account": "123456789012", "region": "us-east-1"})
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0,
+                  subnet_configuration=[ec2.SubnetConfiguration(name="i", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)])  # fmt: skip
+    kubernetes = eks.Cluster(
+        stack, "Eks", version=eks.KubernetesVersion.V1_33, vpc=vpc, endpoint_access=eks.EndpointAccess.PRIVATE,
+        vpc_subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)],
+        default_capacity_type=eks.DefaultCapacityType.NODEGROUP, default_capacity=0,
+    )  # fmt: skip
+    for key, value in cluster_kwargs.items():
+        setattr(kubernetes.node.default_child, key, value)
+    cluster = HyperPodCluster(
+        stack, "Cluster", vpc=vpc, subnet=vpc.isolated_subnets[0], encryption_key=kms.Key(stack, "Key"),
+        alarm_topic=sns.Topic(stack, "Topic"), fsx_storage_gib=None, eks_cluster=kubernetes,
+        instance_groups=[InstanceGroup("workers", "ml.p5.48xlarge", 2)],
+    )  # fmt: skip
+    return stack, kubernetes, cluster
+
+
+def test_an_eks_cluster_from_aws_cdk_lib_orchestrates_and_is_reachable():
+    stack, kubernetes, _ = _eks_stack()
+    template = Template.from_stack(stack)
+    cluster = _cluster(template)
+    assert json.dumps(cluster["Orchestrator"]["Eks"]["ClusterArn"]).count("Eks") > 0
+    (eks_resource,) = template.find_resources("AWS::EKS::Cluster").values()
+    assert eks_resource["Properties"]["AccessConfig"]["AuthenticationMode"] == "API"
+    nodes_group = cluster["VpcConfig"]["SecurityGroupIds"][0]["Fn::GetAtt"][0]
+    control_plane = stack.resolve(kubernetes.cluster_security_group_id)
+    ingress = template.find_resources("AWS::EC2::SecurityGroupIngress")
+    rules = {(r["Properties"]["GroupId"]["Fn::GetAtt"][0], json.dumps(r["Properties"]["SourceSecurityGroupId"]),
+              r["Properties"].get("FromPort"), r["Properties"].get("ToPort")) for r in ingress.values()}  # fmt: skip
+    control_plane_id = control_plane["Fn::GetAtt"][0]
+    nodes_ref = json.dumps({"Fn::GetAtt": [nodes_group, "GroupId"]})
+    control_ref = json.dumps(control_plane)
+    assert (control_plane_id, nodes_ref, 443, 443) in rules  # nodes to the API server
+    assert (nodes_group, control_ref, 443, 443) in rules
+    assert (nodes_group, control_ref, 1025, 65535) in rules  # kubelets and webhooks
+
+
+def test_an_eks_cluster_in_config_map_mode_is_refused():
+    from aws_cdk import aws_eks_v2 as eks
+
+    from mlblueprints.constructs.hyperpod.cluster import HyperPodError
+
+    with pytest.raises(HyperPodError, match="authentication mode CONFIG_MAP; HyperPod needs API"):
+        _eks_stack(access_config=eks.CfnCluster.AccessConfigProperty(authentication_mode="CONFIG_MAP"))
