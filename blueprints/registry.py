@@ -229,5 +229,21 @@ BLUEPRINTS: dict[str, Blueprint] = {
             stack_path="mlblueprints.blueprints.hyperpod_cluster.stack.HyperPodClusterStack",
             example=BLUEPRINTS_DIR / "hyperpod_cluster" / "example.json",
         ),
+        Blueprint(
+            name="medical-transcription",
+            summary=(
+                "HIPAA-eligible medical transcription: FLAC, MP3, MP4 or WAV recordings land in a KMS-encrypted "
+                "bucket, EventBridge starts a Step Functions flow that runs an Amazon Transcribe Medical batch job "
+                "(specialty, conversation or dictation, speaker labels or channels, PHI marked, a custom medical "
+                "vocabulary from a table file checked at synth), then Amazon Comprehend Medical entity and PHI "
+                "detection on the transcript, in chunks under the APIs' limit. Transcripts and analyses land in a "
+                "retained, encrypted bucket; a CloudTrail trail records every object read and write of both buckets; "
+                "failures notify an encrypted topic. Languages and regions Transcribe Medical or Comprehend Medical "
+                "do not offer are refused."
+            ),
+            settings_source="mlblueprints.blueprints.medical_transcription.settings.MedicalTranscriptionSettings",
+            stack_path="mlblueprints.blueprints.medical_transcription.stack.MedicalTranscriptionStack",
+            example=BLUEPRINTS_DIR / "medical_transcription" / "example.json",
+        ),
     )
 }

@@ -88,6 +88,14 @@ class BlueprintSettings(BaseModel):
         return settings
 
     @classmethod
+    def offered_regions(cls) -> frozenset[str] | None:
+        """The regions the blueprint deploys to, when some region lacks a service it needs; ``None``: any.
+
+        The contract test pins the example to regions from this set, and checks a region outside it is refused.
+        """
+        return None
+
+    @classmethod
     def preflight(cls, config: dict[str, Any], *, region: str | None = None) -> list[Problem]:
         """Problems the blueprint's constructs would raise, found on the raw config before building.
 

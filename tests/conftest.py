@@ -73,6 +73,22 @@ PINNED_REGIONS = ("us-east-1", "eu-west-1", "ap-northeast-1")
 CHINA_STACK = ("GpuEndpoint", "cn-north-1")
 
 
+def pinned_regions(blueprint) -> tuple[str, ...]:
+    """Where the contract pins ``blueprint``'s example: ``PINNED_REGIONS``, each one the blueprint does not
+    offer replaced by one it does (of the same area where it can: ap-northeast-1 by an ap- region)."""
+    offered = blueprint.settings.offered_regions()
+    if offered is None:
+        return PINNED_REGIONS
+    chosen: list[str] = [region for region in PINNED_REGIONS if region in offered]
+    for region in PINNED_REGIONS:
+        if region in offered:
+            continue
+        spare = sorted(r for r in offered if r not in chosen and "-gov-" not in r)
+        area = [r for r in spare if r.split("-")[0] == region.split("-")[0]]
+        chosen.append((area or spare)[0])
+    return tuple(chosen)
+
+
 def contract_stacks() -> dict[str, dict]:
     """Every blueprint's example stacks, agnostic and pinned; the GPU example also in aws-cn."""
     from mlblueprints.apps.catalog import EXAMPLE_STACKS
@@ -82,7 +98,7 @@ def contract_stacks() -> dict[str, dict]:
     for blueprint in BLUEPRINTS.values():
         for name, entry in json.loads(blueprint.example.read_text())["stacks"].items():
             stacks[f"{name}-agnostic"] = entry
-            for region in PINNED_REGIONS:
+            for region in pinned_regions(blueprint):
                 stacks[f"{name}-{region}"] = {**entry, "env": {"account": ACCOUNT, "region": region}}
     name, region = CHINA_STACK
     stacks[f"{name}-{region}"] = {**EXAMPLE_STACKS[name], "env": {"account": ACCOUNT, "region": region}}

@@ -308,11 +308,13 @@ DEPLOY_TIME_FUNCTIONS = (
     "FlowDefinitionProviderframeworkonEvent",
     "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
 )
+# Runtime functions a state machine invokes synchronously, outside a VPC (accept_synchronous_function).
+SYNCHRONOUS_FUNCTIONS = ("TranscriptionAnalyser",)
 # Each checkov skip, and the resources it may sit on (logical ID prefixes, or a resource type).
 CHECKOV_SKIPS = {
     "CKV_AWS_115": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS),
-    "CKV_AWS_116": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS),
-    "CKV_AWS_117": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS),
+    "CKV_AWS_116": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS, *SYNCHRONOUS_FUNCTIONS),
+    "CKV_AWS_117": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS, *SYNCHRONOUS_FUNCTIONS),
     "CKV_AWS_173": DEPLOY_TIME_FUNCTIONS,
     "CKV_AWS_51": ("AWS::ECR::Repository",),
     "CKV_AWS_316": ("AWS::CodeBuild::Project",),
@@ -322,6 +324,7 @@ CHECKOV_SKIPS = {
     # Session Manager's agent actions (fleet); the network interfaces of HyperPod nodes (cluster).
     "CKV_AWS_111": ("FleetRoleDefaultPolicy", "ClusterExecutionRoleDefaultPolicy"),
     "CKV_AWS_109": ("ClusterExecutionRoleDefaultPolicy",),
+    "CKV_AWS_67": ("AWS::CloudTrail::Trail",),  # a trail of one stack's bucket data events, in its region
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ACCOUNT, CHINA_STACK, PINNED_REGIONS, REPO, contract_stacks
+from conftest import ACCOUNT, CHINA_STACK, PINNED_REGIONS, REPO, contract_stacks, pinned_regions
 
 from mlblueprints.blueprints.registry import BLUEPRINTS
 from mlblueprints.constructs.errors import BlueprintConfigError
@@ -33,8 +33,21 @@ def test_example_synthesizes_agnostic_and_pinned(blueprint, contract_assembly):
     }
     for name in json.loads(BLUEPRINTS[blueprint].example.read_text())["stacks"]:
         assert environments[f"{name}-agnostic"] == "aws://unknown-account/unknown-region"
-        for region in PINNED_REGIONS:
+        for region in pinned_regions(BLUEPRINTS[blueprint]):
             assert environments[f"{name}-{region}"] == f"aws://{ACCOUNT}/{region}"
+
+
+@pytest.mark.parametrize(
+    "blueprint", [name for name in BLUEPRINT_NAMES if BLUEPRINTS[name].settings.offered_regions() is not None]
+)
+def test_a_region_without_the_blueprints_services_is_refused(blueprint):
+    entry = BLUEPRINTS[blueprint]
+    offered = entry.settings.offered_regions()
+    assert len(pinned_regions(entry)) == len(PINNED_REGIONS) and set(pinned_regions(entry)) <= offered
+    outside = next(region for region in (*PINNED_REGIONS, "af-south-1", "sa-east-1") if region not in offered)
+    (name, config), *_ = json.loads(entry.example.read_text())["stacks"].items()
+    with pytest.raises(BlueprintConfigError, match=rf"{outside}.*deploy to one of"):
+        entry.settings.parse(name, {k: v for k, v in config.items() if k != "blueprint"}, region=outside)
 
 
 def test_china_partition_is_covered(contract_templates):

@@ -38,10 +38,17 @@ RESOURCE_TYPES = (
     "AWS::Cognito::UserPool",
     "AWS::Cognito::UserPoolClient",
     "AWS::Cognito::UserPoolDomain",
+    "AWS::Kendra::DataSource",
+    "AWS::Kendra::Faq",
+    "AWS::Kendra::Index",
+    "AWS::Lex::Bot",
+    "AWS::Lex::BotAlias",
+    "AWS::Lex::BotVersion",
     "AWS::SageMaker::Cluster",
     "AWS::SageMaker::HumanTaskUi",
     "AWS::SageMaker::Workforce",
     "AWS::SageMaker::Workteam",
+    "AWS::Transcribe::MedicalVocabulary",
 )
 
 

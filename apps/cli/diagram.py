@@ -27,7 +27,8 @@ _ROLE_BY_SERVICE = {
     "KMS": "Security", "IAM": "Security", "Cognito": "Security", "SecretsManager": "Security",
     "S3": "Data", "ECR": "Data", "SQS": "Data", "DynamoDB": "Data", "FSx": "Data",
     "SageMaker": "Compute", "Lambda": "Compute", "StepFunctions": "Compute", "AutoScaling": "Compute",
-    "CodeBuild": "Compute", "Batch": "Compute",
+    "CodeBuild": "Compute", "Batch": "Compute", "Transcribe": "Compute", "Comprehend": "Compute",
+    "Lex": "Compute", "Kendra": "Compute", "Textract": "Compute", "CloudTrail": "Operations",
     "CloudWatch": "Operations", "Logs": "Operations", "SNS": "Operations", "Events": "Operations",
     "ApplicationAutoScaling": "Operations", "SSM": "Operations",
 }  # fmt: skip

@@ -65,6 +65,20 @@ def service_model(service: str = "sagemaker") -> ServiceModel:
 
 
 @functools.cache
+def service_endpoint_regions() -> dict[str, frozenset[str]]:
+    """Each service's regions in botocore's endpoint data (``endpoints.json``), FIPS and deprecated ones aside."""
+    found: dict[str, set[str]] = {}
+    for partition in _read_json(botocore_data_dir() / "endpoints.json")["partitions"]:
+        for service, entry in partition["services"].items():
+            found.setdefault(service, set()).update(
+                name
+                for name, endpoint in entry.get("endpoints", {}).items()
+                if "fips" not in name and not endpoint.get("deprecated")
+            )
+    return {service: frozenset(regions) for service, regions in found.items()}
+
+
+@functools.cache
 def partitions() -> dict[str, dict]:
     """botocore's partition table: partition ID -> its regions and DNS suffix."""
     return {p["id"]: p for p in _read_json(botocore_data_dir() / "partitions.json")["partitions"]}
@@ -86,8 +100,8 @@ def partition_of(region: str) -> str | None:
 
 
 @functools.cache
-def enum_values(shape_name: str) -> tuple[str, ...]:
-    return tuple(service_model().shape(shape_name)["enum"])
+def enum_values(shape_name: str, *, service: str = "sagemaker") -> tuple[str, ...]:
+    return tuple(service_model(service).shape(shape_name)["enum"])
 
 
 @dataclass(frozen=True)
@@ -159,6 +173,6 @@ class NumberRule:
 
 
 @functools.cache
-def number_rule(structure: str, member: str) -> NumberRule:
-    shape = service_model().member_shape(structure, member)
+def number_rule(structure: str, member: str, *, service: str = "sagemaker") -> NumberRule:
+    shape = service_model(service).member_shape(structure, member)
     return NumberRule(minimum=shape.get("min"), maximum=shape.get("max"))

@@ -14,13 +14,12 @@ from aws_cdk import aws_lambda as lambda_
 
 from constructs import Construct
 from mlblueprints.constructs.a2i.flow_definition import HANDLERS, FlowDefinition
-from mlblueprints.constructs.compliance.acknowledge import (
-    Pack,
-    acknowledge,
-    acknowledge_inline_policy,
-    skip_checkov,
+from mlblueprints.constructs.compliance.acknowledge import acknowledge_inline_policy
+from mlblueprints.constructs.compliance.functions import (
+    PYTHON_RUNTIME,
+    accept_synchronous_function,
+    encrypted_log_group,
 )
-from mlblueprints.constructs.compliance.functions import PYTHON_RUNTIME, encrypted_log_group
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 
 __all__ = ["ConfidenceGate", "ConfidenceGateError"]
@@ -117,26 +116,13 @@ class ConfidenceGate(Construct):
             )
         )
         acknowledge_inline_policy(self.function.role)
-        cfn = self.function.node.default_child
-        why = (
-            "It is invoked synchronously by the caller, which gets the prediction or the error in the response; "
-            "a dead-letter queue only serves asynchronous invocations"
+        accept_synchronous_function(
+            self.function,
+            topic="confidence gate",
+            caller="the caller",
+            outside_vpc="It calls two AWS APIs (SageMaker Runtime, A2I Runtime) over TLS with its role and keeps "
+            "nothing: no data at rest, no network resource to reach",
         )
-        acknowledge(cfn, "LambdaDLQ", topic="confidence gate", reason=f"{why}.")
-        acknowledge(cfn, "LambdaDLQ", topic="confidence gate", reason=f"{why}.", packs=(Pack.SERVERLESS,))
-        outside = (
-            "It calls two AWS APIs (SageMaker Runtime, A2I Runtime) over TLS with its role and keeps nothing: "
-            "no data at rest, no network resource to reach"
-        )
-        acknowledge(cfn, "LambdaInsideVPC", topic="confidence gate outside a VPC", reason=f"{outside}.")
-        acknowledge(
-            cfn,
-            "lambda_inside_vpc_check",
-            topic="CT.LAMBDA.PR.3: confidence gate outside a VPC",
-            reason=f"{outside}.",
-            packs=(Pack.CONTROL_TOWER,),
-        )
-        skip_checkov(cfn, CKV_AWS_116=f"{why}.", CKV_AWS_117=f"{outside}.")
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let ``grantee`` ask for predictions through the gate."""

@@ -19,6 +19,7 @@ from constructs import Construct
 from mlblueprints.constructs._private.names import unique_name_with_stack_suffix
 from mlblueprints.constructs._private.retention import named_log_group_removal_policy
 from mlblueprints.constructs.compliance.acknowledge import (
+    REGULATORY_PACKS,
     Pack,
     acknowledge,
     acknowledge_inline_policy,
@@ -26,7 +27,7 @@ from mlblueprints.constructs.compliance.acknowledge import (
 )
 from mlblueprints.constructs.security.encryption_key import allow_cloudwatch_logs
 
-__all__ = ["accept_deploy_time_function", "encrypted_log_group"]
+__all__ = ["accept_deploy_time_function", "accept_synchronous_function", "encrypted_log_group"]
 
 # The Python runtime of the catalog's functions: the newest Lambda offers (cdk-nag's L1 checks it).
 PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -113,3 +114,36 @@ def accept_deploy_time_function(
         CKV_AWS_117=f"{why}: it calls AWS APIs and holds no data.",
         CKV_AWS_173=f"{why}: its environment holds no secrets.",
     )
+
+
+def accept_synchronous_function(
+    function: lambda_.Function, *, topic: str, caller: str, outside_vpc: str
+) -> None:
+    """Justify what the packs ask of a runtime function that ``caller`` invokes synchronously, outside a VPC.
+
+    :param caller: who invokes it and gets its result or error (a dead-letter queue serves only asynchronous
+        invocations).
+    :param outside_vpc: why it runs outside a VPC: what it calls, and that it keeps no data at rest.
+    """
+    if function.role is not None:
+        acknowledge(
+            function.role,
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            topic="Lambda basic execution",
+            reason=f"The {topic} function's managed policy only lets it write CloudWatch logs, to the encrypted "
+            "log group its logging configuration names.",
+            packs=(Pack.AWS_SOLUTIONS,),
+        )
+    cfn = function.node.default_child
+    why = f"It is invoked synchronously by {caller}, which gets the result or the error in the response; a dead-letter queue only serves asynchronous invocations"
+    for pack in (REGULATORY_PACKS, (Pack.SERVERLESS,)):
+        acknowledge(cfn, "LambdaDLQ", topic=topic, reason=f"{why}.", packs=pack)
+    acknowledge(cfn, "LambdaInsideVPC", topic=f"{topic} outside a VPC", reason=f"{outside_vpc}.")
+    acknowledge(
+        cfn,
+        "lambda_inside_vpc_check",
+        topic=f"CT.LAMBDA.PR.3: {topic} outside a VPC",
+        reason=f"{outside_vpc}.",
+        packs=(Pack.CONTROL_TOWER,),
+    )
+    skip_checkov(cfn, CKV_AWS_116=f"{why}.", CKV_AWS_117=f"{outside_vpc}.")

@@ -16,6 +16,7 @@ import hashlib
 from aws_cdk import Aws, CfnRule, Fn, Stack, Token
 
 from constructs import Construct
+from mlblueprints.constructs._private.service_models import service_endpoint_regions
 from mlblueprints.constructs.compute._private.ec2_regions import EC2_ACCELERATED_BY_REGION
 from mlblueprints.constructs.compute._private.hosting_regions import CFN_LINT_VERSION, HOSTING_BY_REGION
 from mlblueprints.constructs.compute._private.hyperpod_regions import HYPERPOD_BY_REGION
@@ -29,6 +30,7 @@ __all__ = [
     "assert_ec2_offered_at_deploy",
     "assert_hosted_at_deploy",
     "assert_resource_types_at_deploy",
+    "assert_services_at_deploy",
     "ec2_regions",
     "hosting_regions",
     "hyperpod_known_regions",
@@ -37,6 +39,8 @@ __all__ = [
     "regional_hosting_problems",
     "resource_type_problems",
     "resource_type_regions",
+    "service_region_problems",
+    "service_regions",
 ]
 
 
@@ -212,4 +216,45 @@ def assert_resource_types_at_deploy(scope: Construct, *resource_types: str, what
             Fn.condition_contains(sorted(regions), Aws.REGION),
             f"{what} needs {', '.join(resource_types)}, which CloudFormation offers in "
             f"{', '.join(sorted(regions))} only.",
+        )
+
+
+def service_regions(*endpoint_prefixes: str) -> frozenset[str]:
+    """The regions where every one of the services (botocore endpoint prefixes, e.g. ``comprehendmedical``) has
+    an endpoint, in botocore's endpoint data."""
+    return frozenset.intersection(*(service_endpoint_regions()[prefix] for prefix in endpoint_prefixes))
+
+
+def service_region_problems(
+    region: str | None, *endpoint_prefixes: str, what: str, setting: str = "env"
+) -> list[Problem]:
+    """Why a stack pinned to ``region`` cannot use the services (``what`` names them for the reader)."""
+    if region is None or Token.is_unresolved(region):
+        return []
+    regions = service_regions(*endpoint_prefixes)
+    if region in regions:
+        return []
+    return [
+        Problem(
+            f"{what} is not offered in {region} (botocore's endpoint data); deploy to one of "
+            f"{', '.join(sorted(regions))}.",
+            setting=setting,
+            value=region,
+        )
+    ]
+
+
+def assert_services_at_deploy(scope: Construct, *endpoint_prefixes: str, what: str) -> None:
+    """For an environment-agnostic stack: a ``Rules`` assertion that the region offers the services."""
+    stack = Stack.of(scope)
+    if not Token.is_unresolved(stack.region):
+        return
+    regions = service_regions(*endpoint_prefixes)
+    rule_id = (
+        f"Services{hashlib.sha256('|'.join(sorted(endpoint_prefixes)).encode()).hexdigest()[:8].upper()}"
+    )
+    if stack.node.try_find_child(rule_id) is None:
+        CfnRule(stack, rule_id).add_assertion(
+            Fn.condition_contains(sorted(regions), Aws.REGION),
+            f"{what} is offered in {', '.join(sorted(regions))} only.",
         )
