@@ -7,6 +7,7 @@ encrypted buckets for inputs and results, and a topic for finished human loops a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,7 +37,13 @@ from mlblueprints.constructs.sagemaker.endpoint_base import alarm_email_problems
 from mlblueprints.constructs.security.baseline import SecurityBaseline
 from mlblueprints.constructs.security.secure_bucket import SecureBucket
 
-__all__ = ["HumanReviewSettings", "HumanReviewStack", "WorkforceSettings"]
+__all__ = [
+    "HumanReview",
+    "HumanReviewSettings",
+    "HumanReviewStack",
+    "WorkforceSettings",
+    "workforce_preflight",
+]
 
 # What a new workforce needs of CloudFormation in the region (cfn-lint's provider schemas).
 _WORKFORCE_TYPES = (
@@ -118,32 +125,8 @@ class HumanReviewSettings(BlueprintSettings):
 
     @classmethod
     def preflight(cls, config: dict[str, Any], *, region: str | None = None) -> list[Problem]:
-        problems = a2i_region_problems(region, setting="env")
         workforce = config.get("workforce") if isinstance(config.get("workforce"), dict) else {}
-        creates_workforce = not workforce.get("existing_user_pool_id")
-        what = "a new private workforce" if creates_workforce else "human review"
-        types = _REVIEW_TYPES + (_WORKFORCE_TYPES if creates_workforce else ())
-        if not problems:
-            problems += resource_type_problems(region, *types, what=what, setting="env")
-        if bool(workforce.get("existing_user_pool_id")) != bool(workforce.get("existing_client_id")):
-            problems.append(
-                Problem(
-                    "workforce: give existing_user_pool_id and existing_client_id together (the account's workforce "
-                    "is known by both), or neither to create one.",
-                    setting="workforce",
-                )
-            )
-        cidrs = workforce.get("allowed_source_cidrs")
-        if isinstance(cidrs, list) and all(isinstance(c, str) for c in cidrs):
-            if not creates_workforce:
-                problems.append(
-                    Problem(
-                        "workforce.allowed_source_cidrs is for a new workforce; restrict an existing one in the "
-                        "SageMaker console (or its own stack).",
-                        setting="workforce",
-                    )
-                )
-            problems += workforce_problems(cidrs)
+        problems = workforce_preflight(workforce, region=region)
         if isinstance(config.get("notification_email"), str):
             problems += alarm_email_problems(config["notification_email"], setting="notification_email")
         if isinstance(config.get("task_template"), str):
@@ -179,6 +162,101 @@ class HumanReviewSettings(BlueprintSettings):
         return problems
 
 
+@dataclass(frozen=True)
+class HumanReview:
+    """What an A2I review needs, created in a stack: the workforce, its work team, the task UI and the flow
+    definition (the construct IDs ``Workforce``, ``Workteam``, ``TaskUi`` and ``FlowDefinition``)."""
+
+    workforce: PrivateWorkforce
+    workteam: Workteam
+    task_ui: HumanTaskUi
+    flow_definition: FlowDefinition
+
+    @classmethod
+    def create(
+        cls,
+        stack: Stack,
+        *,
+        workforce_settings: WorkforceSettings,
+        task_type: A2iTaskType | None,
+        template: Path,
+        activation_conditions: dict[str, Any] | None,
+        task_title: str,
+        task_description: str,
+        task_count: int,
+        task_time_limit: Duration,
+        task_availability_lifetime: Duration,
+        output_bucket: s3.IBucket,
+        input_buckets: list[s3.IBucket],
+        encryption_key,
+        removal_policy: RemovalPolicy,
+    ) -> HumanReview:
+        if workforce_settings.existing_user_pool_id:
+            workforce = PrivateWorkforce.existing(
+                user_pool_id=workforce_settings.existing_user_pool_id,
+                client_id=workforce_settings.existing_client_id,
+            )
+        else:
+            assert_resource_types_at_deploy(stack, *_WORKFORCE_TYPES, what="A new private workforce")
+            workforce = PrivateWorkforce.create(
+                stack,
+                "Workforce",
+                allowed_source_cidrs=workforce_settings.allowed_source_cidrs or (),
+                removal_policy=removal_policy,
+            )
+        assert_resource_types_at_deploy(stack, *_REVIEW_TYPES, what="Human review")
+        workteam = Workteam(stack, "Workteam", workforce=workforce, description=task_title)
+        task_ui = HumanTaskUi(stack, "TaskUi", template=template)
+        flow_definition = FlowDefinition(
+            stack,
+            "FlowDefinition",
+            workteam_arn=workteam.workteam_arn,
+            human_task_ui_arn=task_ui.human_task_ui_arn,
+            output_bucket=output_bucket,
+            encryption_key=encryption_key,
+            task_type=task_type,
+            activation_conditions=activation_conditions,
+            task_title=task_title,
+            task_description=task_description,
+            input_buckets=input_buckets,
+            task_count=task_count,
+            task_time_limit=task_time_limit,
+            task_availability_lifetime=task_availability_lifetime,
+            removal_policy=removal_policy,
+        )
+        return cls(workforce=workforce, workteam=workteam, task_ui=task_ui, flow_definition=flow_definition)
+
+
+def workforce_preflight(workforce: dict[str, Any], *, region: str | None) -> list[Problem]:
+    """The region's A2I and CloudFormation types, and the workforce settings' own rules."""
+    problems = a2i_region_problems(region, setting="env")
+    creates_workforce = not workforce.get("existing_user_pool_id")
+    what = "a new private workforce" if creates_workforce else "human review"
+    types = _REVIEW_TYPES + (_WORKFORCE_TYPES if creates_workforce else ())
+    if not problems:
+        problems += resource_type_problems(region, *types, what=what, setting="env")
+    if bool(workforce.get("existing_user_pool_id")) != bool(workforce.get("existing_client_id")):
+        problems.append(
+            Problem(
+                "workforce: give existing_user_pool_id and existing_client_id together (the account's workforce "
+                "is known by both), or neither to create one.",
+                setting="workforce",
+            )
+        )
+    cidrs = workforce.get("allowed_source_cidrs")
+    if isinstance(cidrs, list) and all(isinstance(c, str) for c in cidrs):
+        if not creates_workforce:
+            problems.append(
+                Problem(
+                    "workforce.allowed_source_cidrs is for a new workforce; restrict an existing one in the "
+                    "SageMaker console (or its own stack).",
+                    setting="workforce",
+                )
+            )
+        problems += workforce_problems(cidrs)
+    return problems
+
+
 class HumanReviewStack(Stack):
     """Buckets, workforce, task UI, flow definition, the analysis flow and its notifications."""
 
@@ -202,43 +280,24 @@ class HumanReviewStack(Stack):
         )
         self.results = SecureBucket(self, "Results", encryption_key=key, removal_policy=removal_policy)
 
-        workforce_settings = settings.workforce or WorkforceSettings()
-        if workforce_settings.existing_user_pool_id:
-            workforce = PrivateWorkforce.existing(
-                user_pool_id=workforce_settings.existing_user_pool_id,
-                client_id=workforce_settings.existing_client_id,
-            )
-        else:
-            assert_resource_types_at_deploy(self, *_WORKFORCE_TYPES, what="A new private workforce")
-            workforce = PrivateWorkforce.create(
-                self,
-                "Workforce",
-                allowed_source_cidrs=workforce_settings.allowed_source_cidrs or (),
-                removal_policy=removal_policy,
-            )
-        assert_resource_types_at_deploy(self, *_REVIEW_TYPES, what="Human review")
-        self.workforce = workforce
-        self.workteam = Workteam(
-            self, "Workteam", workforce=workforce, description=settings.task_title or settings.default_title
-        )
-        self.task_ui = HumanTaskUi(self, "TaskUi", template=settings.template)
-        self.flow_definition = FlowDefinition(
+        self.review = HumanReview.create(
             self,
-            "FlowDefinition",
-            workteam_arn=self.workteam.workteam_arn,
-            human_task_ui_arn=self.task_ui.human_task_ui_arn,
-            output_bucket=self.results.bucket,
-            encryption_key=key,
+            workforce_settings=settings.workforce or WorkforceSettings(),
             task_type=settings.task_type,
+            template=settings.template,
             activation_conditions=settings.conditions,
             task_title=settings.task_title or settings.default_title,
             task_description=settings.task_description or settings.default_description,
-            input_buckets=[self.inputs.bucket],
             task_count=settings.task_count,
             task_time_limit=Duration.minutes(settings.task_time_limit_minutes),
             task_availability_lifetime=Duration.hours(settings.task_availability_hours),
+            output_bucket=self.results.bucket,
+            input_buckets=[self.inputs.bucket],
+            encryption_key=key,
             removal_policy=removal_policy,
         )
+        self.workforce, self.workteam = self.review.workforce, self.review.workteam
+        self.task_ui, self.flow_definition = self.review.task_ui, self.review.flow_definition
         self.topic = AlarmTopic(self, "Notifications", encryption_key=key, display_name="Human review").topic
         if settings.notification_email:
             subscribe_email(
@@ -279,13 +338,13 @@ class HumanReviewStack(Stack):
         CfnOutput(
             self,
             "ReviewersUserPool",
-            value=workforce.user_pool_id,
+            value=self.workforce.user_pool_id,
             description="Invite reviewers to group 'reviewers'",
         )
         CfnOutput(
             self,
             "ReviewersClient",
-            value=workforce.client_id,
+            value=self.workforce.client_id,
             description="With ReviewersUserPool: workforce.existing_* for another review stack in this region",
         )
 

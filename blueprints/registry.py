@@ -245,5 +245,19 @@ BLUEPRINTS: dict[str, Blueprint] = {
             stack_path="mlblueprints.blueprints.medical_transcription.stack.MedicalTranscriptionStack",
             example=BLUEPRINTS_DIR / "medical_transcription" / "example.json",
         ),
+        Blueprint(
+            name="document-analysis",
+            summary=(
+                "Amazon Textract on documents in S3: PDF and TIFF files (up to 3,000 pages) are analysed "
+                "asynchronously (forms, tables, queries), with the results written by Textract to an encrypted, "
+                "retained bucket and the job's completion posted to an encrypted SNS topic that resumes the waiting "
+                "Step Functions execution (a task token, no polling); JPEG and PNG images are analysed synchronously, "
+                "optionally under Amazon A2I review of low-confidence form fields by a private work team. Feature "
+                "types and queries checked at synth against botocore; failures notify an encrypted topic."
+            ),
+            settings_source="mlblueprints.blueprints.document_analysis.settings.DocumentAnalysisSettings",
+            stack_path="mlblueprints.blueprints.document_analysis.stack.DocumentAnalysisStack",
+            example=BLUEPRINTS_DIR / "document_analysis" / "example.json",
+        ),
     )
 }

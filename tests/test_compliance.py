@@ -308,13 +308,15 @@ DEPLOY_TIME_FUNCTIONS = (
     "FlowDefinitionProviderframeworkonEvent",
     "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
 )
-# Runtime functions a state machine invokes synchronously, outside a VPC (accept_synchronous_function).
+# Runtime functions a state machine invokes synchronously (accept_synchronous_function), and the runtime
+# functions that call AWS APIs only, outside a VPC.
 SYNCHRONOUS_FUNCTIONS = ("TranscriptionAnalyser",)
+OUTSIDE_VPC_FUNCTIONS = (*SYNCHRONOUS_FUNCTIONS, "AnalysisJobCompletion")
 # Each checkov skip, and the resources it may sit on (logical ID prefixes, or a resource type).
 CHECKOV_SKIPS = {
     "CKV_AWS_115": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS),
     "CKV_AWS_116": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS, *SYNCHRONOUS_FUNCTIONS),
-    "CKV_AWS_117": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS, *SYNCHRONOUS_FUNCTIONS),
+    "CKV_AWS_117": ("CustomVpcRestrictDefaultSG", *DEPLOY_TIME_FUNCTIONS, *OUTSIDE_VPC_FUNCTIONS),
     "CKV_AWS_173": DEPLOY_TIME_FUNCTIONS,
     "CKV_AWS_51": ("AWS::ECR::Repository",),
     "CKV_AWS_316": ("AWS::CodeBuild::Project",),

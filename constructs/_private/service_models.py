@@ -47,6 +47,12 @@ class ServiceModel:
     service_name: str
     api_version: str
     shapes: dict[str, dict[str, Any]]
+    operations: dict[str, dict[str, Any]]
+
+    def input_shape(self, operation: str) -> str | None:
+        """The name of ``operation``'s request shape (``CreateModelPackageInput``, ``DeleteItemInput``)."""
+        found = self.operations.get(operation, {}).get("input")
+        return found["shape"] if found else None
 
     def shape(self, name: str) -> dict[str, Any]:
         return self.shapes[name]
@@ -61,7 +67,12 @@ def service_model(service: str = "sagemaker") -> ServiceModel:
     directory = botocore_data_dir() / service
     api_version = max(p.name for p in directory.iterdir() if p.is_dir())  # ISO dates: newest last
     document = _read_json(directory / api_version / "service-2.json")
-    return ServiceModel(service_name=service, api_version=api_version, shapes=document["shapes"])
+    return ServiceModel(
+        service_name=service,
+        api_version=api_version,
+        shapes=document["shapes"],
+        operations=document["operations"],
+    )
 
 
 @functools.cache

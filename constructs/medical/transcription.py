@@ -354,7 +354,9 @@ class MedicalTranscription(Construct):
                 "Type": "Task",
                 "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:transcribe:startMedicalTranscriptionJob",
                 "Parameters": start_parameters,
-                "ResultPath": None,
+                # Keep the execution's input: the next states read $.job (CDK drops a null ResultPath here).
+                "ResultSelector": {"Status.$": "$.MedicalTranscriptionJob.TranscriptionJobStatus"},
+                "ResultPath": "$.started",
                 "Retry": [
                     {
                         "ErrorEquals": [
@@ -409,6 +411,13 @@ class MedicalTranscription(Construct):
             ),
             result_selector={"Analysis": sfn.JsonPath.object_at("$.Payload")},
             result_path="$.analysis",
+        )
+        # The function's reserved concurrency throttles a burst of finished jobs: wait and try again.
+        analyse.add_retry(
+            errors=["Lambda.TooManyRequestsException"],
+            interval=Duration.seconds(20),
+            max_attempts=8,
+            backoff_rate=2,
         )
         choice = (
             sfn.Choice(self, "Done?")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from aws_cdk import Aws, RemovalPolicy, Stack
@@ -15,7 +16,15 @@ from mlblueprints.constructs.compliance.acknowledge import acknowledge_inline_po
 from mlblueprints.constructs.compliance.functions import encrypted_log_group
 from mlblueprints.constructs.security.secure_bucket import SecureBucket
 
-__all__ = ["DataEventsTrail", "allow_cloudtrail"]
+__all__ = ["DataEventsTrail", "allow_cloudtrail", "trail_name_for"]
+
+
+def trail_name_for(stack_name: str) -> str:
+    """``<stack>-data-events``, as CloudTrail takes trail names: letters, digits, periods, underscores and
+    dashes, no two of those three in a row, starting and ending with a letter or digit, 3 to 128 long."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", f"{stack_name}-data-events")
+    name = re.sub(r"[._-]{2,}", "-", name)[:128]
+    return name.strip("._-")
 
 
 def allow_cloudtrail(key: kms.IKey, trail_arn: str) -> bool:
@@ -43,7 +52,9 @@ def allow_cloudtrail(key: kms.IKey, trail_arn: str) -> bool:
         iam.PolicyStatement(
             sid="AllowCloudTrailToDescribeTheKey",
             principals=[principal],
-            actions=["kms:DescribeKey"],
+            # Decrypt too: "If you are using an existing S3 bucket with an S3 Bucket Key, kms:Decrypt permissions
+            # are required to create or update a trail with SSE-KMS encryption enabled" (same page).
+            actions=["kms:DescribeKey", "kms:Decrypt"],
             resources=["*"],
             conditions={"StringEquals": source},
         ),
@@ -81,7 +92,7 @@ class DataEventsTrail(Construct):
             removal_policy=removal_policy,
             purpose="cloudtrail",
         )
-        trail_name = f"{Stack.of(self).stack_name}-data-events"[:128]
+        trail_name = trail_name_for(Stack.of(self).stack_name)
         self.trail = cloudtrail.Trail(
             self,
             "Trail",
@@ -100,9 +111,20 @@ class DataEventsTrail(Construct):
             read_write_type=cloudtrail.ReadWriteType.ALL,
             include_management_events=False,
         )
-        allow_cloudtrail(
-            encryption_key,
-            Stack.of(self).format_arn(service="cloudtrail", resource="trail", resource_name=trail_name),
+        trail_arn = Stack.of(self).format_arn(
+            service="cloudtrail", resource="trail", resource_name=trail_name
+        )
+        allow_cloudtrail(encryption_key, trail_arn)
+        # aws-cdk-lib's delivery statement names this account's AWSLogs/ prefix, not this trail: another trail
+        # of the account could write here too. Only this trail may.
+        self.logs_bucket.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[self.logs_bucket.bucket.arn_for_objects("*")],
+                conditions={"StringNotEquals": {"aws:SourceArn": trail_arn}},
+            )
         )
         self.trail.node.add_dependency(self.logs_bucket.bucket.policy or self.logs_bucket.bucket)
         skip_checkov(

@@ -87,6 +87,12 @@ def test_the_job_is_transcribe_medical_with_the_settings_and_the_stacks_key(cont
         parameters["Settings"]["ShowSpeakerLabels"] is True
         and parameters["Settings"]["MaxSpeakerLabels"] == 2
     )
+    # The start's response goes beside the input, which the next states read ($.job), never over it.
+    assert start["ResultPath"] == "$.started" and start["Next"] == "WaitForTheJob"
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            assert state.get("ResultPath", "$") != "$", f"{name} would replace the execution's state"
+    assert any("Lambda.TooManyRequestsException" in r["ErrorEquals"] for r in states["Analyse"]["Retry"])
     # The output bucket, key and vocabulary are this stack's.
     joined = "".join(p if isinstance(p, str) else json.dumps(p) for p in parts)
     results_id = _bucket_id(template, "ResultsUri")
@@ -182,6 +188,21 @@ def test_the_audit_trail_records_both_buckets_encrypted_and_validated(contract_t
         if s.get("Sid") == "AllowCloudTrailToEncryptItsLogs"
     ]
     assert "kms:EncryptionContext:aws:cloudtrail:arn" in json.dumps(allow["Condition"])
+    # A bucket-key bucket needs kms:Decrypt for CloudTrail too (CloudTrail User Guide).
+    (describe,) = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid") == "AllowCloudTrailToDescribeTheKey"
+    ]
+    assert set(describe["Action"]) == {"kms:DescribeKey", "kms:Decrypt"}
+    assert "aws:SourceArn" in describe["Condition"]["StringEquals"]
+    # Only this trail may write to its bucket.
+    (deny,) = [st for r in template["Resources"].values() if r["Type"] == "AWS::S3::BucketPolicy"
+               for st in r["Properties"]["PolicyDocument"]["Statement"] if st["Effect"] == "Deny"
+               and st.get("Principal") == {"Service": "cloudtrail.amazonaws.com"}]  # fmt: skip
+    assert f":trail/{properties['TrailName']}" in json.dumps(
+        deny["Condition"]["StringNotEquals"]["aws:SourceArn"]
+    )
 
 
 def test_data_is_retained(contract_templates):

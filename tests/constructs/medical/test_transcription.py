@@ -217,3 +217,15 @@ def test_a_transcript_outside_the_results_bucket_is_refused(clients):
             {"bucket": "r", "transcript_uri": "s3://elsewhere/t.json", "analysis_key": "analysis/j.json",
              "source": "s3://a/x.mp3", "job_name": "j"}, s3=s3, comprehend=comprehend,
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [("Medical", "Medical-data-events"), ("a--b", "a-b-data-events"), ("x" * 130, "x" * 128)],
+)
+def test_trail_names_are_valid(stack, expected):
+    from mlblueprints.constructs.security.audit_trail import trail_name_for
+
+    name = trail_name_for(stack)
+    assert name == expected
+    assert 3 <= len(name) <= 128 and name[0].isalnum() and name[-1].isalnum() and "--" not in name
