@@ -2,8 +2,10 @@
 parameters are the API's own member names (botocore's input shape, recursively), each Task state keeps the
 execution's input unless it means to replace it, and every Next names a state.
 
-Step Functions passes an SDK integration's parameters to the API as they are written: a misspelt or
-mis-cased member ("SnsTopicArn" for "SNSTopicArn") fails every execution at that state, long after deploy.
+Step Functions names an SDK integration's members as the AWS SDK for Java 2.x does, capitalized: a leading
+acronym is lowercased (botocore's ``SNSTopicArn`` is ``SnsTopicArn``, DynamoDB's ``BOOL`` is ``Bool``; the
+Java SDK's ``Utils.unCapitalize``). A member it does not know fails every execution at that state
+("The field ... is not supported by Step Functions"), long after deploy.
 """
 
 from __future__ import annotations
@@ -46,6 +48,26 @@ def _states(definition: dict):
             yield from _states(state["ItemProcessor"])
 
 
+def sfn_member_name(member: str) -> str:
+    """``member`` as Step Functions' SDK integrations spell it (Java SDK 2.x's unCapitalize, capitalized)."""
+    i, head = 1, [member[0].lower()]
+    while i < len(member) and member[i].isupper() and not (i < len(member) - 1 and member[i + 1].islower()):
+        head.append(member[i].lower())
+        i += 1
+    java = "".join(head) + member[i:]
+    return java[0].upper() + java[1:]
+
+
+@pytest.mark.parametrize(
+    ("member", "expected"),
+    [("SNSTopicArn", "SnsTopicArn"), ("KMSKeyId", "KmsKeyId"), ("BOOL", "Bool"), ("S", "S"), ("S3Object", "S3Object"),
+     ("OutputEncryptionKMSKeyId", "OutputEncryptionKMSKeyId"), ("SSESpecification", "SseSpecification"),
+     ("MediaFileUri", "MediaFileUri")],
+)  # fmt: skip
+def test_member_names_follow_the_java_sdk(member, expected):
+    assert sfn_member_name(member) == expected
+
+
 def _unknown_members(model, shape_name: str, value, path: str) -> list[str]:
     shape = model.shape(shape_name)
     if isinstance(value, str) and (value == TOKEN or value.startswith("$") or TOKEN in value):
@@ -53,13 +75,14 @@ def _unknown_members(model, shape_name: str, value, path: str) -> list[str]:
     kind = shape["type"]
     if kind == "structure" and isinstance(value, dict):
         problems = []
+        members = {sfn_member_name(name): name for name in shape["members"]}
         for key, item in value.items():
-            member = key[:-2] if key.endswith(".$") else key
-            if member not in shape["members"]:
-                problems.append(f"{path}.{member} (members: {', '.join(sorted(shape['members']))})")
+            name = key[:-2] if key.endswith(".$") else key
+            if name not in members:
+                problems.append(f"{path}.{name} (Step Functions' names: {', '.join(sorted(members))})")
             elif not key.endswith(".$"):
                 problems += _unknown_members(
-                    model, shape["members"][member]["shape"], item, f"{path}.{member}"
+                    model, shape["members"][members[name]]["shape"], item, f"{path}.{name}"
                 )
         return problems
     if kind == "list" and isinstance(value, list):

@@ -50,6 +50,7 @@ from mlblueprints.constructs.compliance.functions import (
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.monitoring.alarms import threshold_alarm
 from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters
+from mlblueprints.constructs.security.encryption_key import grant_state_machine_key
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -470,7 +471,9 @@ class MedicalTranscription(Construct):
             ),
             targets=[targets.SfnStateMachine(self.state_machine, dead_letter_queue=self.dead_letters.queue)],
         )
-        acknowledge_inline_policy(self.state_machine.node.find_child("EventsRole"))
+        events_role = self.state_machine.node.find_child("EventsRole")
+        grant_state_machine_key(encryption_key, events_role, self.state_machine.state_machine_arn)
+        acknowledge_inline_policy(events_role)
         self.failed_alarm = threshold_alarm(
             self,
             "ExecutionsFailed",

@@ -14,6 +14,7 @@ __all__ = [
     "allow_cloudwatch_alarms",
     "allow_cloudwatch_logs",
     "allow_ebs_in_account",
+    "grant_state_machine_key",
     "limit_grants_to_aws_services",
 ]
 
@@ -189,3 +190,23 @@ def allow_eventbridge(key: kms.IKey) -> bool:
         ),
         allow_no_op=True,
     ).statement_added
+
+
+def grant_state_machine_key(key: kms.IKey, grantee: iam.IGrantable, state_machine_arn: str) -> None:
+    """Let ``grantee`` start, or answer the tasks of, a state machine encrypted with ``key``.
+
+    Step Functions encrypts an execution's data with the state machine's customer managed key, so a caller of
+    StartExecution, SendTaskSuccess or SendTaskFailure needs ``kms:GenerateDataKey`` and ``kms:Decrypt`` on it
+    ("Data at rest encryption in Step Functions", AWS Step Functions Developer Guide); aws-cdk-lib's
+    ``grant_start_execution`` and ``grant_task_response`` grant no KMS action. The encryption context names
+    the one state machine.
+    """
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[key.key_arn],
+            conditions={
+                "StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": state_machine_arn}
+            },
+        )
+    )

@@ -31,7 +31,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -52,6 +51,7 @@ from mlblueprints.constructs.compliance.functions import PYTHON_RUNTIME, encrypt
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.monitoring.alarms import threshold_alarm
 from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters
+from mlblueprints.constructs.security.encryption_key import grant_state_machine_key
 
 __all__ = [
     "ASYNC_SUFFIXES",
@@ -243,12 +243,14 @@ class DocumentAnalysis(Construct):
             parameters={
                 "DocumentLocation": document,
                 **analysis,
+                # Step Functions names SDK members as the AWS SDK for Java 2.x does: a leading acronym is
+                # lowercased (botocore's SNSTopicArn and KMSKeyId are SnsTopicArn and KmsKeyId here).
                 "NotificationChannel": {
-                    "SNSTopicArn": self.completion_topic.topic_arn,
+                    "SnsTopicArn": self.completion_topic.topic_arn,
                     "RoleArn": self.textract_role.role_arn,
                 },
                 "OutputConfig": {"S3Bucket": output_bucket.bucket_name, "S3Prefix": "textract"},
-                "KMSKeyId": encryption_key.key_arn,
+                "KmsKeyId": encryption_key.key_arn,
             },
             result_selector={"JobId": sfn.JsonPath.string_at("$.JobId")},
             result_path="$.job",
@@ -424,7 +426,9 @@ class DocumentAnalysis(Construct):
                     )
                 ],
             )
-        acknowledge_inline_policy(self.state_machine.node.find_child("EventsRole"))
+        events_role = self.state_machine.node.find_child("EventsRole")
+        grant_state_machine_key(encryption_key, events_role, self.state_machine.state_machine_arn)
+        acknowledge_inline_policy(events_role)
         self.failed_alarm = threshold_alarm(
             self,
             "ExecutionsFailed",
@@ -498,7 +502,6 @@ class DocumentAnalysis(Construct):
             environment={"TOKEN_TABLE": self.tokens.table_name},
             environment_encryption=key,
             dead_letter_queue=self.dead_letters.queue,
-            on_failure=destinations.SqsDestination(self.dead_letters.queue),
             retry_attempts=2,
             log_group=encrypted_log_group(
                 self,
@@ -508,6 +511,14 @@ class DocumentAnalysis(Construct):
                 purpose="textract",
             ),
             description="Ends the wait of the execution whose Textract job completed",
+        )
+        acknowledge(
+            function.node.find_child("EventInvokeConfig"),
+            "LambdaAsyncFailureDestination",
+            topic="the completion function's failed notices",
+            reason="Its dead-letter queue (the stack's alarmed one) receives every notice that fails after Lambda's "
+            "retries; an on-failure destination would record each one a second time.",
+            packs=(Pack.SERVERLESS,),
         )
         subscription = self.completion_topic.add_subscription(subscriptions.LambdaSubscription(function))
         acknowledge(
@@ -524,17 +535,18 @@ class DocumentAnalysis(Construct):
             )
         )
         function.add_to_role_policy(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]))
-        self.state_machine.grant_task_response(function)
-        acknowledge_inline_policy(function.role)
-        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
-            acknowledge(
-                function.role.node.find_child("DefaultPolicy"),
-                f"IAM5[Action::{action}]",
-                topic="sending to the encrypted dead-letter queue",
-                reason="aws-cdk-lib's send grant on the KMS-encrypted dead-letter queue (the function's dead-letter "
-                "and on-failure target), on the one key that encrypts it.",
-                packs=(Pack.AWS_SOLUTIONS,),
+        # Lambda sends a failed notice to the KMS-encrypted dead-letter queue as the function (aws-cdk-lib grants
+        # sqs:SendMessage only): a data key of the queue's key, through SQS.
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sqs.{Aws.REGION}.{Aws.URL_SUFFIX}"}},
             )
+        )
+        self.state_machine.grant_task_response(function)
+        grant_state_machine_key(key, function, self.state_machine.state_machine_arn)
+        acknowledge_inline_policy(function.role)
         acknowledge_wildcard_resource(
             function.role.node.find_child("DefaultPolicy"),
             "*",

@@ -91,7 +91,7 @@ def test_the_asynchronous_job_reports_to_the_topic_and_resumes_the_execution(con
         "Pages": ["*"],
     }
     assert start["OutputConfig"]["S3Prefix"] == "textract"
-    assert set(start["NotificationChannel"]) == {"SNSTopicArn", "RoleArn"} and "KMSKeyId" in start
+    assert set(start["NotificationChannel"]) == {"SnsTopicArn", "RoleArn"} and "KmsKeyId" in start
     wait = states["WaitForTheJob"]
     assert wait["Resource"].endswith(":states:::aws-sdk:dynamodb:putItem.waitForTaskToken")
     assert wait["Parameters"]["Item"]["TaskToken"] == {"S.$": "$$.Task.Token"}
@@ -107,10 +107,14 @@ def test_the_asynchronous_job_reports_to_the_topic_and_resumes_the_execution(con
     (function,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"
                    and r["Properties"].get("Description", "").startswith("Ends the wait")]  # fmt: skip
     assert "DeadLetterConfig" in function["Properties"]
-    (invoke_config,) = [
-        r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"
-    ]
-    assert "OnFailure" in invoke_config["Properties"]["DestinationConfig"]
+    # Answering the task needs the state machine's key, for this state machine only.
+    (key_grant,) = [s for s in _statements(template, function["Properties"]["Role"]["Fn::GetAtt"][0])
+                    if "kms:EncryptionContext:aws:states:stateMachineArn" in json.dumps(s.get("Condition", {}))]  # fmt: skip
+    assert set(_actions(key_grant)) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    # Lambda writes a failed notice to the encrypted dead-letter queue as the function: a data key through SQS.
+    (dlq_key,) = [s for s in _statements(template, function["Properties"]["Role"]["Fn::GetAtt"][0])
+                  if "kms:ViaService" in json.dumps(s.get("Condition", {}))]  # fmt: skip
+    assert _actions(dlq_key) == ["kms:GenerateDataKey"] and "sqs." in json.dumps(dlq_key["Condition"])
     statements = _statements(template, function["Properties"]["Role"]["Fn::GetAtt"][0])
     by_action = {a: s for s in statements for a in _actions(s)}
     assert by_action["states:SendTaskSuccess"]["Resource"] == {
@@ -203,3 +207,16 @@ def test_refusals_are_reported_at_once():
                      "no queries are given", "add FORMS to features", "confidence_threshold 120",
                      "notification_email"):  # fmt: skip
         assert expected in message, expected
+
+
+def test_eventbridge_can_start_the_encrypted_state_machine(contract_templates):
+    # Step Functions encrypts the execution's input with the key: StartExecution needs it (and CDK's grant has none).
+    template = contract_templates[AGNOSTIC]
+    machine_id, _ = _one(template, "AWS::StepFunctions::StateMachine")
+    (events_role,) = [k for k, r in template["Resources"].items()
+                      if r["Type"] == "AWS::IAM::Role" and "events.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+                      and any("states:StartExecution" in _actions(s) for s in _statements(template, k))]  # fmt: skip
+    (key_grant,) = [s for s in _statements(template, events_role) if "kms:Decrypt" in _actions(s)]
+    assert key_grant["Condition"] == {
+        "StringEquals": {"kms:EncryptionContext:aws:states:stateMachineArn": {"Ref": machine_id}}
+    }
