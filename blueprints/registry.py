@@ -259,5 +259,32 @@ BLUEPRINTS: dict[str, Blueprint] = {
             stack_path="mlblueprints.blueprints.document_analysis.stack.DocumentAnalysisStack",
             example=BLUEPRINTS_DIR / "document_analysis" / "example.json",
         ),
+        Blueprint(
+            name="enterprise-search",
+            summary=(
+                "An Amazon Kendra index (Developer or Enterprise edition, encrypted with the stack's KMS key, extra "
+                "query and storage capacity on Enterprise) over a retained, encrypted documents bucket synchronised "
+                "on a cron schedule, with an FAQ from a CSV or JSON file checked at synth, and one least-privilege "
+                "role each for the index, the data source and the FAQ. Kendra is closed to new customers from July "
+                "30, 2026: for accounts that already use it."
+            ),
+            settings_source="mlblueprints.blueprints.enterprise_search.settings.EnterpriseSearchSettings",
+            stack_path="mlblueprints.blueprints.enterprise_search.stack.EnterpriseSearchStack",
+            example=BLUEPRINTS_DIR / "enterprise_search" / "example.json",
+        ),
+        Blueprint(
+            name="chatbot",
+            summary=(
+                "An Amazon Lex V2 bot defined in config (intents, sample utterances, slots and custom slot types; the "
+                "pizza-ordering example with a multi-valued toppings slot and a chained drink intent), checked at "
+                "synth (every slot an utterance names exists, types defined, names and counts within Lex's limits, a "
+                "Polly voice), text and voice, a version per definition and a live alias, a Lambda code hook that "
+                "validates each turn against the bot's own values and fulfils, and conversation logs: text to a "
+                "KMS-encrypted log group, audio to a KMS-encrypted bucket, with personal slots obfuscated."
+            ),
+            settings_source="mlblueprints.blueprints.chatbot.settings.ChatbotSettings",
+            stack_path="mlblueprints.blueprints.chatbot.stack.ChatbotStack",
+            example=BLUEPRINTS_DIR / "chatbot" / "example.json",
+        ),
     )
 }

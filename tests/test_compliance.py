@@ -310,7 +310,7 @@ DEPLOY_TIME_FUNCTIONS = (
 )
 # Runtime functions a state machine invokes synchronously (accept_synchronous_function), and the runtime
 # functions that call AWS APIs only, outside a VPC.
-SYNCHRONOUS_FUNCTIONS = ("TranscriptionAnalyser",)
+SYNCHRONOUS_FUNCTIONS = ("TranscriptionAnalyser", "BotCodeHook")
 OUTSIDE_VPC_FUNCTIONS = (*SYNCHRONOUS_FUNCTIONS, "AnalysisJobCompletion")
 # Each checkov skip, and the resources it may sit on (logical ID prefixes, or a resource type).
 CHECKOV_SKIPS = {
