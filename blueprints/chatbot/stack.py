@@ -50,4 +50,5 @@ class ChatbotStack(Stack):
             value=self.bot.alias_id,
             description="aws lexv2-runtime recognize-text --bot-id <BotId> --bot-alias-id <this> --locale-id ...",
         )
-        CfnOutput(self, "ConversationLogs", value=self.bot.text_logs.log_group_name)
+        if self.bot.text_logs is not None:
+            CfnOutput(self, "ConversationLogs", value=self.bot.text_logs.log_group_name)

@@ -191,6 +191,53 @@ def _json_faq_problems(where: str, text: str) -> list[Problem]:
     ]
 
 
+def _kendra_principal() -> iam.ServicePrincipal:
+    """Kendra of this account and region only ("It is recommended that you include aws:sourceAccount and
+    aws:sourceArn in the trust policy", IAM roles for Amazon Kendra)."""
+    return iam.ServicePrincipal(
+        "kendra.amazonaws.com",
+        conditions={
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:kendra:{Aws.REGION}:{Aws.ACCOUNT_ID}:index/*"},
+        },
+    )
+
+
+def allow_kendra(key: kms.IKey) -> None:
+    """Let Kendra use ``key`` for this account's indexes: "When you use a customer-managed KMS key, you must give
+    the key a key policy that allows Amazon Kendra to use the key" (Encryption at rest, Amazon Kendra
+    Developer Guide). A key imported into the stack must already allow it."""
+    added = key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowKendraIndexes",
+            principals=[iam.ServicePrincipal("kendra.amazonaws.com")],
+            actions=[
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:DescribeKey",
+                "kms:CreateGrant",
+                "kms:RetireGrant",
+            ],
+            resources=["*"],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:{Aws.PARTITION}:kendra:{Aws.REGION}:{Aws.ACCOUNT_ID}:index/*"
+                },
+            },
+        ),
+        allow_no_op=True,
+    ).statement_added
+    if not added:
+        raise KendraError(
+            [Problem("the index's key is imported: its key policy must already let kendra.amazonaws.com use it "
+                     "(Encryption at rest, Amazon Kendra Developer Guide); pass a key created in this stack instead.",
+                     setting="encryption_key")]
+        )  # fmt: skip
+
+
 class SearchIndex(Construct):
     """A Kendra index encrypted with ``encryption_key``, with :meth:`add_s3_source` and :meth:`add_faq`."""
 
@@ -216,10 +263,11 @@ class SearchIndex(Construct):
         if problems:
             raise KendraError(problems)
         self.encryption_key = encryption_key
+        allow_kendra(encryption_key)
         self.role = iam.Role(
             self,
             "IndexRole",
-            assumed_by=iam.ServicePrincipal("kendra.amazonaws.com"),
+            assumed_by=_kendra_principal(),
             description="Kendra index: its own metrics and logs",
         )
         self.role.add_to_policy(
@@ -293,7 +341,7 @@ class SearchIndex(Construct):
         role = iam.Role(
             self,
             f"{id}Role",
-            assumed_by=iam.ServicePrincipal("kendra.amazonaws.com"),
+            assumed_by=_kendra_principal(),
             description="Kendra S3 data source: reads the documents bucket, writes to its index",
         )
         role.add_to_policy(
@@ -364,7 +412,7 @@ class SearchIndex(Construct):
         role = iam.Role(
             self,
             f"{id}Role",
-            assumed_by=iam.ServicePrincipal("kendra.amazonaws.com"),
+            assumed_by=_kendra_principal(),
             description="Kendra FAQ: reads its file",
         )
         role.add_to_policy(

@@ -105,9 +105,22 @@ class BotDefinition:
     fallback_message: str = "Sorry, I did not understand that. Could you say it another way?"
     max_retries: int = 2
 
+    def chains(self) -> dict[str, dict[str, str | None]]:
+        """Per chained intent, the intent that follows, its first slot and that slot's prompt (for the code hook,
+        which starts the next intent itself: a Lambda's response decides where the conversation goes)."""
+        by_name = {i.name: i for i in self.intents}
+        chains = {}
+        for intent in self.intents:
+            following = by_name.get(intent.next_intent or "")
+            if following is not None:
+                first = following.slots[0] if following.slots else None
+                chains[intent.name] = {"intent": following.name, "slot": first.name if first else None,
+                                       "prompt": first.prompt if first else None}  # fmt: skip
+        return chains
+
     def menu(self) -> dict[str, dict[str, list[str]]]:
         """Per intent and slot of a custom type, the values the bot offers (for the code hook)."""
-        types = {t.name: sorted(t.values) for t in self.slot_types}
+        types = {t.name: list(t.values) for t in self.slot_types}
         return {
             intent.name: {
                 slot.name: types[slot.slot_type] for slot in intent.slots if slot.slot_type in types
@@ -220,6 +233,11 @@ def bot_problems(definition: BotDefinition) -> list[Problem]:
                 problems.append(
                     Problem(f"{where}: slot {slot.name!r} has type {slot.slot_type!r}, which is neither a slot type of "
                             "the bot nor a built-in AMAZON.* type.", setting="intents")
+                )  # fmt: skip
+            if slot.multiple_values and definition.locale_id != "en_US":
+                problems.append(
+                    Problem(f"{where}: slot {slot.name!r} takes several values, which Lex allows in en_US only "
+                            "(Amazon Lex V2 Developer Guide, Using multiple values in a slot).", setting="intents")
                 )  # fmt: skip
             if slot.multiple_values and slot.slot_type.startswith("AMAZON."):
                 problems.append(
@@ -357,16 +375,6 @@ class ChatBot(Construct):
         if problems:
             raise LexError(problems)
         stack = Stack.of(self)
-        self.text_logs = encrypted_log_group(
-            self,
-            "ConversationLogs",
-            encryption_key=encryption_key,
-            removal_policy=removal_policy,
-            purpose="lex",
-        )
-        self.audio_logs = SecureBucket(
-            self, "AudioLogs", encryption_key=encryption_key, removal_policy=removal_policy
-        )
         self.role = iam.Role(
             self,
             "Role",
@@ -382,40 +390,19 @@ class ChatBot(Construct):
             description="Lex bot: speaks with Polly, writes its conversation logs",
         )
         self.role.add_to_policy(iam.PolicyStatement(actions=["polly:SynthesizeSpeech"], resources=["*"]))
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[f"{self.text_logs.log_group_arn}"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[self.audio_logs.bucket.arn_for_objects("audio/*")]
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[encryption_key.key_arn])
-        )
         acknowledge_inline_policy(self.role)
-        policy = self.role.node.find_child("DefaultPolicy")
         acknowledge_wildcard_resource(
-            policy,
+            self.role.node.find_child("DefaultPolicy"),
             "*",
             topic="speech synthesis",
             reason="polly:SynthesizeSpeech is allowed on lexicons only, and the bot uses none; Lex's own role "
             "policy for voice bots grants it on *.",
         )
-        acknowledge_wildcard_resource(
-            policy,
-            self.audio_logs.bucket.arn_for_objects("audio/*"),
-            topic="audio conversation logs",
-            reason="Lex writes each utterance's audio under audio/, with keys of its own; write only.",
-        )
-        acknowledge_wildcard_resource(
-            policy,
-            f"{self.text_logs.log_group_arn}",
-            topic="text conversation logs",
-            reason="The one encrypted log group of this bot's conversations (its ARN ends with :*, for its streams).",
+        # "You can't use conversation logs with a bot subject to the Children's Online Privacy Protection Act"
+        # (Amazon Lex V2 Developer Guide, Enabling conversation logs).
+        self.text_logs = self.audio_logs = None
+        log_settings = (
+            None if child_directed else self._conversation_logs(definition, encryption_key, removal_policy)
         )
 
         code_hook = any(intent.code_hook for intent in definition.intents)
@@ -438,8 +425,10 @@ class ChatBot(Construct):
         # aws-cdk-lib renders the struct's member as childDirected; CloudFormation's schema names it ChildDirected.
         self.bot.add_property_deletion_override("DataPrivacy.childDirected")
         self.bot.add_property_override("DataPrivacy.ChildDirected", child_directed)
-        # A new version whenever the definition changes (its description carries the definition's hash).
-        digest = hashlib.sha256(json.dumps(locale, sort_keys=True).encode()).hexdigest()[:16]
+        # A new version whenever what a version keeps changes: the locale and the bot's own settings (its
+        # description carries their hash; the type has no update handler, so a change replaces the version).
+        kept = {"locale": locale, "ttl": int(idle_session_ttl.to_seconds()), "child_directed": child_directed}
+        digest = hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
         self.version = lex.CfnBotVersion(
             self,
             "Version",
@@ -473,20 +462,10 @@ class ChatBot(Construct):
             "BotAliasLocaleSettings",
             [{"LocaleId": definition.locale_id, "BotAliasLocaleSetting": locale_setting}],
         )
-        self.alias.add_property_override(
-            "ConversationLogSettings",
-            {
-                "TextLogSettings": [
-                    {"Enabled": True, "Destination": {"CloudWatch": {"CloudWatchLogGroupArn": self.text_logs.log_group_arn,
-                                                                     "LogPrefix": "text/"}}}
-                ],
-                "AudioLogSettings": [
-                    {"Enabled": True, "Destination": {"S3Bucket": {"S3BucketArn": self.audio_logs.bucket.bucket_arn,
-                                                                   "LogPrefix": "audio/",
-                                                                   "KmsKeyArn": encryption_key.key_arn}}}
-                ],
-            },
-        )  # fmt: skip
+        if log_settings is not None:
+            self.alias.add_property_override("ConversationLogSettings", log_settings)
+        # The role's policy (its log grants) is in place before the alias starts logging.
+        self.alias.node.add_dependency(self.role)
         if self.code_hook is not None:
             self.code_hook.add_permission(
                 "LexInvoke",
@@ -496,6 +475,52 @@ class ChatBot(Construct):
             )
         self.bot_id = self.bot.attr_id
         self.alias_id = self.alias.attr_bot_alias_id
+
+    def _conversation_logs(self, definition: BotDefinition, key: kms.IKey, removal_policy) -> dict[str, Any]:
+        """Text logs to an encrypted log group; audio logs to an encrypted bucket, unless a slot is obfuscated
+        ("it is not possible to obfuscate sensitive slots ... in the audio logs", Amazon Lex V2 Developer Guide)."""
+        self.text_logs = encrypted_log_group(
+            self, "ConversationLogs", encryption_key=key, removal_policy=removal_policy, purpose="lex"
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.text_logs.log_group_arn],
+            )
+        )
+        policy = self.role.node.find_child("DefaultPolicy")
+        acknowledge_wildcard_resource(
+            policy,
+            self.text_logs.log_group_arn,
+            topic="text conversation logs",
+            reason="The one encrypted log group of this bot's conversations (its ARN ends with :*, for its streams).",
+        )
+        settings: dict[str, Any] = {
+            "TextLogSettings": [
+                {"Enabled": True, "Destination": {"CloudWatch": {"CloudWatchLogGroupArn": self.text_logs.log_group_arn,
+                                                                 "LogPrefix": "text/"}}}
+            ]
+        }  # fmt: skip
+        if any(slot.obfuscate for intent in definition.intents for slot in intent.slots):
+            return settings
+        self.audio_logs = SecureBucket(self, "AudioLogs", encryption_key=key, removal_policy=removal_policy)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[self.audio_logs.bucket.arn_for_objects("audio/*")]
+            )
+        )
+        self.role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[key.key_arn]))
+        acknowledge_wildcard_resource(
+            policy,
+            self.audio_logs.bucket.arn_for_objects("audio/*"),
+            topic="audio conversation logs",
+            reason="Lex writes each utterance's audio under audio/, with keys of its own; write only.",
+        )
+        settings["AudioLogSettings"] = [
+            {"Enabled": True, "Destination": {"S3Bucket": {"S3BucketArn": self.audio_logs.bucket.bucket_arn,
+                                                           "LogPrefix": "audio/", "KmsKeyArn": key.key_arn}}}
+        ]  # fmt: skip
+        return settings
 
     def _code_hook(self, definition, key, concurrency, removal_policy) -> lambda_.Function:
         function = lambda_.Function(
@@ -508,7 +533,10 @@ class ChatBot(Construct):
             memory_size=256,
             reserved_concurrent_executions=concurrency,
             tracing=lambda_.Tracing.ACTIVE,
-            environment={"MENU": json.dumps(definition.menu(), sort_keys=True)},
+            environment={
+                "MENU": json.dumps(definition.menu(), sort_keys=True),
+                "CHAINS": json.dumps(definition.chains(), sort_keys=True),
+            },
             environment_encryption=key,
             log_group=encrypted_log_group(
                 self, "CodeHookLogs", encryption_key=key, removal_policy=removal_policy, purpose="lex"

@@ -95,7 +95,17 @@ def test_the_live_alias_calls_the_code_hook_and_logs_encrypted(contract_template
     assert permission["Properties"]["Principal"] == "lexv2.amazonaws.com"
     assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": [alias_id, "Arn"]}
     menu = json.loads(template["Resources"][function_id]["Properties"]["Environment"]["Variables"]["MENU"])
-    assert menu["OrderPizza"]["Size"] == ["large", "medium", "small"]
+    assert menu["OrderPizza"]["Size"] == ["small", "medium", "large"]
+    chains = json.loads(
+        template["Resources"][function_id]["Properties"]["Environment"]["Variables"]["CHAINS"]
+    )
+    assert chains == {
+        "OrderPizza": {
+            "intent": "OrderDrink",
+            "slot": "Drink",
+            "prompt": "Which drink: cola, lemonade or water?",
+        }
+    }
 
 
 def test_the_bot_role_writes_its_logs_and_speaks(contract_templates):
@@ -112,17 +122,42 @@ def test_the_bot_role_writes_its_logs_and_speaks(contract_templates):
     assert json.dumps(by_action["s3:PutObject"]["Resource"]).endswith('"/audio/*"]]}')
 
 
-def test_a_changed_definition_makes_a_new_version():
-    def version_description(extra_utterance: str) -> str:
-        stacks = {"Bot": {"blueprint": "chatbot", "intents": [{"name": "Hello", "utterances": ["hello", extra_utterance],
-                                                              "code_hook": False, "closing": "Hi!"}]}}  # fmt: skip
-        app = build_app(App(context={**cdk_json_context(), "stacks": json.dumps(stacks)}), gates=False)
-        template = app.synth().get_stack_by_name("Bot").template
-        _, version = _one(template, "AWS::Lex::BotVersion")
-        assert not any(r["Type"] == "AWS::Lambda::Function" for r in template["Resources"].values())
-        return version["Properties"]["Description"]
+def _hello_bot(**settings) -> dict:
+    stacks = {"Bot": {"blueprint": "chatbot", "intents": [{"name": "Hello", "utterances": ["hello"], "code_hook": False,
+                                                          "closing": "Hi!", "slots": []}], **settings}}  # fmt: skip
+    app = build_app(App(context={**cdk_json_context(), "stacks": json.dumps(stacks)}), gates=False)
+    return app.synth().get_stack_by_name("Bot").template
 
-    assert version_description("hi") != version_description("good morning")
+
+def test_a_changed_definition_or_session_setting_makes_a_new_version():
+    def description(**settings) -> str:
+        template = _hello_bot(**settings)
+        assert not any(r["Type"] == "AWS::Lambda::Function" for r in template["Resources"].values())
+        return _one(template, "AWS::Lex::BotVersion")[1]["Properties"]["Description"]
+
+    base = description()
+    assert description(fallback_message="Pardon?") != base
+    assert description(idle_session_minutes=10) != base
+
+
+def test_a_child_directed_bot_keeps_no_conversation_logs():
+    # "You can't use conversation logs with a bot subject to COPPA" (Lex V2 Developer Guide).
+    template = _hello_bot(child_directed=True)
+    _, alias = _one(template, "AWS::Lex::BotAlias")
+    assert "ConversationLogSettings" not in alias["Properties"]
+    assert not any(
+        r["Type"] in ("AWS::Logs::LogGroup", "AWS::S3::Bucket") for r in template["Resources"].values()
+    )
+
+
+def test_obfuscated_slots_keep_text_logs_only():
+    intents = [{"name": "Register", "utterances": ["my email is {Email}"], "code_hook": False,
+                "slots": [{"name": "Email", "type": "AMAZON.EmailAddress", "prompt": "Your email?", "obfuscate": True}]}]  # fmt: skip
+    template = _hello_bot(intents=intents)
+    _, alias = _one(template, "AWS::Lex::BotAlias")
+    assert set(alias["Properties"]["ConversationLogSettings"]) == {"TextLogSettings"}
+    slot = _locale(template)["Intents"][0]["Slots"][0]
+    assert slot["ObfuscationSetting"] == {"ObfuscationSettingType": "DefaultObfuscation"}
 
 
 def test_refusals_are_reported_at_once():

@@ -109,3 +109,24 @@ def test_refusals_are_reported_at_once(tmp_path):
     for expected in ("Amazon Kendra is not offered in sa-east-1", "a Developer Edition index takes no extra capacity",
                      "Kendra takes no rate() expressions", "needs _question and _answer"):  # fmt: skip
         assert expected in message, expected
+
+
+def test_kendra_may_use_the_key_and_assume_the_roles_for_this_account_only(contract_templates):
+    template = contract_templates[AGNOSTIC]
+    _, key = _one(template, "AWS::KMS::Key")
+    (allow,) = [
+        s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowKendraIndexes"
+    ]
+    assert allow["Principal"] == {"Service": "kendra.amazonaws.com"} and "kms:CreateGrant" in allow["Action"]
+    assert "aws:SourceAccount" in allow["Condition"]["StringEquals"] and ":index/*" in json.dumps(
+        allow["Condition"]
+    )
+    roles = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Role"
+             and "kendra.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])]  # fmt: skip
+    assert len(roles) == 3
+    for role in roles:
+        (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert (
+            "aws:SourceAccount" in trust["Condition"]["StringEquals"]
+            and "aws:SourceArn" in trust["Condition"]["ArnLike"]
+        )

@@ -3,8 +3,10 @@
 Lex V2 Lambda interface 1.0 ("Understanding Lambda function input and response formats", Amazon Lex V2
 Developer Guide). ``MENU`` (an environment variable) lists, per intent and slot, the values the bot offers
 (its custom slot types' values, which Lex resolves synonyms to): a value outside them is asked for again,
-naming what is on offer. Fulfilment closes the intent with a summary of what was ordered; the bot's own
-post-fulfilment step then starts a chained intent, if it has one.
+naming what is on offer. Fulfilment closes the intent with a summary of what was ordered, or, for an intent
+chained to another (``CHAINS``), says the summary and starts the next intent by asking for its first slot:
+with a Lambda code hook, "the conversation resumes based on the session state configured in the Lambda
+function" (Amazon Lex V2 Developer Guide), so the hook, not the bot's post-fulfilment step, moves on.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from typing import Any
 
 def _menu() -> dict[str, dict[str, list[str]]]:
     return json.loads(os.environ.get("MENU", "{}"))
+
+
+def _chains() -> dict[str, dict[str, str | None]]:
+    return json.loads(os.environ.get("CHAINS", "{}"))
 
 
 def _values(slot: dict[str, Any] | None) -> list[str]:
@@ -70,6 +76,27 @@ def fulfil(event: dict[str, Any]) -> dict[str, Any]:
         if (values := _values(slot))
     ]
     summary = f"Thank you: {', '.join(chosen)}." if chosen else "Thank you."
+    following = _chains().get(intent["name"])
+    attributes = event["sessionState"].get("sessionAttributes", {})
+    if following is not None:
+        next_intent = {"name": following["intent"], "slots": {}, "state": "InProgress"}
+        if following["slot"]:
+            return {
+                "sessionState": {
+                    "dialogAction": {"type": "ElicitSlot", "slotToElicit": following["slot"]},
+                    "intent": next_intent,
+                    "sessionAttributes": attributes,
+                },
+                "messages": _message(f"{summary} {following['prompt']}"),
+            }
+        return {
+            "sessionState": {
+                "dialogAction": {"type": "Delegate"},
+                "intent": next_intent,
+                "sessionAttributes": attributes,
+            },
+            "messages": _message(summary),
+        }
     return {
         "sessionState": {
             "dialogAction": {"type": "Close"},

@@ -46,6 +46,8 @@ def test_a_valid_bot_has_no_problem():
         (BotDefinition([Intent("OrderPizza", ["pizza"], declination="Fine.")]), "give the confirmation too"),
         (BotDefinition([Intent("OrderPizza", ["pizza"], next_intent="OrderDrink")]), "next_intent 'OrderDrink'"),
         (BotDefinition([Intent("OrderPizza", ["pizza"], closing="x" * 1001)]), "1 to 1000 characters"),
+        (BotDefinition([Intent("OrderPizza", ["pizza"], [Slot("T", "PizzaSize", "?", multiple_values=True)])], [SIZE],
+                       locale_id="en_GB"), "in en_US only"),
     ],
 )  # fmt: skip
 def test_rejections(definition, expected):
@@ -54,7 +56,15 @@ def test_rejections(definition, expected):
 
 
 def test_the_menu_lists_each_custom_slots_values():
-    assert BotDefinition([ORDER], [SIZE]).menu() == {"OrderPizza": {"Size": ["large", "small"]}}
+    assert BotDefinition([ORDER], [SIZE]).menu() == {"OrderPizza": {"Size": ["small", "large"]}}
+
+
+def test_chains_name_the_next_intent_and_its_first_slot():
+    drink = Intent("OrderDrink", ["a drink"], [Slot("Drink", "AMAZON.AlphaNumeric", "Which drink?")])
+    chained = Intent("OrderPizza", ["pizza"], next_intent="OrderDrink")
+    assert BotDefinition([chained, drink]).chains() == {
+        "OrderPizza": {"intent": "OrderDrink", "slot": "Drink", "prompt": "Which drink?"}
+    }
 
 
 def _event(source: str, slots: dict, intent: str = "OrderPizza") -> dict:
@@ -110,3 +120,22 @@ def test_fulfilment_closes_with_a_summary():
 def test_an_intent_without_a_menu_is_delegated():
     response = code_hook.handle(_event("DialogCodeHook", {"Drink": _slot("tea")}, intent="OrderDrink"))
     assert response["sessionState"]["dialogAction"] == {"type": "Delegate"}
+
+
+def test_a_chained_intent_starts_by_asking_for_its_first_slot(monkeypatch):
+    chains = {"OrderPizza": {"intent": "OrderDrink", "slot": "Drink", "prompt": "Which drink?"}}
+    monkeypatch.setenv("CHAINS", json.dumps(chains))
+    response = code_hook.handle(_event("FulfillmentCodeHook", {"Size": _slot("large")}))
+    state = response["sessionState"]
+    assert state["dialogAction"] == {"type": "ElicitSlot", "slotToElicit": "Drink"}
+    assert state["intent"] == {"name": "OrderDrink", "slots": {}, "state": "InProgress"}
+    assert response["messages"][0]["content"] == "Thank you: size large. Which drink?"
+
+
+def test_a_chained_intent_without_slots_is_delegated(monkeypatch):
+    monkeypatch.setenv(
+        "CHAINS", json.dumps({"OrderPizza": {"intent": "SayBye", "slot": None, "prompt": None}})
+    )
+    response = code_hook.handle(_event("FulfillmentCodeHook", {}))
+    assert response["sessionState"]["dialogAction"] == {"type": "Delegate"}
+    assert response["sessionState"]["intent"]["name"] == "SayBye"
