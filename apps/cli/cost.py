@@ -147,6 +147,10 @@ def cost_lines(stack: str, template: dict, book: PriceBook) -> list[CostLine]:
                 count = _number(group.get("InstanceCount"))
                 lines.append(CostLine(stack, f"HyperPod group {group.get('InstanceGroupName', '')}", "hyperpod",
                                       str(group.get("InstanceType")), count, count, None, "no HyperPod price bundled"))  # fmt: skip
+        elif kind == "AWS::Kendra::Index":
+            # An index is billed by the hour from its creation, queried or not (its edition sets the rate).
+            lines.append(CostLine(stack, "Kendra index", "kendra", str(properties.get("Edition")), 1, 1, None,
+                                  "billed by the hour; no Kendra price bundled"))  # fmt: skip
         elif kind == "AWS::SageMaker::Pipeline":
             lines.append(
                 CostLine(

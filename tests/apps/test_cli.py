@@ -344,3 +344,9 @@ def test_cost_lists_hyperpod_groups_without_a_bundled_price():
     groups = [line for line in report["lines"] if line["kind"] == "hyperpod"]
     assert ("ml.trn1.32xlarge", 2) in {(line["name"], line["count_default"]) for line in groups}
     assert all(line["unit_hourly"] is None for line in groups)
+
+
+def test_cost_lists_a_kendra_index_as_hourly_without_a_bundled_price():
+    report = _json("cost", "enterprise-search")
+    (index,) = [line for line in report["lines"] if line["kind"] == "kendra"]
+    assert index["name"] == "DEVELOPER_EDITION" and "billed by the hour" in json.dumps(index)
