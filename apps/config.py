@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_cdk import App, Environment
 
-from mlblueprints.blueprints.registry import BLUEPRINTS, Blueprint
+from mlblueprints.blueprints.registry import BLUEPRINTS, Blueprint, retired_blueprint
 from mlblueprints.blueprints.settings_base import ACCOUNT_ID, STACK_NAME, BlueprintSettings
 from mlblueprints.constructs._private.service_models import known_regions
 from mlblueprints.constructs.errors import BlueprintConfigError, MlBlueprintsError, Problem
@@ -191,7 +191,9 @@ def _stack_config(name: str, raw: Any) -> StackConfig:
     blueprint_name = settings_config.pop("blueprint", None)
     env_config = settings_config.pop("env", None)
     blueprint = BLUEPRINTS.get(blueprint_name) if isinstance(blueprint_name, str) else None
-    if blueprint is None:
+    if blueprint is None and retired_blueprint(blueprint_name):
+        problems.append(Problem(retired_blueprint(blueprint_name), setting="blueprint", value=blueprint_name))
+    elif blueprint is None:
         problems.append(
             Problem(
                 f'"blueprint" is {"missing" if blueprint_name is None else repr(blueprint_name)}; '

@@ -22,7 +22,7 @@ from mlblueprints.blueprints.serverless_endpoint.settings import ServerlessEndpo
 from mlblueprints.blueprints.settings_base import BlueprintSettings
 from mlblueprints.blueprints.training_pipeline.settings import TrainingPipelineSettings
 
-__all__ = ["BLUEPRINTS", "SCHEMA_DIR", "Blueprint"]
+__all__ = ["BLUEPRINTS", "RETIRED_BLUEPRINTS", "SCHEMA_DIR", "Blueprint", "retired_blueprint"]
 
 BLUEPRINTS_DIR = Path(__file__).parent
 SCHEMA_DIR = BLUEPRINTS_DIR / "schemas"
@@ -288,3 +288,31 @@ BLUEPRINTS: dict[str, Blueprint] = {
         ),
     )
 }
+
+# Services AWS no longer offers to new customers, by the names a user may ask for them: each answer says so
+# and points to what replaces it in this catalog.
+_FORECAST = (
+    "Amazon Forecast is no longer available to new customers (Amazon Forecast Developer Guide), so the catalog "
+    "has no Forecast blueprint. Forecast on SageMaker instead: serve a time-series foundation model such as "
+    "Chronos with the realtime-endpoint blueprint (or train your own with training-pipeline); AWS's transition "
+    "guide also points to SageMaker Canvas."
+)
+_ELASTIC_INFERENCE = (
+    "Amazon Elastic Inference is no longer available: SageMaker no longer attaches Elastic Inference "
+    "accelerators (ml.eia*). Serve on AWS Inferentia instead: the realtime-endpoint blueprint with an Inferentia "
+    "type such as ml.inf2.xlarge and a Neuron (neuronx) image."
+)
+RETIRED_BLUEPRINTS: dict[str, str] = {
+    "forecast": _FORECAST,
+    "amazon-forecast": _FORECAST,
+    "forecasting": _FORECAST,
+    "time-series-forecast": _FORECAST,
+    "elastic-inference": _ELASTIC_INFERENCE,
+    "amazon-elastic-inference": _ELASTIC_INFERENCE,
+    "eia": _ELASTIC_INFERENCE,
+}
+
+
+def retired_blueprint(name: object) -> str | None:
+    """Why ``name`` (a blueprint someone asked for) is not in the catalog, when it names a retired service."""
+    return RETIRED_BLUEPRINTS.get(name.lower().replace("_", "-").strip()) if isinstance(name, str) else None

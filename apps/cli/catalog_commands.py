@@ -89,9 +89,11 @@ def load_stacks(path: Path) -> dict:
 
 def blueprint_named(name: str):
     """The registry's blueprint ``name`` (case-insensitive), or an error with the closest names."""
-    from mlblueprints.blueprints.registry import BLUEPRINTS
+    from mlblueprints.blueprints.registry import BLUEPRINTS, retired_blueprint
 
     found = BLUEPRINTS.get(name.lower().replace("_", "-"))
+    if found is None and retired_blueprint(name):
+        raise MlBlueprintsError(Problem(retired_blueprint(name), setting="blueprint", value=name))
     if found is None:
         close = difflib.get_close_matches(name.lower(), list(BLUEPRINTS), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(close)}?" if close else ""

@@ -381,3 +381,21 @@ def test_examples_fail_where_none_fits_and_own_configs_stay_strict(monkeypatch):
         CatalogConfigError, match=r"ml.trn1.2xlarge is not offered for SageMaker hosting in eu-west-1"
     ):
         _app_with({"Mine": {**EXAMPLE_STACKS["TrainiumEndpoint"]}})
+
+
+@pytest.mark.parametrize(
+    ("asked", "expected"),
+    [
+        ("forecast", "Amazon Forecast is no longer available to new customers"),
+        ("Amazon_Forecast", "Chronos with the realtime-endpoint blueprint"),
+        ("elastic-inference", "Amazon Elastic Inference is no longer available"),
+    ],
+)
+def test_a_retired_service_is_named_with_its_replacement(asked, expected):
+    message = _problems({"Mine": {**VALID, "blueprint": asked}})
+    assert expected in message and "set it to one of" not in message
+
+
+def test_an_elastic_inference_type_points_to_inferentia():
+    message = _problems({"Mine": {**VALID, "instance_type": "ml.eia2.medium"}})
+    assert "Elastic Inference accelerator, which AWS retired" in message and "ml.inf2.xlarge" in message

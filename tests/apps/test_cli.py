@@ -350,3 +350,9 @@ def test_cost_lists_a_kendra_index_as_hourly_without_a_bundled_price():
     report = _json("cost", "enterprise-search")
     (index,) = [line for line in report["lines"] if line["kind"] == "kendra"]
     assert index["name"] == "DEVELOPER_EDITION" and "billed by the hour" in json.dumps(index)
+
+
+def test_show_names_a_retired_service_and_its_replacement():
+    result = runner.invoke(app, ["show", "forecast"])
+    assert result.exit_code != 0
+    assert "Amazon Forecast is no longer available to new customers" in str(result.exception)
