@@ -286,6 +286,19 @@ BLUEPRINTS: dict[str, Blueprint] = {
             stack_path="mlblueprints.blueprints.chatbot.stack.ChatbotStack",
             example=BLUEPRINTS_DIR / "chatbot" / "example.json",
         ),
+        Blueprint(
+            name="translation",
+            summary=(
+                "Batch translation with Amazon Translate: documents put under input/<batch>/ of an encrypted bucket "
+                "are translated into up to ten languages (source detected automatically by default) when start/<batch> "
+                "is put, by a Step Functions flow that follows the job and alarms when it fails; a custom terminology "
+                "(CSV, TSV or TMX, checked at synth) and optional parallel data, both KMS-encrypted; translations "
+                "written, encrypted, to a retained results bucket by a data access role limited to those prefixes."
+            ),
+            settings_source="mlblueprints.blueprints.translation.settings.TranslationSettings",
+            stack_path="mlblueprints.blueprints.translation.stack.TranslationStack",
+            example=BLUEPRINTS_DIR / "translation" / "example.json",
+        ),
     )
 }
 

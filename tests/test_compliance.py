@@ -17,7 +17,7 @@ from mlblueprints.constructs.compliance.gates import (
     add_compliance_gates,
     compliance_gates,
 )
-from mlblueprints.constructs.compliance.scanners import CFN_LINT_IGNORED, CFN_LINT_REGIONS
+from mlblueprints.constructs.compliance.scanners import CFN_LINT_IGNORED, CFN_LINT_REGIONS, lint_regions
 
 ACKNOWLEDGED = "aws:cdk:acknowledged-rules"
 PACK_PREFIXES = (
@@ -255,7 +255,8 @@ def test_every_blueprint_example_is_scanned(scanned_templates):
 
 def test_cfn_lint_has_no_errors_and_only_listed_warnings(scanned_templates):
     for stack, template in scanned_templates.items():
-        matches = lint(json.dumps(template), config=ManualArgs(regions=list(CFN_LINT_REGIONS)))
+        # A stack whose Rules limit its regions is linted there (a medical or translation stack in its regions).
+        matches = lint(json.dumps(template), config=ManualArgs(regions=list(lint_regions(template))))
         unexpected = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id not in CFN_LINT_IGNORED]
         assert unexpected == [], f"{stack}: {unexpected}"
         assert not [m for m in matches if m.rule.id.startswith("E")], stack
@@ -324,7 +325,11 @@ CHECKOV_SKIPS = {
     "CKV_AWS_370": ("AWS::SageMaker::Model",),  # serverless endpoints: no network isolation
     "CKV_AWS_33": ("AWS::KMS::Key",),  # AWS's aws/ebs statement, for Auto Scaling's encrypted volumes
     # Session Manager's agent actions (fleet); the network interfaces of HyperPod nodes (cluster).
-    "CKV_AWS_111": ("FleetRoleDefaultPolicy", "ClusterExecutionRoleDefaultPolicy"),
+    "CKV_AWS_111": (
+        "FleetRoleDefaultPolicy",
+        "ClusterExecutionRoleDefaultPolicy",
+        "TranslationStateMachineRoleDefaultPolicy",
+    ),
     "CKV_AWS_109": ("ClusterExecutionRoleDefaultPolicy",),
     "CKV_AWS_67": ("AWS::CloudTrail::Trail",),  # a trail of one stack's bucket data events, in its region
 }
@@ -453,3 +458,14 @@ def test_gate_falls_back_to_jsii_when_the_cache_cannot_be_written(tmp_path, monk
         assert guard_runner.validate_in_parallel(["a.json", "b.json"], {}, 2) is None
     finally:
         guard_runner.plugin_dir.cache_clear()
+
+
+def test_lint_regions_follow_a_templates_region_rules():
+    template = {"Rules": {"Services": {"Assertions": [{"Assert": {"Fn::Contains": [["us-east-1", "us-west-2"],
+                                                                                 {"Ref": "AWS::Region"}]}}]}}}  # fmt: skip
+    assert lint_regions(template) == ("us-east-1", "us-west-2")
+    assert lint_regions({}) == CFN_LINT_REGIONS
+    zone = {
+        "Rules": {"Zone": {"Assertions": [{"Assert": {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]}}]}}
+    }
+    assert lint_regions(zone) == ("eu-west-1",)

@@ -49,6 +49,8 @@ RESOURCE_TYPES = (
     "AWS::SageMaker::Workforce",
     "AWS::SageMaker::Workteam",
     "AWS::Transcribe::MedicalVocabulary",
+    "AWS::Translate::ParallelData",
+    "AWS::Translate::Terminology",
 )
 
 

@@ -15,7 +15,15 @@ from pathlib import Path
 
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 
-__all__ = ["CFN_LINT_IGNORED", "CFN_LINT_REGIONS", "Finding", "checkov_path", "run_cfn_lint", "run_checkov"]
+__all__ = [
+    "CFN_LINT_IGNORED",
+    "CFN_LINT_REGIONS",
+    "Finding",
+    "checkov_path",
+    "lint_regions",
+    "run_cfn_lint",
+    "run_checkov",
+]
 
 # Environment-agnostic stacks are linted against the regions with the widest accelerator choice.
 CFN_LINT_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1")
@@ -43,6 +51,30 @@ class Finding:
     severity: str = "error"
 
 
+def lint_regions(template: dict, regions: tuple[str, ...] = CFN_LINT_REGIONS) -> tuple[str, ...]:
+    """The regions to lint ``template`` in: ``regions``, narrowed to those its ``Rules`` allow.
+
+    A stack whose services or resource types some regions lack carries ``Rules`` assertions
+    (``Fn::Contains`` of its regions and ``AWS::Region``), so CloudFormation refuses it elsewhere; linting it
+    in a region it refuses would only report what it already stops.
+    """
+    allowed = set(regions)
+    for rule in (template.get("Rules") or {}).values():
+        for assertion in rule.get("Assertions", []):
+            contains = assertion.get("Assert", {}).get("Fn::Contains")
+            if (
+                isinstance(contains, list)
+                and len(contains) == 2
+                and contains[1] == {"Ref": "AWS::Region"}
+                and isinstance(contains[0], list)
+            ):
+                allowed &= set(contains[0])
+            equals = assertion.get("Assert", {}).get("Fn::Equals")
+            if isinstance(equals, list) and {"Ref": "AWS::Region"} in equals:
+                allowed &= {value for value in equals if isinstance(value, str)}
+    return tuple(r for r in regions if r in allowed) or regions
+
+
 def run_cfn_lint(stack: str, template: dict, *, regions: tuple[str, ...] = CFN_LINT_REGIONS) -> list[Finding]:
     """cfn-lint's matches for ``template``: warnings in ``CFN_LINT_IGNORED`` are acknowledged, the rest fail."""
     try:
@@ -55,7 +87,7 @@ def run_cfn_lint(stack: str, template: dict, *, regions: tuple[str, ...] = CFN_L
             )
         ) from error
     findings = []
-    for match in lint(json.dumps(template), config=ManualArgs(regions=list(regions))):
+    for match in lint(json.dumps(template), config=ManualArgs(regions=list(lint_regions(template, regions)))):
         rule = match.rule.id
         resource = "/".join(str(part) for part in match.path[:2]) if match.path else ""
         ignored = rule in CFN_LINT_IGNORED
