@@ -299,6 +299,20 @@ BLUEPRINTS: dict[str, Blueprint] = {
             stack_path="mlblueprints.blueprints.translation.stack.TranslationStack",
             example=BLUEPRINTS_DIR / "translation" / "example.json",
         ),
+        Blueprint(
+            name="speech",
+            summary=(
+                "Amazon Polly speech from text and SSML in S3: each file put under text/ or ssml/ of an encrypted "
+                "bucket is read by a Step Functions flow that starts Polly synthesis tasks for the audio (MP3, OGG or "
+                "PCM, a Polly voice and engine checked against botocore) and the speech marks (word and sentence "
+                "offsets, for highlighting), with pronunciation lexicons (AWS::Polly::Lexicon from PLS files checked at "
+                "synth), and writes a manifest per file; the SSML templates it ships are checked at synth and spoken "
+                "on deploy; results in a retained, encrypted bucket."
+            ),
+            settings_source="mlblueprints.blueprints.speech.settings.SpeechSettings",
+            stack_path="mlblueprints.blueprints.speech.stack.SpeechStack",
+            example=BLUEPRINTS_DIR / "speech" / "example.json",
+        ),
     )
 }
 

@@ -44,6 +44,7 @@ RESOURCE_TYPES = (
     "AWS::Lex::Bot",
     "AWS::Lex::BotAlias",
     "AWS::Lex::BotVersion",
+    "AWS::Polly::Lexicon",
     "AWS::SageMaker::Cluster",
     "AWS::SageMaker::HumanTaskUi",
     "AWS::SageMaker::Workforce",

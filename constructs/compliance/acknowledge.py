@@ -30,6 +30,7 @@ __all__ = [
     "Pack",
     "acknowledge",
     "acknowledge_inline_policy",
+    "acknowledge_newer_resource_type",
     "acknowledge_wildcard_resource",
     "nag_evidence",
     "rule_id",
@@ -151,4 +152,19 @@ def skip_checkov(resource: CfnResource, **reasons: str) -> None:
     resource.add_metadata(
         "checkov",
         {"skip": [*existing, *({"id": check, "comment": reason} for check, reason in reasons.items())]},
+    )
+
+
+def acknowledge_newer_resource_type(resource: CfnResource) -> None:
+    """Accept aws-cdk-lib's "Unknown resource type" for a CloudFormation type newer than its bundled schemas.
+
+    CloudFormation has the type (cfn-lint's provider schemas list it, and the blueprint's region checks come
+    from them), and the cfn-lint gate validates the resource against its schema.
+    """
+    Validations.of(resource).acknowledge(
+        Acknowledgment(
+            id="CloudFormation-Validate::F3006",
+            reason=f"{resource.cfn_resource_type}: a CloudFormation type newer than aws-cdk-lib's bundled schemas; "
+            "cfn-lint, which knows it, validates it.",
+        )
     )

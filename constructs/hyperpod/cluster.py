@@ -40,7 +40,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_fsx as fsx
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 
@@ -54,12 +53,12 @@ from mlblueprints.constructs.compliance.acknowledge import (
     acknowledge_wildcard_resource,
     skip_checkov,
 )
-from mlblueprints.constructs.compliance.functions import accept_deploy_time_function, encrypted_log_group
 from mlblueprints.constructs.compute._private.accelerator_facts import AcceleratorKind
 from mlblueprints.constructs.compute.instance_types import _describe
 from mlblueprints.constructs.compute.regional_offerings import hyperpod_known_regions, hyperpod_regions
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters, rule_to_topic
+from mlblueprints.constructs.security.folder_deployment import deploy_folder
 from mlblueprints.constructs.security.private_network import (
     open_within_itself,
     require_zone_region_at_deploy,
@@ -643,46 +642,17 @@ class HyperPodCluster(Construct):
             removal_policy=removal_policy,
             bucket_name=Fn.join("-", ["sagemaker-hyperpod", Aws.ACCOUNT_ID, Aws.REGION, stack_id_suffix()]),
         )
-        deployment = s3_deployment.BucketDeployment(
+        deployment = deploy_folder(
             self,
             "LifecycleScripts",
-            destination_bucket=self.scripts_bucket.bucket,
-            destination_key_prefix="lifecycle/",
-            sources=[s3_deployment.Source.asset(str(scripts.directory))],
-            server_side_encryption=s3_deployment.ServerSideEncryption.AWS_KMS,
-            server_side_encryption_aws_kms_key_id=key.key_id,
-            memory_limit=512,
-            log_group=encrypted_log_group(
-                self, "DeploymentLogs", encryption_key=key, removal_policy=removal_policy, purpose="hyperpod"
-            ),
+            folder=scripts.directory,
+            bucket=self.scripts_bucket.bucket,
+            prefix="lifecycle/",
+            encryption_key=key,
+            removal_policy=removal_policy,
+            purpose="hyperpod",
+            what="the lifecycle scripts",
         )
-        key.grant_encrypt_decrypt(deployment.handler_role)
-        handler = next(
-            child
-            for child in Stack.of(self).node.children
-            if isinstance(child, Construct) and child.node.id.startswith("Custom::CDKBucketDeployment")
-        )
-        why = "CDK's bucket deployment copies the lifecycle scripts while CloudFormation deploys the stack"
-        accept_deploy_time_function(handler, purpose=why, library_runtime=True)
-        role_policy = deployment.handler_role.node.find_child("DefaultPolicy")
-        for action in ("s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*", "s3:GetObject*", "s3:List*",
-                       "kms:GenerateDataKey*", "kms:ReEncrypt*"):  # fmt: skip
-            acknowledge(
-                role_policy,
-                f"IAM5[Action::{action}]",
-                topic="CDK's bucket deployment grants",
-                reason=f"{why}: aws-cdk-lib's read grant on its asset and read-write grant on the scripts bucket, "
-                "limited to those two buckets; the key encrypts the copies.",
-                packs=(Pack.AWS_SOLUTIONS,),
-            )
-        for resource, what in (
-            (self.scripts_bucket.bucket.arn_for_objects("*"), "the scripts bucket's objects (it syncs the folder)"),
-            (f"arn:{Stack.of(self).partition}:s3:::cdk-hnb659fds-assets-{Stack.of(self).account}-{Stack.of(self).region}/*",
-             "the CDK bootstrap assets bucket, where the zipped folder is keyed by its hash"),
-        ):  # fmt: skip
-            acknowledge_wildcard_resource(
-                role_policy, resource, topic="CDK's bucket deployment", reason=f"{why}: {what}."
-            )
         source = f"s3://{self.scripts_bucket.bucket_name}/lifecycle/"
         stage = {scripts.stage.name.lower(): scripts.entry_point}
         return sagemaker.CfnCluster.ClusterLifeCycleConfigProperty(source_s3_uri=source, **stage), deployment

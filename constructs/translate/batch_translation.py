@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Validations
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -41,6 +41,7 @@ from mlblueprints.constructs._private.names import unique_base_name
 from mlblueprints.constructs._private.service_models import enum_values, service_model
 from mlblueprints.constructs.compliance.acknowledge import (
     acknowledge_inline_policy,
+    acknowledge_newer_resource_type,
     acknowledge_wildcard_resource,
     skip_checkov,
 )
@@ -233,15 +234,7 @@ class BatchTranslation(Construct):
                 ),
                 encryption_key=translate.CfnTerminology.EncryptionKeyProperty(**key_spec),
             )
-            # aws-cdk-lib's bundled CloudFormation schemas predate this type; CloudFormation has it (cfn-lint's
-            # provider schemas), and the cfn-lint gate checks the resource against its schema.
-            Validations.of(self.terminology).acknowledge(
-                Acknowledgment(
-                    id="CloudFormation-Validate::F3006",
-                    reason="AWS::Translate::Terminology: a CloudFormation type newer than aws-cdk-lib's bundled "
-                    "schemas; cfn-lint, which knows it, validates it.",
-                )
-            )
+            acknowledge_newer_resource_type(self.terminology)
         self.parallel_data = None
         if parallel_data_file is not None:
             path = Path(parallel_data_file)
