@@ -50,8 +50,6 @@ from mlblueprints.constructs.compliance.acknowledge import (
     Pack,
     acknowledge,
     acknowledge_inline_policy,
-    acknowledge_wildcard_resource,
-    skip_checkov,
 )
 from mlblueprints.constructs.compute._private.accelerator_facts import AcceleratorKind
 from mlblueprints.constructs.compute.instance_types import _describe
@@ -60,6 +58,7 @@ from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters, rule_to_topic
 from mlblueprints.constructs.security.folder_deployment import deploy_folder
 from mlblueprints.constructs.security.private_network import (
+    grant_vpc_network_interfaces,
     open_within_itself,
     require_zone_region_at_deploy,
     zone_problems,
@@ -450,29 +449,7 @@ class HyperPodCluster(Construct):
             ],
         )
         # A cluster in your VPC: SageMaker attaches the nodes' network interfaces with this role.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DetachNetworkInterface",
-                ],
-                resources=["*"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ec2:CreateTags"],
-                resources=[stack.format_arn(service="ec2", resource="network-interface", resource_name="*")],
-            )
-        )
+        grant_vpc_network_interfaces(self.role, service="SageMaker", what="a HyperPod cluster's nodes")
         self.role.add_to_policy(
             iam.PolicyStatement(actions=["kms:Decrypt"], resources=[encryption_key.key_arn])
         )
@@ -484,27 +461,6 @@ class HyperPodCluster(Construct):
             reason="AWS's policy for HyperPod nodes: their own CloudWatch logs and metrics, SSM sessions, and reading "
             "lifecycle scripts from this account's sagemaker-* buckets; HyperPod documents it as the nodes' policy.",
             packs=(Pack.AWS_SOLUTIONS,),
-        )
-        policy = self.role.node.find_child("DefaultPolicy")
-        skip_checkov(
-            policy.node.default_child,
-            CKV_AWS_111="The network-interface actions AWS documents for a HyperPod cluster in your VPC act on "
-            "interfaces SageMaker creates for the nodes, whose IDs do not exist before; nothing else is written.",
-            CKV_AWS_109="ec2:CreateNetworkInterfacePermission lets SageMaker attach the nodes' interfaces, as AWS "
-            "documents for HyperPod's VpcConfig; it grants nothing on any other resource.",
-        )
-        acknowledge_wildcard_resource(
-            policy,
-            "*",
-            topic="network interfaces of a cluster in your VPC",
-            reason="The network-interface actions AWS documents for HyperPod's VpcConfig act on interfaces that do "
-            "not exist before SageMaker creates them; the Describe actions support no resource-level permissions.",
-        )
-        acknowledge_wildcard_resource(
-            policy,
-            stack.format_arn(service="ec2", resource="network-interface", resource_name="*"),
-            topic="tags on the nodes' network interfaces",
-            reason="SageMaker tags the network interfaces it creates for the nodes; their IDs are not known before.",
         )
 
         self.file_system = None

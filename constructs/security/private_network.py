@@ -20,6 +20,7 @@ from mlblueprints.constructs.compliance.acknowledge import (
     Pack,
     acknowledge,
     acknowledge_inline_policy,
+    acknowledge_wildcard_resource,
     skip_checkov,
 )
 from mlblueprints.constructs.errors import NetworkConfigError, Problem
@@ -28,6 +29,7 @@ from mlblueprints.constructs.security.encryption_key import allow_cloudwatch_log
 __all__ = [
     "AvailabilityZonesAtDeployTime",
     "PrivateNetwork",
+    "grant_vpc_network_interfaces",
     "network_problems",
     "require_zone_region_at_deploy",
     "zone_problems",
@@ -364,4 +366,50 @@ def _justify_default_sg_provider(stack: Stack) -> None:
         CKV_AWS_115=why + "a concurrency reservation would only limit deploys.",
         CKV_AWS_116=why + "failures surface as a failed stack operation, not a queue.",
         CKV_AWS_117=why + "it calls the EC2 API, which the isolated VPC it configures cannot reach.",
+    )
+
+
+def grant_vpc_network_interfaces(role: iam.Role, *, service: str, what: str) -> None:
+    """Let ``service`` attach ``what``'s network interfaces in your VPC as ``role``: the EC2 actions AWS documents
+    for a job or cluster given a VpcConfig (SageMaker, HyperPod, Comprehend), with the gates' reasons."""
+    stack = Stack.of(role)
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=[
+                "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DetachNetworkInterface",
+            ],
+            resources=["*"],
+        )
+    )
+    interfaces = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+    role.add_to_policy(iam.PolicyStatement(actions=["ec2:CreateTags"], resources=[interfaces]))
+    policy = role.node.find_child("DefaultPolicy")
+    skip_checkov(
+        policy.node.default_child,
+        CKV_AWS_111=f"The network-interface actions AWS documents for {what} in your VPC act on interfaces {service} "
+        "creates, whose IDs do not exist before; nothing else is written.",
+        CKV_AWS_109=f"ec2:CreateNetworkInterfacePermission lets {service} attach the interfaces of {what}, as AWS "
+        "documents for a VpcConfig; it grants nothing on any other resource.",
+    )
+    acknowledge_wildcard_resource(
+        policy,
+        "*",
+        topic=f"network interfaces of {what} in your VPC",
+        reason=f"The network-interface actions AWS documents for a VpcConfig act on interfaces that do not exist before "
+        f"{service} creates them; the Describe actions support no resource-level permissions.",
+    )
+    acknowledge_wildcard_resource(
+        policy,
+        interfaces,
+        topic=f"tags on the network interfaces of {what}",
+        reason=f"{service} tags the network interfaces it creates; their IDs are not known before.",
     )
