@@ -313,6 +313,18 @@ BLUEPRINTS: dict[str, Blueprint] = {
             stack_path="mlblueprints.blueprints.speech.stack.SpeechStack",
             example=BLUEPRINTS_DIR / "speech" / "example.json",
         ),
+        Blueprint(
+            name="text-insights",
+            summary=(
+                "An Amazon Comprehend custom classifier trained from labelled documents in S3 (a folder in the repo, "
+                "checked at synth and copied on deploy) inside a private VPC whose S3 gateway endpoint names each "
+                "prefix, with the model, training volume and output encrypted with the stack's KMS key; served by a "
+                "real-time endpoint, by a flywheel that retrains from a data lake, or by asynchronous jobs."
+            ),
+            settings_source="mlblueprints.blueprints.text_insights.settings.TextInsightsSettings",
+            stack_path="mlblueprints.blueprints.text_insights.stack.TextInsightsStack",
+            example=BLUEPRINTS_DIR / "text_insights" / "example.json",
+        ),
     )
 }
 

@@ -331,8 +331,9 @@ CHECKOV_SKIPS = {
         "ClusterExecutionRoleDefaultPolicy",
         "TranslationStateMachineRoleDefaultPolicy",
         "SpeechStateMachineRoleDefaultPolicy",
+        "ClassifierDataAccessRoleDefaultPolicy",
     ),
-    "CKV_AWS_109": ("ClusterExecutionRoleDefaultPolicy",),
+    "CKV_AWS_109": ("ClusterExecutionRoleDefaultPolicy", "ClassifierDataAccessRoleDefaultPolicy"),
     "CKV_AWS_67": ("AWS::CloudTrail::Trail",),  # a trail of one stack's bucket data events, in its region
 }
 

@@ -43,11 +43,11 @@ class SpeechSettings(BlueprintSettings):
     )
     lexicon_files: list[str] | None = Field(
         None,
-        description="Pronunciation lexicons (PLS files; the name is the file's). Default: the catalog's sample.",
+        description="Pronunciation lexicons (PLS files). Default: the catalog's sample.",
     )
     ssml_templates: str | None = Field(
         None,
-        description="A folder of SSML templates to ship: checked at synth and copied under ssml/, so they are spoken. "
+        description="A folder of SSML templates to ship: checked at synth and copied under ssml/templates/, so they are spoken. "
         "Default: the catalog's welcome template.",
     )
     ship_templates: bool = Field(True, description="Copy the SSML templates into the bucket on deploy.")
@@ -79,7 +79,7 @@ class SpeechSettings(BlueprintSettings):
         files = sorted(folder.glob("*.ssml"))
         if not files:
             return [Problem(f"ssml_templates: {folder} has no .ssml file.", setting="ssml_templates")]
-        return [p for path in files for p in ssml_problems(path)]
+        return [p for path in files for p in ssml_problems(path, engine=self.engine)]
 
     @classmethod
     def offered_regions(cls) -> frozenset[str]:

@@ -60,13 +60,14 @@ class SpeechStack(Stack):
                 "SsmlTemplates",
                 folder=settings.templates_folder,
                 bucket=self.texts.bucket,
-                prefix="ssml/",
+                prefix="ssml/templates/",
                 encryption_key=key,
                 removal_policy=removal_policy,
                 purpose="polly",
                 what="the SSML templates",
             )
-            # Spoken once the flow is in place.
+            # Spoken once the flow is in place. Under its own prefix: a deployment prunes what it did not
+            # ship, so the users' files elsewhere under ssml/ are never touched.
             deployment.node.add_dependency(self.speech)
         CfnOutput(self, "TextBucket", value=self.texts.bucket_name,
                   description="Put text under text/ or SSML under ssml/ to hear it")  # fmt: skip

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, Names, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -44,6 +44,7 @@ from mlblueprints.constructs.security.encryption_key import grant_state_machine_
 
 __all__ = [
     "LEXICONS",
+    "MAX_FILE_BYTES",
     "SSML_TEMPLATES",
     "Speech",
     "SpeechError",
@@ -64,9 +65,23 @@ SSML_TAGS = frozenset({
     "speak", "break", "emphasis", "lang", "mark", "p", "phoneme", "prosody", "s", "say-as", "sub", "w",
     "amazon:auto-breaths", "amazon:breath", "amazon:domain", "amazon:effect",
 })  # fmt: skip
+# Tags an engine refuses ("Supported SSML tags", Amazon Polly Developer Guide: all tags but the news domain work
+# with standard voices; "if you use an unsupported SSML tag in the standard, neural, or long-form format, an
+# error occurs"). ``amazon:effect`` is decided by its attributes below.
+UNAVAILABLE_TAGS = {
+    "standard": frozenset({"amazon:domain"}),
+    "neural": frozenset({"emphasis", "amazon:auto-breaths", "amazon:breath"}),
+    "long-form": frozenset({"emphasis", "amazon:auto-breaths", "amazon:breath", "amazon:domain"}),
+    "generative": frozenset({"emphasis", "amazon:auto-breaths", "amazon:breath", "amazon:domain"}),
+}
+# amazon:effect name="drc" works with standard, neural and long-form voices; phonation, vocal-tract-length and
+# whispering with standard voices only. prosody amazon:max-duration works with standard voices only.
+_DRC_ENGINES = frozenset({"standard", "neural", "long-form"})
 # A synthesis task takes up to 200,000 characters, 100,000 of them billed (Amazon Polly Developer Guide, Quotas).
 MAX_TASK_CHARACTERS = 200_000
-_LEXICON_NAME = re.compile(r"^[0-9A-Za-z]{1,20}$")
+# The flow carries a file's text through Step Functions, whose states take at most 256 KiB of input and output
+# (Step Functions Developer Guide, Quotas); JSON escaping can grow text, so files stop well short of it.
+MAX_FILE_BYTES = 100_000
 AUDIO_FORMATS = ("mp3", "ogg_vorbis", "ogg_opus", "pcm")
 
 
@@ -110,13 +125,6 @@ def lexicon_problems(path: Path) -> list[Problem]:
     where = f"lexicon {path}"
     if not path.is_file():
         return [Problem(f"{where}: no such file.", setting="lexicon_files", value=str(path))]
-    if not _LEXICON_NAME.match(path.stem):
-        return [
-            Problem(
-                f"{where}: the file's name is the lexicon's, 1 to 20 letters and digits.",
-                setting="lexicon_files",
-            )
-        ]
     try:
         root = ElementTree.fromstring(path.read_bytes())
     except ElementTree.ParseError as error:
@@ -145,8 +153,8 @@ def lexicon_problems(path: Path) -> list[Problem]:
     return problems
 
 
-def ssml_problems(path: Path) -> list[Problem]:
-    """An SSML document Polly takes: well-formed, a <speak> root, its tags, and a task's length."""
+def ssml_problems(path: Path, *, engine: str = "standard") -> list[Problem]:
+    """An SSML document Polly takes with ``engine``: well-formed, a <speak> root, its tags, and a task's length."""
     where = f"SSML {path}"
     text = path.read_text(encoding="utf-8")
     if len(text) > MAX_TASK_CHARACTERS:
@@ -163,12 +171,36 @@ def ssml_problems(path: Path) -> list[Problem]:
         return [Problem(f"{where}: not well-formed ({error}).", setting="ssml")]
     if root.tag != "speak":
         return [Problem(f"{where}: the root element is <speak>.", setting="ssml")]
-    unknown = sorted(
-        {element.tag.replace(f"{{{_AMAZON}}}", "amazon:") for element in root.iter()} - SSML_TAGS
-    )
+    tags = {_tag(element.tag) for element in root.iter()}
+    unknown = sorted(tags - SSML_TAGS)
     if unknown:
         return [Problem(f"{where}: Polly does not know the tags {unknown}.", setting="ssml")]
+    refused = tags & UNAVAILABLE_TAGS.get(engine, frozenset())
+    for element in root.iter():
+        tag = _tag(element.tag)
+        if tag == "amazon:effect":
+            drc = element.get("name") == "drc"
+            if (drc and engine not in _DRC_ENGINES) or (not drc and engine != "standard"):
+                refused.add(f"amazon:effect {_attributes(element)}")
+        if tag == "prosody" and engine != "standard" and element.get(f"{{{_AMAZON}}}max-duration"):
+            refused.add("prosody amazon:max-duration")
+    if refused:
+        return [
+            Problem(
+                f"{where}: the {engine} engine refuses {sorted(refused)} (Amazon Polly, Supported SSML tags); "
+                "remove them or use an engine that takes them.",
+                setting="ssml",
+            )
+        ]
     return []
+
+
+def _tag(name: str) -> str:
+    return name.replace(f"{{{_AMAZON}}}", "amazon:")
+
+
+def _attributes(element: ElementTree.Element) -> str:
+    return " ".join(f'{_tag(k)}="{v}"' for k, v in sorted(element.attrib.items()))
 
 
 class Speech(Construct):
@@ -195,12 +227,15 @@ class Speech(Construct):
             problems.append(Problem("at most 5 lexicons apply to one synthesis.", setting="lexicon_files"))
         if problems:
             raise SpeechError(problems)
-        self.lexicons = [
-            polly.CfnLexicon(
-                self, f"Lexicon{Path(p).stem}", name=Path(p).stem, content=Path(p).read_text(encoding="utf-8")
+        self.lexicons = []
+        for path in map(Path, lexicon_files):
+            lexicon = polly.CfnLexicon(
+                self, f"Lexicon{path.stem}", name=path.stem, content=path.read_text(encoding="utf-8")
             )
-            for p in lexicon_files
-        ]
+            # Lexicon names are per account and region (1 to 20 letters and digits): the construct path and its
+            # hash keep two stacks' lexicons apart, so neither stack's deletion takes the other's.
+            lexicon.name = Names.unique_resource_name(lexicon, max_length=20)
+            self.lexicons.append(lexicon)
         self.state_machine = self._state_machine(
             input_bucket, output_bucket, encryption_key, options, removal_policy
         )
@@ -251,7 +286,67 @@ class Speech(Construct):
             topic=topic,
         )
 
+    def _start(self, id: str, parameters: dict, *, result_path: str) -> tasks.CallAwsService:
+        start = tasks.CallAwsService(
+            self,
+            id,
+            service="polly",
+            action="startSpeechSynthesisTask",
+            iam_action="polly:StartSpeechSynthesisTask",
+            iam_resources=["*"],
+            parameters=parameters,
+            result_selector={"TaskId": sfn.JsonPath.string_at("$.SynthesisTask.TaskId"),
+                             "OutputUri": sfn.JsonPath.string_at("$.SynthesisTask.OutputUri")},
+            result_path=result_path,
+        )  # fmt: skip
+        # A neural task start is limited to 10 requests a second (Amazon Polly quotas): back off and retry.
+        start.add_retry(
+            errors=["Polly.ServiceFailureException", "Polly.ThrottlingException", "Polly.PollyException"],
+            interval=Duration.seconds(2),
+            max_attempts=5,
+            backoff_rate=2,
+        )
+        return start
+
+    def _poll(self, label: str, task_id_path: str) -> tuple[sfn.Wait, sfn.Choice, str]:
+        """Wait for one synthesis task; the Choice fails on ``failed`` and loops until the caller's ``completed``."""
+        status = f"$.status{label}.Task"
+        wait = sfn.Wait(self, f"WaitFor{label}", time=sfn.WaitTime.duration(Duration.seconds(15)))
+        get = tasks.CallAwsService(
+            self,
+            f"Get{label}Task",
+            service="polly",
+            action="getSpeechSynthesisTask",
+            iam_action="polly:GetSpeechSynthesisTask",
+            iam_resources=["*"],
+            parameters={"TaskId": sfn.JsonPath.string_at(task_id_path)},
+            result_selector={"Task": sfn.JsonPath.object_at("$.SynthesisTask")},
+            result_path=f"$.status{label}",
+        )
+        get.add_retry(
+            errors=["States.TaskFailed"], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2
+        )
+        done = sfn.Choice(self, f"{label}Done?").when(
+            sfn.Condition.string_equals(f"{status}.TaskStatus", "failed"),
+            sfn.Fail(self, f"{label}Failed", error="SynthesisFailed",
+                     cause_path=sfn.JsonPath.string_at(f"{status}.TaskStatusReason")),
+        )  # fmt: skip
+        done.otherwise(wait)
+        wait.next(get).next(done)
+        return wait, done, status
+
     def _state_machine(self, input_bucket, output_bucket, key, options: SpeechOptions, removal_policy):
+        size = tasks.CallAwsService(
+            self,
+            "MeasureTheFile",
+            service="s3",
+            action="headObject",
+            iam_action="s3:GetObject",
+            iam_resources=[input_bucket.arn_for_objects("text/*"), input_bucket.arn_for_objects("ssml/*")],
+            parameters={"Bucket": sfn.JsonPath.string_at("$.bucket"), "Key": sfn.JsonPath.string_at("$.key")},
+            result_selector={"Bytes": sfn.JsonPath.number_at("$.ContentLength")},
+            result_path="$.file",
+        )
         read = tasks.CallAwsService(
             self,
             "ReadTheText",
@@ -263,6 +358,15 @@ class Speech(Construct):
             result_selector={"Body": sfn.JsonPath.string_at("$.Body")},
             result_path="$.text",
         )
+        for step in (size, read):
+            step.add_retry(errors=["S3.SdkClientException", "States.Timeout"], max_attempts=3)
+        too_large = sfn.Fail(
+            self,
+            "FileTooLarge",
+            error="FileTooLarge",
+            cause=f"The file is over {MAX_FILE_BYTES} bytes: a Step Functions state carries at most 256 KiB. "
+            "Split it into smaller files.",
+        )
         common = {
             "Text": sfn.JsonPath.string_at("$.text.Body"),
             "TextType": sfn.JsonPath.string_at("$.textType"),
@@ -271,33 +375,32 @@ class Speech(Construct):
             "OutputS3BucketName": output_bucket.bucket_name,
             **({"LexiconNames": [lexicon.name for lexicon in self.lexicons]} if self.lexicons else {}),
         }
-        audio = tasks.CallAwsService(
-            self,
+        audio = self._start(
             "SynthesizeAudio",
-            service="polly",
-            action="startSpeechSynthesisTask",
-            iam_action="polly:StartSpeechSynthesisTask",
-            iam_resources=["*"],
-            parameters={**common, "OutputFormat": options.output_format, "OutputS3KeyPrefix": "audio/"},
-            result_selector={"TaskId": sfn.JsonPath.string_at("$.SynthesisTask.TaskId"),
-                             "OutputUri": sfn.JsonPath.string_at("$.SynthesisTask.OutputUri")},
+            {**common, "OutputFormat": options.output_format, "OutputS3KeyPrefix": "audio/"},
             result_path="$.audio",
-        )  # fmt: skip
-        chain = read.next(audio)
+        )
+        started = audio
+        # Each task is waited for before the manifest names its output; the text is dropped once both are started.
+        polls = [self._poll("Audio", "$.audio.TaskId")]
         if options.speech_marks:
-            marks = tasks.CallAwsService(
-                self,
+            marks = self._start(
                 "SynthesizeSpeechMarks",
-                service="polly",
-                action="startSpeechSynthesisTask",
-                iam_action="polly:StartSpeechSynthesisTask",
-                iam_resources=["*"],
-                parameters={**common, "OutputFormat": "json", "SpeechMarkTypes": list(options.speech_marks),
-                            "OutputS3KeyPrefix": "marks/"},
-                result_selector={"OutputUri": sfn.JsonPath.string_at("$.SynthesisTask.OutputUri")},
+                {**common, "OutputFormat": "json", "SpeechMarkTypes": list(options.speech_marks), "OutputS3KeyPrefix": "marks/"},
                 result_path="$.marks",
             )  # fmt: skip
-            chain = chain.next(marks)
+            started = audio.next(marks)
+            polls.append(self._poll("SpeechMarks", "$.marks.TaskId"))
+        forget_the_text = sfn.Pass(
+            self,
+            "ForgetTheText",
+            parameters={
+                "bucket": sfn.JsonPath.string_at("$.bucket"),
+                "key": sfn.JsonPath.string_at("$.key"),
+                "audio": sfn.JsonPath.object_at("$.audio"),
+                **({"marks": sfn.JsonPath.object_at("$.marks")} if options.speech_marks else {}),
+            },
+        )
         manifest = sfn.Pass(
             self,
             "Manifest",
@@ -306,6 +409,7 @@ class Speech(Construct):
                 "Audio": sfn.JsonPath.string_at("$.audio.OutputUri"),
                 **({"SpeechMarks": sfn.JsonPath.string_at("$.marks.OutputUri")} if options.speech_marks else {}),
                 "Voice": options.voice_id,
+                "Engine": options.engine,
             },
             result_path="$.manifest",
         )  # fmt: skip
@@ -324,29 +428,17 @@ class Speech(Construct):
             },
             result_path=sfn.JsonPath.DISCARD,
         )
-        wait = sfn.Wait(self, "WaitForTheAudio", time=sfn.WaitTime.duration(Duration.seconds(15)))
-        status = tasks.CallAwsService(
-            self,
-            "GetTheTask",
-            service="polly",
-            action="getSpeechSynthesisTask",
-            iam_action="polly:GetSpeechSynthesisTask",
-            iam_resources=["*"],
-            parameters={"TaskId": sfn.JsonPath.string_at("$.audio.TaskId")},
-            result_selector={"Task": sfn.JsonPath.object_at("$.SynthesisTask")},
-            result_path="$.status",
+        store.add_retry(errors=["S3.SdkClientException", "States.Timeout"], max_attempts=3)
+        # Wire backwards: the last task's poll goes on to the manifest, each earlier one to the next poll.
+        after = manifest.next(store)
+        for wait, done, status in reversed(polls):
+            done.when(sfn.Condition.string_equals(f"{status}.TaskStatus", "completed"), after)
+            after = wait
+        measured = sfn.Choice(self, "SmallEnough?").when(
+            sfn.Condition.number_greater_than("$.file.Bytes", MAX_FILE_BYTES), too_large
         )
-        choice = (
-            sfn.Choice(self, "Spoken?")
-            .when(sfn.Condition.string_equals("$.status.Task.TaskStatus", "completed"), sfn.Succeed(self, "Spoken"))
-            .when(
-                sfn.Condition.string_equals("$.status.Task.TaskStatus", "failed"),
-                sfn.Fail(self, "SynthesisFailed", error="SynthesisFailed",
-                         cause_path=sfn.JsonPath.string_at("$.status.Task.TaskStatusReason")),
-            )
-            .otherwise(wait)
-        )  # fmt: skip
-        definition = chain.next(manifest).next(store).next(wait).next(status).next(choice)
+        measured.otherwise(read.next(started).next(forget_the_text).next(polls[0][0]))
+        definition = size.next(measured)
         machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -374,7 +466,6 @@ class Speech(Construct):
         machine.add_to_role_policy(
             iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn])
         )
-        machine.add_to_role_policy(iam.PolicyStatement(actions=["polly:SynthesizeSpeech"], resources=["*"]))
         policy = machine.role.node.find_child("DefaultPolicy")
         acknowledge_inline_policy(machine.role)
         skip_checkov(

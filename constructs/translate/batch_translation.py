@@ -274,19 +274,37 @@ class BatchTranslation(Construct):
                 conditions={"StringLike": {"s3:prefix": ["input/*"]}},
             )
         )
+        # Read and write on output/ ("Prerequisite permissions", Amazon Translate Developer Guide).
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[output_bucket.arn_for_objects("output/*")]
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[output_bucket.arn_for_objects("output/*")],
             )
         )
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[encryption_key.key_arn]
+                actions=["s3:ListBucket"],
+                resources=[output_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": ["output/*"]}},
+            )
+        )
+        # A customer managed key for the output needs these five (same page); the grant is Translate's own.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:RetireGrant"],
+                resources=[encryption_key.key_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=[encryption_key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             )
         )
         acknowledge_inline_policy(role)
         for resource, what in ((input_bucket.arn_for_objects("input/*"), "reads every document of a batch"),
-                               (output_bucket.arn_for_objects("output/*"), "writes every translation of a batch")):  # fmt: skip
+                               (output_bucket.arn_for_objects("output/*"), "reads and writes every translation of a batch")):  # fmt: skip
             acknowledge_wildcard_resource(
                 role.node.find_child("DefaultPolicy"),
                 resource,
@@ -340,10 +358,12 @@ class BatchTranslation(Construct):
         batch = sfn.Pass(
             self,
             "NameTheBatch",
+            # One ID per execution: a retried start reuses it as its client token, so it cannot start a second job.
             parameters={
                 "Name": sfn.JsonPath.array_get_item(
                     sfn.JsonPath.string_split(sfn.JsonPath.string_at("$.key"), "/"), 1
-                )
+                ),
+                "Id": sfn.JsonPath.uuid(),
             },
             result_path="$.batch",
         )
@@ -359,7 +379,7 @@ class BatchTranslation(Construct):
             iam_action="translate:StartTextTranslationJob",
             iam_resources=["*"],
             parameters={
-                "JobName": sfn.JsonPath.format("{}-{}", sfn.JsonPath.string_at("$.batch.Name"), sfn.JsonPath.uuid()),
+                "JobName": sfn.JsonPath.format("{}-{}", sfn.JsonPath.string_at("$.batch.Name"), sfn.JsonPath.string_at("$.batch.Id")),
                 "InputDataConfig": {
                     "S3Uri": sfn.JsonPath.format(f"s3://{input_bucket.bucket_name}/input/{{}}/",
                                                  sfn.JsonPath.string_at("$.batch.Name")),
@@ -375,7 +395,7 @@ class BatchTranslation(Construct):
                 "TargetLanguageCodes": list(options.target_languages),
                 **({"TerminologyNames": [self.terminology.name]} if self.terminology is not None else {}),
                 **({"ParallelDataNames": [self.parallel_data.name]} if self.parallel_data is not None else {}),
-                "ClientToken": sfn.JsonPath.uuid(),
+                "ClientToken": sfn.JsonPath.string_at("$.batch.Id"),
                 **({"Settings": settings} if settings else {}),
             },
             result_selector={"JobId": sfn.JsonPath.string_at("$.JobId")},
@@ -395,12 +415,15 @@ class BatchTranslation(Construct):
             result_selector={"Job": sfn.JsonPath.object_at("$.TextTranslationJobProperties")},
             result_path="$.status",
         )
+        status.add_retry(errors=["Translate.TooManyRequestsException", "Translate.InternalServerException"],
+                         interval=Duration.seconds(10), max_attempts=6, backoff_rate=2)  # fmt: skip
         done = sfn.Succeed(self, "Translated")
         failed = sfn.Fail(
             self,
             "TranslationFailed",
             error="TranslationFailed",
-            cause_path=sfn.JsonPath.string_at("$.status.Job.Message"),
+            # The whole job: Message is absent on COMPLETED_WITH_ERROR, whose JobDetails count the failed documents.
+            cause_path=sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.status.Job")),
         )
         choice = (
             sfn.Choice(self, "Done?")
@@ -434,19 +457,26 @@ class BatchTranslation(Construct):
             )
         )
         # The job uses the terminology and parallel data, which Translate decrypts for the caller.
-        machine.add_to_role_policy(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]))
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"translate.{Aws.REGION}.{Aws.URL_SUFFIX}"}},
+            )
+        )
         acknowledge_inline_policy(machine.role)
         skip_checkov(
             machine.role.node.find_child("DefaultPolicy").node.default_child,
-            CKV_AWS_111="translate:StartTextTranslationJob supports no resource-level permissions; the job it starts "
-            "reads and writes only through the data access role, limited to input/ and output/ of this stack's "
-            "buckets, which is the one role the state machine may pass.",
+            CKV_AWS_111="translate:StartTextTranslationJob's only resource types are terminologies and parallel data, "
+            "so a job without them is authorised against *; the job reads and writes only through the data access "
+            "role, limited to input/ and output/ of this stack's buckets, the one role the state machine may pass.",
         )
         acknowledge_wildcard_resource(
             machine.role.node.find_child("DefaultPolicy"),
             "*",
             topic="translation jobs and tracing",
-            reason="translate:StartTextTranslationJob and DescribeTextTranslationJob, and X-Ray's PutTraceSegments, "
-            "PutTelemetryRecords and GetSampling*, support no resource-level permissions.",
+            reason="translate:StartTextTranslationJob is authorised against * when a job names no terminology or "
+            "parallel data, DescribeTextTranslationJob has no resource type, and X-Ray's PutTraceSegments, "
+            "PutTelemetryRecords and GetSampling* support no resource-level permissions.",
         )
         return machine

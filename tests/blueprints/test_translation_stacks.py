@@ -64,7 +64,12 @@ def test_a_batch_job_runs_with_the_settings_and_is_followed(contract_templates):
     assert start["InputDataConfig"]["ContentType"] == "text/html"
     assert start["Settings"] == {"Formality": "FORMAL"}
     assert start["OutputDataConfig"]["EncryptionKey"]["Type"] == "KMS"
-    assert "TerminologyNames" in start and "ClientToken.$" in start
+    assert "TerminologyNames" in start
+    # One ID per execution: a retried start cannot start a second job.
+    assert states["NameTheBatch"]["Parameters"]["Id.$"] == "States.UUID()"
+    assert start["ClientToken.$"] == "$.batch.Id" and "$.batch.Id" in start["JobName.$"]
+    assert states["GetTheJob"]["Retry"][0]["MaxAttempts"] == 6
+    assert states["TranslationFailed"]["CausePath"] == "States.JsonToString($.status.Job)"
     assert (
         states["NameTheBatch"]["Parameters"]["Name.$"]
         == "States.ArrayGetItem(States.StringSplit($.key, '/'), 1)"
@@ -86,10 +91,32 @@ def test_translate_reads_input_and_writes_output_only(contract_templates):
                            and "translate.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"]))  # fmt: skip
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
-    by_action = {a: s for s in _statements(template, role_id) for a in _actions(s)}
-    assert json.dumps(by_action["s3:GetObject"]["Resource"]).endswith('"/input/*"]]}')
-    assert json.dumps(by_action["s3:PutObject"]["Resource"]).endswith('"/output/*"]]}')
-    assert by_action["s3:ListBucket"]["Condition"] == {"StringLike": {"s3:prefix": ["input/*"]}}
+    statements = _statements(template, role_id)
+
+    def granted(action: str) -> list[str]:
+        return sorted(
+            json.dumps([s["Resource"], s.get("Condition")]) for s in statements if action in _actions(s)
+        )
+
+    # Input is read-only; output is read and written (Translate's prerequisite permissions), each under its prefix.
+    assert [r.split('"]]}')[0].rsplit('"', 1)[1] for r in granted("s3:GetObject")] == [
+        "/input/*",
+        "/output/*",
+    ]
+    assert [r.split('"]]}')[0].rsplit('"', 1)[1] for r in granted("s3:PutObject")] == ["/output/*"]
+    listing = [s["Condition"] for s in statements if "s3:ListBucket" in _actions(s)]
+    assert sorted(c["StringLike"]["s3:prefix"][0] for c in listing) == ["input/*", "output/*"]
+    # The five KMS actions a customer managed key needs, the grant only for Translate's own resources.
+    kms_actions = {a for s in statements for a in _actions(s) if a.startswith("kms:")}
+    assert kms_actions == {
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "kms:DescribeKey",
+        "kms:CreateGrant",
+        "kms:RetireGrant",
+    }
+    (grant,) = [s for s in statements if "kms:CreateGrant" in _actions(s)]
+    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
     _, machine = _one(template, "AWS::StepFunctions::StateMachine")
     machine_statements = _statements(template, machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
     (pass_role,) = [s for s in machine_statements if "iam:PassRole" in _actions(s)]

@@ -24,7 +24,8 @@ def _messages(problems) -> str:
 def test_the_catalogs_lexicon_and_templates_are_valid():
     assert lexicon_problems(LEXICONS / "productnames.pls") == []
     for template in SSML_TEMPLATES.glob("*.ssml"):
-        assert ssml_problems(template) == [], template
+        for engine in ("standard", "neural", "long-form", "generative"):
+            assert ssml_problems(template, engine=engine) == [], (template, engine)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +47,7 @@ def test_option_rejections(options, expected):
     ("name", "content", "expected"),
     [
         ("acronyms.pls", PLS.format(alphabet="ipa", lang='xml:lang="en-US"', body=LEXEME), None),
-        ("my-lexicon.pls", PLS.format(alphabet="ipa", lang='xml:lang="en-US"', body=LEXEME), "1 to 20 letters and digits"),
+        ("my-lexicon.pls", PLS.format(alphabet="ipa", lang='xml:lang="en-US"', body=LEXEME), None),
         ("acronyms.pls", PLS.format(alphabet="arpabet", lang='xml:lang="en-US"', body=LEXEME), "ipa or x-sampa"),
         ("acronyms.pls", PLS.format(alphabet="ipa", lang="", body=LEXEME), "xml:lang names"),
         ("acronyms.pls", PLS.format(alphabet="ipa", lang='xml:lang="en-US"', body=""), "no <lexeme>"),
@@ -80,4 +81,26 @@ def test_ssml_rejections(tmp_path, content, expected):
     path = tmp_path / "t.ssml"
     path.write_text(content, encoding="utf-8")
     messages = _messages(ssml_problems(path))
+    assert (expected in messages) if expected else messages == "", messages
+
+
+@pytest.mark.parametrize(
+    ("engine", "content", "expected"),
+    [
+        ("standard", '<speak><emphasis>Hi</emphasis> <amazon:effect name="whispered">there</amazon:effect></speak>', None),
+        ("neural", "<speak><emphasis>Hi</emphasis></speak>", "the neural engine refuses ['emphasis']"),
+        ("generative", "<speak><amazon:auto-breaths>Hi</amazon:auto-breaths></speak>", "refuses ['amazon:auto-breaths']"),
+        ("neural", '<speak><amazon:effect name="drc">Hi</amazon:effect></speak>', None),
+        ("generative", '<speak><amazon:effect name="drc">Hi</amazon:effect></speak>', 'refuses [\'amazon:effect name="drc"\']'),
+        ("neural", '<speak><amazon:effect phonation="soft">Hi</amazon:effect></speak>', "amazon:effect phonation"),
+        ("neural", '<speak><amazon:domain name="news">Hi</amazon:domain></speak>', None),
+        ("standard", '<speak><amazon:domain name="news">Hi</amazon:domain></speak>', "the standard engine refuses ['amazon:domain']"),
+        ("neural", '<speak><prosody amazon:max-duration="2s">Hi</prosody></speak>', "prosody amazon:max-duration"),
+        ("standard", '<speak><prosody amazon:max-duration="2s">Hi</prosody></speak>', None),
+    ],
+)  # fmt: skip
+def test_tags_the_engine_refuses(tmp_path, engine, content, expected):
+    path = tmp_path / "t.ssml"
+    path.write_text(content, encoding="utf-8")
+    messages = _messages(ssml_problems(path, engine=engine))
     assert (expected in messages) if expected else messages == "", messages

@@ -1,0 +1,87 @@
+"""Settings of the ``text-insights`` blueprint, as a config file or CDK context gives them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from mlblueprints.blueprints.settings_base import BlueprintSettings
+from mlblueprints.constructs.comprehend.custom_classifier import SERVING, TRAINING, training_problems
+from mlblueprints.constructs.compute.regional_offerings import (
+    resource_type_problems,
+    resource_type_regions,
+    service_region_problems,
+    service_regions,
+)
+from mlblueprints.constructs.errors import Problem
+from mlblueprints.constructs.security.private_network import network_problems
+
+__all__ = ["COMPREHEND_TYPES", "CUSTOM_CLASSIFIER_LANGUAGES", "TextInsightsSettings"]
+
+COMPREHEND_TYPES = ("AWS::Comprehend::DocumentClassifier", "AWS::Comprehend::DocumentClassifierEndpoint",
+                    "AWS::Comprehend::Flywheel")  # fmt: skip
+# Custom classification takes English, Spanish, French, German, Italian and Portuguese (Amazon Comprehend
+# Developer Guide, Languages supported in Amazon Comprehend).
+CUSTOM_CLASSIFIER_LANGUAGES = ("en", "es", "fr", "de", "it", "pt")
+
+
+class TextInsightsSettings(BlueprintSettings):
+    """An Amazon Comprehend custom classifier trained from S3 in a private VPC, served by an endpoint or a flywheel."""
+
+    blueprint_name: ClassVar[str] = "text-insights"
+
+    training_data: str | None = Field(
+        None, description="A folder of CSV files (label, text). Default: the catalog's support-ticket sample."
+    )
+    language_code: str = Field("en", description="The documents' language: en, es, fr, de, it or pt.")
+    serving: str = Field(
+        "none",
+        description="endpoint (real time, billed per inference unit), flywheel (retraining), or none (jobs).",
+    )
+    inference_units: int = Field(
+        1, description="With an endpoint: its inference units (each 100 characters/second)."
+    )
+    vpc_cidr: str | None = Field(None, description="The private VPC's block, /16 to /19.")
+    retain_data: bool = Field(
+        True, description="Keep the bucket, the KMS key and the logs when the stack is deleted."
+    )
+    description: str | None = Field(
+        None, max_length=1024, description="The CloudFormation stack description."
+    )
+
+    @property
+    def training_folder(self) -> Path:
+        return Path(self.training_data) if self.training_data else TRAINING
+
+    @classmethod
+    def offered_regions(cls) -> frozenset[str]:
+        return service_regions("comprehend") & resource_type_regions(*COMPREHEND_TYPES)
+
+    @classmethod
+    def preflight(cls, config: dict[str, Any], *, region: str | None = None) -> list[Problem]:
+        problems = service_region_problems(region, "comprehend", what="Amazon Comprehend")
+        if not problems:
+            problems += resource_type_problems(
+                region, *COMPREHEND_TYPES, what="Comprehend custom models", setting="env"
+            )
+        if isinstance(config.get("vpc_cidr"), str):
+            problems += network_problems(config["vpc_cidr"], max_azs=2)
+        try:
+            settings = cls.model_validate(config)
+        except Exception:
+            return problems
+        problems += training_problems(settings.training_folder)
+        if settings.language_code not in CUSTOM_CLASSIFIER_LANGUAGES:
+            problems.append(
+                Problem(f"language_code {settings.language_code!r}: custom classification takes "
+                        f"{', '.join(CUSTOM_CLASSIFIER_LANGUAGES)}.", setting="language_code", value=settings.language_code)
+            )  # fmt: skip
+        if settings.serving not in SERVING:
+            problems.append(
+                Problem(f"serving {settings.serving!r}: use {', '.join(SERVING)}.", setting="serving")
+            )
+        if settings.serving == "endpoint" and settings.inference_units < 1:
+            problems.append(Problem("inference_units: 1 or more for an endpoint.", setting="inference_units"))
+        return problems

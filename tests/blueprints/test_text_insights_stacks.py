@@ -1,0 +1,116 @@
+"""The text-insights example as the contract synthesized it: snapshot, targeted assertions and refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import App
+from conftest import cdk_json_context, mask_template
+
+from mlblueprints.apps.catalog import build_app
+from mlblueprints.apps.config import CatalogConfigError
+
+AGNOSTIC = "SupportTickets-agnostic"
+
+
+def _one(template: dict, type_: str) -> tuple[str, dict]:
+    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
+    return found
+
+
+def _statements(template: dict, role_id: str) -> list[dict]:
+    return [
+        statement
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in resource["Properties"]["Roles"]
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _actions(statement: dict) -> list[str]:
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+
+
+def test_template_snapshot(contract_templates, snapshot_json):
+    assert mask_template(contract_templates[AGNOSTIC]) == snapshot_json
+
+
+def test_the_classifier_trains_in_the_private_network_with_the_stacks_key(contract_templates):
+    template = contract_templates[AGNOSTIC]
+    _, classifier = _one(template, "AWS::Comprehend::DocumentClassifier")
+    key_id, _ = _one(template, "AWS::KMS::Key")
+    properties = classifier["Properties"]
+    key = {"Fn::GetAtt": [key_id, "Arn"]}
+    assert properties["ModelKmsKeyId"] == key and properties["VolumeKmsKeyId"] == key
+    assert properties["OutputDataConfig"]["KmsKeyId"] == key and properties["Mode"] == "MULTI_CLASS"
+    assert properties["InputDataConfig"]["DataFormat"] == "COMPREHEND_CSV"
+    assert json.dumps(properties["InputDataConfig"]["S3Uri"]).endswith('"/training/"]]}')
+    subnets = properties["VpcConfig"]["Subnets"]
+    isolated = {k for k, r in template["Resources"].items()
+                if r["Type"] == "AWS::EC2::Subnet" and "Isolated" in json.dumps(r.get("Properties", {}).get("Tags", []))}  # fmt: skip
+    assert subnets and {s["Ref"] for s in subnets} <= isolated
+    # Trained only once the data is copied and the role may read it.
+    depends = set(classifier.get("DependsOn", []))
+    assert any(d.startswith("ClassifierTrainingData") for d in depends)
+    assert any(d.startswith("ClassifierDataAccessRole") for d in depends)
+
+
+def test_the_endpoint_serves_the_trained_model(contract_templates):
+    template = contract_templates[AGNOSTIC]
+    classifier_id, _ = _one(template, "AWS::Comprehend::DocumentClassifier")
+    _, endpoint = _one(template, "AWS::Comprehend::DocumentClassifierEndpoint")
+    assert endpoint["Properties"]["ModelArn"] == {"Fn::GetAtt": [classifier_id, "Arn"]}
+    assert endpoint["Properties"]["DesiredInferenceUnits"] == 1
+
+
+def test_comprehend_reaches_its_prefixes_only(contract_templates):
+    template = contract_templates[AGNOSTIC]
+    _, classifier = _one(template, "AWS::Comprehend::DocumentClassifier")
+    role_id = classifier["Properties"]["DataAccessRoleArn"]["Fn::GetAtt"][0]
+    (trust,) = template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {
+        "Service": "comprehend.amazonaws.com"
+    } and "aws:SourceAccount" in json.dumps(trust)
+    by_action = {a: s for s in _statements(template, role_id) for a in _actions(s)}
+    reads = json.dumps(by_action["s3:GetObject"]["Resource"])
+    assert "/training/*" in reads and "/datalake/*" in reads and "/output/*" not in reads
+    assert "/output/*" in json.dumps(by_action["s3:PutObject"]["Resource"])
+    assert "ec2:CreateNetworkInterface" in by_action
+    # The S3 gateway endpoint's policy names the same prefixes.
+    (endpoint,) = [r for r in template["Resources"].values()
+                   if r["Type"] == "AWS::EC2::VPCEndpoint" and "PolicyDocument" in r["Properties"]]  # fmt: skip
+    policy = json.dumps(endpoint["Properties"]["PolicyDocument"])
+    assert "/training/*" in policy and "/output/*" in policy
+
+
+def test_a_flywheel_instead_of_an_endpoint():
+    stacks = {"Fly": {"blueprint": "text-insights", "serving": "flywheel", "retain_data": False}}
+    app = build_app(App(context={**cdk_json_context(), "stacks": json.dumps(stacks)}), gates=False)
+    template = app.synth().get_stack_by_name("Fly").template
+    assert not any(
+        r["Type"] == "AWS::Comprehend::DocumentClassifierEndpoint" for r in template["Resources"].values()
+    )
+    classifier_id, _ = _one(template, "AWS::Comprehend::DocumentClassifier")
+    _, flywheel = _one(template, "AWS::Comprehend::Flywheel")
+    properties = flywheel["Properties"]
+    assert properties["ActiveModelArn"] == {"Fn::GetAtt": [classifier_id, "Arn"]}
+    assert json.dumps(properties["DataLakeS3Uri"]).endswith('"/datalake/"]]}')
+    assert set(properties["DataSecurityConfig"]) == {
+        "ModelKmsKeyId",
+        "VolumeKmsKeyId",
+        "DataLakeKmsKeyId",
+        "VpcConfig",
+    }
+
+
+def test_refusals_are_reported_at_once(tmp_path):
+    (tmp_path / "train.csv").write_text("A,only one document\n")
+    stacks = {"Bad": {"blueprint": "text-insights", "language_code": "ja", "serving": "batch",
+                      "training_data": str(tmp_path), "env": {"account": "123456789012", "region": "sa-east-1"}}}  # fmt: skip
+    with pytest.raises(CatalogConfigError) as caught:
+        build_app(App(context={"stacks": json.dumps(stacks)}))
+    message = str(caught.value)
+    for expected in ("not offered in sa-east-1", "language_code 'ja'", "serving 'batch'",
+                     "a classifier needs two or more"):  # fmt: skip
+        assert expected in message, expected
