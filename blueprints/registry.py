@@ -318,12 +318,26 @@ BLUEPRINTS: dict[str, Blueprint] = {
             summary=(
                 "An Amazon Comprehend custom classifier trained from labelled documents in S3 (a folder in the repo, "
                 "checked at synth and copied on deploy) inside a private VPC whose S3 gateway endpoint names each "
-                "prefix, with the model, training volume and output encrypted with the stack's KMS key; served by a "
-                "real-time endpoint, by a flywheel that retrains from a data lake, or by asynchronous jobs."
+                "prefix, with the training volume and output (and the model, unless an endpoint serves it) encrypted "
+                "with the stack's KMS key, a new version trained for each change of the data; served by a real-time "
+                "endpoint, by a flywheel, or by asynchronous jobs."
             ),
             settings_source="mlblueprints.blueprints.text_insights.settings.TextInsightsSettings",
             stack_path="mlblueprints.blueprints.text_insights.stack.TextInsightsStack",
             example=BLUEPRINTS_DIR / "text_insights" / "example.json",
+        ),
+        Blueprint(
+            name="image-video-analysis",
+            summary=(
+                "Amazon Rekognition on images and live video: each JPEG or PNG put under images/ of an encrypted "
+                "bucket gets labels, moderation labels and a face search in a collection (a Step Functions flow of "
+                "SDK integrations), each image under faces/<person>/ is indexed into the collection, and a face "
+                "search stream processor watches a KMS-encrypted Kinesis video stream and writes its matches to an "
+                "encrypted Kinesis data stream; results in a retained, encrypted bucket."
+            ),
+            settings_source="mlblueprints.blueprints.image_video_analysis.settings.ImageVideoAnalysisSettings",
+            stack_path="mlblueprints.blueprints.image_video_analysis.stack.ImageVideoAnalysisStack",
+            example=BLUEPRINTS_DIR / "image_video_analysis" / "example.json",
         ),
     )
 }

@@ -325,13 +325,14 @@ CHECKOV_SKIPS = {
     "CKV_AWS_370": ("AWS::SageMaker::Model",),  # serverless endpoints: no network isolation
     "CKV_AWS_33": ("AWS::KMS::Key",),  # AWS's aws/ebs statement, for Auto Scaling's encrypted volumes
     # Session Manager's agent actions (fleet); the network interfaces of HyperPod nodes (cluster); the job
-    # starts of Translate and Polly, which support no resource ARNs.
+    # starts of Translate and Polly, and Rekognition's image analyses, which take no resource ARNs.
     "CKV_AWS_111": (
         "FleetRoleDefaultPolicy",
         "ClusterExecutionRoleDefaultPolicy",
         "TranslationStateMachineRoleDefaultPolicy",
         "SpeechStateMachineRoleDefaultPolicy",
         "ClassifierDataAccessRoleDefaultPolicy",
+        "AnalysisStateMachineRoleDefaultPolicy",
     ),
     "CKV_AWS_109": ("ClusterExecutionRoleDefaultPolicy", "ClassifierDataAccessRoleDefaultPolicy"),
     "CKV_AWS_67": ("AWS::CloudTrail::Trail",),  # a trail of one stack's bucket data events, in its region

@@ -8,7 +8,12 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from mlblueprints.blueprints.settings_base import BlueprintSettings
-from mlblueprints.constructs.comprehend.custom_classifier import SERVING, TRAINING, training_problems
+from mlblueprints.constructs.comprehend.custom_classifier import (
+    MAX_INFERENCE_UNITS,
+    SERVING,
+    TRAINING,
+    training_problems,
+)
 from mlblueprints.constructs.compute.regional_offerings import (
     resource_type_problems,
     resource_type_regions,
@@ -41,7 +46,7 @@ class TextInsightsSettings(BlueprintSettings):
         description="endpoint (real time, billed per inference unit), flywheel (retraining), or none (jobs).",
     )
     inference_units: int = Field(
-        1, description="With an endpoint: its inference units (each 100 characters/second)."
+        1, description="With an endpoint: its inference units, 1 to 10 (each 100 characters/second)."
     )
     vpc_cidr: str | None = Field(None, description="The private VPC's block, /16 to /19.")
     retain_data: bool = Field(
@@ -82,6 +87,7 @@ class TextInsightsSettings(BlueprintSettings):
             problems.append(
                 Problem(f"serving {settings.serving!r}: use {', '.join(SERVING)}.", setting="serving")
             )
-        if settings.serving == "endpoint" and settings.inference_units < 1:
-            problems.append(Problem("inference_units: 1 or more for an endpoint.", setting="inference_units"))
+        if settings.serving == "endpoint" and not 1 <= settings.inference_units <= MAX_INFERENCE_UNITS:
+            problems.append(Problem(f"inference_units {settings.inference_units}: an endpoint takes 1 to "
+                                    f"{MAX_INFERENCE_UNITS}.", setting="inference_units", value=settings.inference_units))  # fmt: skip
         return problems

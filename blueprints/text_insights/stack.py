@@ -6,7 +6,11 @@ from aws_cdk import CfnOutput, Environment, RemovalPolicy
 
 from constructs import Construct
 from mlblueprints.blueprints.text_insights.settings import COMPREHEND_TYPES, TextInsightsSettings
-from mlblueprints.constructs.comprehend.custom_classifier import CustomClassifier
+from mlblueprints.constructs.comprehend.custom_classifier import (
+    READ_PREFIXES,
+    WRITE_PREFIXES,
+    CustomClassifier,
+)
 from mlblueprints.constructs.compute.regional_offerings import (
     assert_resource_types_at_deploy,
     assert_services_at_deploy,
@@ -44,13 +48,13 @@ class TextInsightsStack(AvailabilityZonesAtDeployTime):
         self.data = SecureBucket(self, "Data", encryption_key=key, removal_policy=removal_policy)
         bucket = self.data.bucket
         # Training in the isolated subnets reaches S3 through the gateway endpoint, whose policy names each prefix.
-        network.allow_s3_objects(bucket.arn_for_objects("training/*"), bucket.arn_for_objects("datalake/*"))
+        network.allow_s3_objects(*(bucket.arn_for_objects(f"{p}*") for p in READ_PREFIXES))
+        # Output archives may be uploaded in parts (the S3 endpoint policy in "Protect jobs by using an Amazon VPC").
         network.allow_s3_objects(
-            bucket.arn_for_objects("output/*"),
-            bucket.arn_for_objects("datalake/*"),
-            actions=("s3:PutObject",),
+            *(bucket.arn_for_objects(f"{p}*") for p in WRITE_PREFIXES),
+            actions=("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
         )
-        network.allow_s3_objects(bucket.bucket_arn, actions=("s3:ListBucket",))
+        network.allow_s3_objects(bucket.bucket_arn, actions=("s3:ListBucket", "s3:GetBucketLocation"))
         self.classifier = CustomClassifier(
             self,
             "Classifier",
@@ -72,5 +76,8 @@ class TextInsightsStack(AvailabilityZonesAtDeployTime):
         if self.classifier.flywheel is not None:
             CfnOutput(self, "FlywheelArn", value=self.classifier.flywheel.attr_arn)
         CfnOutput(
-            self, "DataBucket", value=self.data.bucket_name, description="training/, output/, datalake/"
+            self,
+            "DataBucket",
+            value=self.data.bucket_name,
+            description="training/ (the deployed data), input/ (jobs), datasets/ (flywheel), output/, datalake/",
         )

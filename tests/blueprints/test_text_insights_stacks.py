@@ -10,6 +10,7 @@ from conftest import cdk_json_context, mask_template
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
+from mlblueprints.constructs.comprehend.custom_classifier import TRAINING, training_version
 
 AGNOSTIC = "SupportTickets-agnostic"
 
@@ -42,7 +43,11 @@ def test_the_classifier_trains_in_the_private_network_with_the_stacks_key(contra
     key_id, _ = _one(template, "AWS::KMS::Key")
     properties = classifier["Properties"]
     key = {"Fn::GetAtt": [key_id, "Arn"]}
-    assert properties["ModelKmsKeyId"] == key and properties["VolumeKmsKeyId"] == key
+    # With an endpoint the model stays under Comprehend's key: CloudFormation's endpoint has no data access role
+    # to read a model under a customer managed key. The training volume and output are under the stack's key.
+    assert "ModelKmsKeyId" not in properties and properties["VolumeKmsKeyId"] == key
+    # A version per data and language, so a change trains a new version instead of colliding on the name.
+    assert properties["VersionName"] == training_version(TRAINING, "en")
     assert properties["OutputDataConfig"]["KmsKeyId"] == key and properties["Mode"] == "MULTI_CLASS"
     assert properties["InputDataConfig"]["DataFormat"] == "COMPREHEND_CSV"
     assert json.dumps(properties["InputDataConfig"]["S3Uri"]).endswith('"/training/"]]}')
@@ -77,11 +82,22 @@ def test_comprehend_reaches_its_prefixes_only(contract_templates):
     assert "/training/*" in reads and "/datalake/*" in reads and "/output/*" not in reads
     assert "/output/*" in json.dumps(by_action["s3:PutObject"]["Resource"])
     assert "ec2:CreateNetworkInterface" in by_action
+    assert set(by_action["s3:ListBucket"]["Condition"]["StringLike"]["s3:prefix"]) == {
+        "training/*", "input/*", "datasets/*", "datalake/*", "output/*"
+    }  # fmt: skip
+    # Training nodes talk to each other (distributed training), and nothing else comes in.
+    group_id = classifier["Properties"]["VpcConfig"]["SecurityGroupIds"][0]["Fn::GetAtt"][0]
+    (ingress,) = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+                  and r["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}]  # fmt: skip
+    assert (
+        ingress["SourceSecurityGroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+        and ingress["IpProtocol"] == "-1"
+    )
     # The S3 gateway endpoint's policy names the same prefixes.
     (endpoint,) = [r for r in template["Resources"].values()
                    if r["Type"] == "AWS::EC2::VPCEndpoint" and "PolicyDocument" in r["Properties"]]  # fmt: skip
     policy = json.dumps(endpoint["Properties"]["PolicyDocument"])
-    assert "/training/*" in policy and "/output/*" in policy
+    assert "/training/*" in policy and "/output/*" in policy and "s3:AbortMultipartUpload" in policy
 
 
 def test_a_flywheel_instead_of_an_endpoint():
@@ -91,7 +107,9 @@ def test_a_flywheel_instead_of_an_endpoint():
     assert not any(
         r["Type"] == "AWS::Comprehend::DocumentClassifierEndpoint" for r in template["Resources"].values()
     )
-    classifier_id, _ = _one(template, "AWS::Comprehend::DocumentClassifier")
+    classifier_id, classifier = _one(template, "AWS::Comprehend::DocumentClassifier")
+    # Without an endpoint, the model is under the stack's key too.
+    assert "ModelKmsKeyId" in classifier["Properties"]
     _, flywheel = _one(template, "AWS::Comprehend::Flywheel")
     properties = flywheel["Properties"]
     assert properties["ActiveModelArn"] == {"Fn::GetAtt": [classifier_id, "Arn"]}
@@ -114,3 +132,9 @@ def test_refusals_are_reported_at_once(tmp_path):
     for expected in ("not offered in sa-east-1", "language_code 'ja'", "serving 'batch'",
                      "a classifier needs two or more"):  # fmt: skip
         assert expected in message, expected
+
+
+def test_an_endpoint_takes_at_most_ten_inference_units():
+    stacks = {"Big": {"blueprint": "text-insights", "serving": "endpoint", "inference_units": 11}}
+    with pytest.raises(CatalogConfigError, match="inference_units 11: an endpoint takes 1 to 10"):
+        build_app(App(context={"stacks": json.dumps(stacks)}))

@@ -1,10 +1,12 @@
-"""Comprehend: the training data checks (two columns, two labels, ten documents per label)."""
+"""Comprehend: the training data checks (two columns, two labels, fifty documents per label, one line each)."""
 
 from __future__ import annotations
 
 import pytest
 
-from mlblueprints.constructs.comprehend.custom_classifier import TRAINING, training_problems
+from mlblueprints.constructs.comprehend.custom_classifier import TRAINING, training_problems, training_version
+
+BALANCED = "".join(f"A,doc {i}\nB,doc {i}\n" for i in range(50))
 
 
 def _messages(problems) -> str:
@@ -18,12 +20,13 @@ def test_the_catalogs_training_data_is_valid():
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("".join(f"A,doc {i}\nB,doc {i}\n" for i in range(10)), None),
-        ("".join(f"A,doc {i}\n" for i in range(20)), "1 label(s); a classifier needs two or more"),
+        (BALANCED, None),
+        ("".join(f"A,doc {i}\n" for i in range(60)), "1 label(s); a classifier needs two or more"),
         (
-            "".join(f"A,doc {i}\n" for i in range(10)) + "B,only one\n",
-            "label 'B' has 1 documents; give at least 10",
+            "".join(f"A,doc {i}\n" for i in range(50)) + "B,only one\n",
+            "label 'B' has 1 documents; give at least 50",
         ),
+        (BALANCED + '"B","two\nlines"\n', "row 101: a document spans lines"),
         ("A,doc,extra\n", "a label and a document (2 columns)"),
         ("A,\n", "a label and a document (2 columns)"),
     ],
@@ -37,3 +40,19 @@ def test_training_rejections(tmp_path, content, expected):
 def test_a_missing_or_empty_folder_is_refused(tmp_path):
     assert "is not a folder" in _messages(training_problems(tmp_path / "none"))
     assert "has no .csv file" in _messages(training_problems(tmp_path))
+
+
+def test_a_byte_order_mark_and_other_files_are_refused(tmp_path):
+    (tmp_path / "train.csv").write_bytes(b"\xef\xbb\xbf" + BALANCED.encode())
+    (tmp_path / "README.md").write_text("notes")
+    messages = _messages(training_problems(tmp_path))
+    assert "starts with a byte-order mark" in messages and "holds ['README.md']" in messages, messages
+
+
+def test_the_version_follows_the_data_and_the_language(tmp_path):
+    (tmp_path / "train.csv").write_text(BALANCED)
+    first = training_version(tmp_path, "en")
+    assert first == training_version(tmp_path, "en") and first.startswith("v-") and len(first) == 14
+    assert training_version(tmp_path, "de") != first
+    (tmp_path / "train.csv").write_text(BALANCED + "A,one more\n")
+    assert training_version(tmp_path, "en") != first
