@@ -331,13 +331,26 @@ BLUEPRINTS: dict[str, Blueprint] = {
             summary=(
                 "Amazon Rekognition on images and live video: each JPEG or PNG put under images/ of an encrypted "
                 "bucket gets labels, moderation labels and a face search in a collection (a Step Functions flow of "
-                "SDK integrations), each image under faces/<person>/ is indexed into the collection, and a face "
-                "search stream processor watches a KMS-encrypted Kinesis video stream and writes its matches to an "
-                "encrypted Kinesis data stream; results in a retained, encrypted bucket."
+                "SDK integrations), each image under faces/<person>/ is indexed into the collection, and, for accounts "
+                "that already use Rekognition streaming video, a face search stream processor watches a KMS-encrypted "
+                "Kinesis video stream and writes its matches to an encrypted Kinesis data stream; results in a "
+                "retained, encrypted bucket."
             ),
             settings_source="mlblueprints.blueprints.image_video_analysis.settings.ImageVideoAnalysisSettings",
             stack_path="mlblueprints.blueprints.image_video_analysis.stack.ImageVideoAnalysisStack",
             example=BLUEPRINTS_DIR / "image_video_analysis" / "example.json",
+        ),
+        Blueprint(
+            name="recommendations",
+            summary=(
+                "Amazon Personalize recommendations: interactions and items from folders in the repo (checked at synth "
+                "against Personalize's minimums, copied to an encrypted bucket and imported on deploy) in a dataset "
+                "group under the stack's KMS key, a solution on a recipe that AWS trains automatically, an event "
+                "tracker for real-time events, and a campaign on the latest version once one is trained."
+            ),
+            settings_source="mlblueprints.blueprints.recommendations.settings.RecommendationsSettings",
+            stack_path="mlblueprints.blueprints.recommendations.stack.RecommendationsStack",
+            example=BLUEPRINTS_DIR / "recommendations" / "example.json",
         ),
     )
 }

@@ -28,7 +28,7 @@ class ImageVideoAnalysisSettings(BlueprintSettings):
 
     blueprint_name: ClassVar[str] = "image-video-analysis"
 
-    max_labels: int = Field(20, description="At most this many labels per image (DetectLabels).")
+    max_labels: int = Field(20, description="At most this many labels per image (DetectLabels), 1 to 100.")
     min_confidence: float = Field(
         70.0, description="Labels and moderation labels below this confidence (0-100) are left out."
     )
@@ -40,10 +40,13 @@ class ImageVideoAnalysisSettings(BlueprintSettings):
     face_match_threshold: float = Field(
         90.0, description="With face_search: the lowest similarity (0-100) that matches."
     )
-    max_faces: int = Field(5, description="With face_search: at most this many matches per image.")
+    max_faces: int = Field(
+        5, description="With face_search: at most this many matches for an image's largest face, 1 to 100."
+    )
     video_stream: bool = Field(
-        True,
-        description="With face_search: a Kinesis video stream, a face search stream processor and a data stream of matches.",
+        False,
+        description="With face_search: a Kinesis video stream, a face search stream processor and a data stream of "
+        "matches. AWS closed streaming video analysis to new customers: only accounts that use it already can.",
     )
     video_retention_hours: int = Field(
         24, description="With video_stream: hours the video stream keeps media."
@@ -75,8 +78,8 @@ class ImageVideoAnalysisSettings(BlueprintSettings):
 
     @classmethod
     def offered_regions(cls) -> frozenset[str]:
-        """Where the defaults (a collection and a video stream processor) deploy."""
-        return service_regions("rekognition") & resource_type_regions(*COLLECTION_TYPES, *VIDEO_TYPES)
+        """Where the defaults (image analysis and a face collection) deploy."""
+        return service_regions("rekognition") & resource_type_regions(*COLLECTION_TYPES)
 
     @classmethod
     def preflight(cls, config: dict[str, Any], *, region: str | None = None) -> list[Problem]:

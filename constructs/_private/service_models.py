@@ -142,8 +142,8 @@ def _rule(metadata: dict) -> StringRule:
 
 
 @functools.cache
-def member_rule(structure: str, member: str) -> StringRule:
-    return _rule(service_model().member_shape(structure, member))
+def member_rule(structure: str, member: str, *, service: str = "sagemaker") -> StringRule:
+    return _rule(service_model(service).member_shape(structure, member))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_rekognition as rekognition
 
 from constructs import Construct
-from mlblueprints.constructs._private.names import unique_base_name
+from mlblueprints.constructs._private.names import unique_name_with_stack_suffix
 
 __all__ = ["FaceCollection"]
 
@@ -28,7 +28,8 @@ class FaceCollection(Construct):
         self, scope: Construct, id: str, *, removal_policy: RemovalPolicy = RemovalPolicy.RETAIN
     ) -> None:
         super().__init__(scope, id)
-        self.collection_id = unique_base_name(self, max_length=MAX_COLLECTION_ID)
+        # The stack ID's first block keeps a retained collection from blocking the next deploy of the same stack.
+        self.collection_id = unique_name_with_stack_suffix(self, max_length=MAX_COLLECTION_ID)
         self.resource = rekognition.CfnCollection(self, "Resource", collection_id=self.collection_id)
         self.resource.apply_removal_policy(removal_policy)
         self.collection_arn = self.resource.attr_arn

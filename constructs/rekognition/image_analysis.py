@@ -10,6 +10,10 @@
 Rekognition reads the S3 object with the caller's permissions, so the state machine's role reads the two
 prefixes and decrypts with the bucket's key. A failed execution (an image Rekognition cannot read, a
 ``faces/`` image without a face) fails and alarms.
+
+S3 sends object keys to EventBridge URL-encoded, and Step Functions cannot decode them: a key with a character
+that needs encoding (a space, ``+``, ``%``, ``:``...) fails the execution at once with ``UnsupportedKey``, so
+keys use letters, digits and ``_ . / -``. ``SearchFacesByImage`` searches the largest face of an image.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ __all__ = [
     "image_analysis_problems",
 ]
 
+MAX_RESULTS = 100
 # Rekognition Image takes JPEG and PNG ("Image specifications", Amazon Rekognition Developer Guide).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
 
@@ -72,14 +77,16 @@ def image_analysis_problems(options: ImageAnalysisOptions) -> list[Problem]:
     for setting, value, structure, member in (
         ("min_confidence", options.min_confidence, "DetectLabelsRequest", "MinConfidence"),
         ("face_match_threshold", options.face_match_threshold, "SearchFacesByImageRequest", "FaceMatchThreshold"),
-        ("max_faces", options.max_faces, "SearchFacesByImageRequest", "MaxFaces"),
     ):  # fmt: skip
         rule = number_rule(structure, member, service="rekognition")
         if not rule.contains(value):
             problems.append(Problem(f"{setting} {value:g}: Rekognition takes {rule.describe()}.",
                                     setting=setting, value=value))  # fmt: skip
-    if options.max_labels < 1:
-        problems.append(Problem(f"max_labels {options.max_labels}: at least 1.", setting="max_labels"))
+    # The flow carries the results through Step Functions' 256 KiB states, so it takes fewer than the API allows.
+    for setting, value in (("max_labels", options.max_labels), ("max_faces", options.max_faces)):
+        if not 1 <= value <= MAX_RESULTS:
+            problems.append(Problem(f"{setting} {value}: 1 to {MAX_RESULTS} (the results travel through Step "
+                                    "Functions, 256 KiB a state).", setting=setting, value=value))  # fmt: skip
     return problems
 
 
@@ -159,6 +166,8 @@ class ImageAnalysis(Construct):
         selector: dict,
         resources: list[str],
         result_path: str = "$",
+        *,
+        idempotent: bool = True,
     ) -> tasks.CallAwsService:
         call = tasks.CallAwsService(
             self,
@@ -172,11 +181,12 @@ class ImageAnalysis(Construct):
             result_selector=selector,
             result_path=result_path,
         )  # fmt: skip
-        call.add_retry(
-            errors=["Rekognition.ThrottlingException", "Rekognition.ProvisionedThroughputExceededException",
-                    "Rekognition.InternalServerErrorException"],
-            interval=Duration.seconds(2), max_attempts=5, backoff_rate=2,
-        )  # fmt: skip
+        # Throttling refuses the call, so a retry is safe; after an internal error a call that adds something
+        # (IndexFaces) may have done it, so only reads retry then.
+        errors = ["Rekognition.ThrottlingException", "Rekognition.ProvisionedThroughputExceededException"]
+        if idempotent:
+            errors.append("Rekognition.InternalServerErrorException")
+        call.add_retry(errors=errors, interval=Duration.seconds(2), max_attempts=5, backoff_rate=2)
         return call
 
     def _store(self, id: str, key_format: str, body: dict, output_bucket: s3.IBucket) -> tasks.CallAwsService:
@@ -195,7 +205,8 @@ class ImageAnalysis(Construct):
             },
             result_path=sfn.JsonPath.DISCARD,
         )
-        store.add_retry(errors=["S3.SdkClientException", "States.Timeout"], max_attempts=3)
+        store.add_retry(errors=["S3.SdkClientException", "S3.S3Exception"], interval=Duration.seconds(2),
+                        max_attempts=3, backoff_rate=2)  # fmt: skip
         return store
 
     def _state_machine(self, input_bucket, output_bucket, key, options: ImageAnalysisOptions, removal_policy):
@@ -223,9 +234,11 @@ class ImageAnalysis(Construct):
             )  # fmt: skip
             # An image without a face is not an error of the analysis: it has no matches.
             search.add_catch(
-                sfn.Pass(self, "NoFace", result=sfn.Result.from_object({"FaceMatches": []})),
+                sfn.Pass(self, "NoFace", parameters={"FaceMatches": [],
+                                                     "SearchError": sfn.JsonPath.string_at("$.error.Cause")}),
                 errors=["Rekognition.InvalidParameterException"],
-            )
+                result_path="$.error",
+            )  # fmt: skip
             branches.append(search)
         analyse = sfn.Parallel(self, "Analyse", result_path="$.analysis")
         for branch in branches:
@@ -239,11 +252,13 @@ class ImageAnalysis(Construct):
             result["FaceMatches"] = sfn.JsonPath.object_at(f"$.analysis[{len(branches) - 1}].FaceMatches")
         store = self._store("StoreTheAnalysis", "results/{}.json",
                             sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.result")), output_bucket)  # fmt: skip
-        analysis = analyse.next(sfn.Pass(self, "Result", parameters=result, result_path="$.result")).next(
-            store
+        # The analysis is dropped once summarised, so the state carries one copy of the results.
+        summary = sfn.Pass(
+            self, "Result", parameters={"key": sfn.JsonPath.string_at("$.key"), "result": result}
         )
+        analysis = analyse.next(summary).next(store)
         if collection is None:
-            definition = analysis
+            work = analysis
         else:
             index = self._rekognition(
                 "IndexTheFace", "indexFaces",
@@ -251,6 +266,7 @@ class ImageAnalysis(Construct):
                  "ExternalImageId": sfn.JsonPath.array_get_item(
                      sfn.JsonPath.string_split(sfn.JsonPath.string_at("$.key"), "/"), 1)},
                 {"FaceRecords": sfn.JsonPath.object_at("$.FaceRecords")}, [collection.policy_arn], "$.indexed",
+                idempotent=False,
             )  # fmt: skip
             no_face = sfn.Fail(self, "NoFaceIndexed", error="NoFaceIndexed",
                                cause="Rekognition found no face of sufficient quality in the image.")  # fmt: skip
@@ -261,11 +277,20 @@ class ImageAnalysis(Construct):
             indexed = sfn.Choice(self, "Indexed?").when(
                 sfn.Condition.is_present("$.indexed.FaceRecords[0].Face.FaceId"), record
             ).otherwise(no_face)  # fmt: skip
-            definition = (
+            work = (
                 sfn.Choice(self, "IndexOrAnalyse?")
                 .when(sfn.Condition.string_equals("$.mode", "index"), index.next(indexed))
                 .otherwise(analysis)
             )
+        unsupported = sfn.Fail(self, "UnsupportedKey", error="UnsupportedKey",
+                               cause="The object's key has a character S3 URL-encodes in events (a space, +, %, :...); "
+                               "Step Functions cannot decode it. Use letters, digits and _ . / - in keys.")  # fmt: skip
+        definition = (
+            sfn.Choice(self, "PlainKey?")
+            .when(sfn.Condition.or_(sfn.Condition.string_matches("$.key", "*%*"),
+                                    sfn.Condition.string_matches("$.key", "*+*")), unsupported)
+            .otherwise(work)
+        )  # fmt: skip
         machine = sfn.StateMachine(
             self,
             "StateMachine",

@@ -12,7 +12,12 @@ access to your resources" lists, plus the key for both encrypted streams.
 
 CloudFormation creates the processor stopped: it is billed while it runs, so starting it is left to the
 user once video flows (``aws rekognition start-stream-processor --name <name>``; AWS advises starting it only
-after media reaches the video stream).
+after media reaches the video stream). Its name is CloudFormation's: every property is create-only, so a
+change replaces it, which a fixed name would forbid.
+
+AWS closed streaming video analysis to new customers ("Streaming Video and Bulk Image Analysis is no longer
+available to new customers", CreateStreamProcessor in botocore's Rekognition model; "Rekognition feature
+availability changes"): only accounts that already use it can create a stream processor.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rekognition as rekognition
 
 from constructs import Construct
-from mlblueprints.constructs._private.names import unique_base_name
 from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge, acknowledge_inline_policy
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.rekognition.face_collection import FaceCollection
@@ -126,11 +130,9 @@ class FaceSearchStreamProcessor(Construct):
             )
         )
         acknowledge_inline_policy(self.role)
-        self.name = unique_base_name(self, max_length=128)
         self.processor = rekognition.CfnStreamProcessor(
             self,
             "Processor",
-            name=self.name,
             role_arn=self.role.role_arn,
             kinesis_video_stream=rekognition.CfnStreamProcessor.KinesisVideoStreamProperty(
                 arn=self.video_stream.attr_arn
@@ -147,3 +149,4 @@ class FaceSearchStreamProcessor(Construct):
         )
         # Created once its collection exists and its role may read and write.
         self.processor.node.add_dependency(collection.resource, self.role)
+        self.name = self.processor.ref

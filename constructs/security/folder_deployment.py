@@ -45,7 +45,8 @@ def deploy_folder(
         memory_limit=512,
         log_group=encrypted_log_group(
             scope,
-            "DeploymentLogs",
+            # A second deployment in the same scope gets its own log group.
+            "DeploymentLogs" if scope.node.try_find_child("DeploymentLogs") is None else f"{id}Logs",
             encryption_key=encryption_key,
             removal_policy=removal_policy,
             purpose=purpose,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_iam as iam
@@ -33,8 +35,8 @@ def _messages(problems) -> str:
         (ImageAnalysisOptions(), None),
         (ImageAnalysisOptions(min_confidence=100.5), "min_confidence 100.5: Rekognition takes 0 to 100"),
         (ImageAnalysisOptions(face_match_threshold=-1), "face_match_threshold -1"),
-        (ImageAnalysisOptions(max_faces=4097), "max_faces 4097: Rekognition takes 1 to 4096"),
-        (ImageAnalysisOptions(max_labels=0), "max_labels 0: at least 1"),
+        (ImageAnalysisOptions(max_faces=101), "max_faces 101: 1 to 100"),
+        (ImageAnalysisOptions(max_labels=0), "max_labels 0: 1 to 100"),
     ],
 )
 def test_option_ranges(options, expected):
@@ -86,4 +88,11 @@ def test_a_collection_grants_by_its_arn():
         "rekognition:ListFaces", "rekognition:DeleteFaces",
     }  # fmt: skip
     for statement in statements:
-        assert statement["Resource"]["Fn::Join"][1][-1] == f":collection/{collection.collection_id}"
+        assert ":collection/Own-Faces-" in json.dumps(statement["Resource"]), statement
+
+
+def test_the_flows_result_limit_is_within_the_api():
+    from mlblueprints.constructs._private.service_models import number_rule
+    from mlblueprints.constructs.rekognition.image_analysis import MAX_RESULTS
+
+    assert number_rule("SearchFacesByImageRequest", "MaxFaces", service="rekognition").contains(MAX_RESULTS)
