@@ -320,7 +320,8 @@ BLUEPRINTS: dict[str, Blueprint] = {
                 "checked at synth and copied on deploy) inside a private VPC whose S3 gateway endpoint names each "
                 "prefix, with the training volume and output (and the model, unless an endpoint serves it) encrypted "
                 "with the stack's KMS key, a new version trained for each change of the data; served by a real-time "
-                "endpoint, by a flywheel, or by asynchronous jobs."
+                "endpoint, by a flywheel, or by asynchronous jobs; and a custom entity recognizer trained by a Step "
+                "Functions flow from an entity list in the same network."
             ),
             settings_source="mlblueprints.blueprints.text_insights.settings.TextInsightsSettings",
             stack_path="mlblueprints.blueprints.text_insights.stack.TextInsightsStack",

@@ -14,6 +14,7 @@ from mlblueprints.constructs.comprehend.custom_classifier import (
     TRAINING,
     training_problems,
 )
+from mlblueprints.constructs.comprehend.entity_recognizer import ENTITIES, entity_problems
 from mlblueprints.constructs.compute.regional_offerings import (
     resource_type_problems,
     resource_type_regions,
@@ -48,6 +49,18 @@ class TextInsightsSettings(BlueprintSettings):
     inference_units: int = Field(
         1, description="With an endpoint: its inference units, 1 to 10 (each 100 characters/second)."
     )
+    entity_recognizer: bool = Field(
+        False,
+        description="Also train a custom entity recognizer from entities_data, again whenever the data changes.",
+    )
+    entities_data: str | None = Field(
+        None,
+        description="With entity_recognizer: a folder with documents.txt (one document per line) and entity_list.csv "
+        "(Text,Type). Default: the catalog's product and error-code sample.",
+    )
+    notification_email: str | None = Field(
+        None, description="With entity_recognizer: subscribe to failed trainings."
+    )
     vpc_cidr: str | None = Field(None, description="The private VPC's block, /16 to /19.")
     retain_data: bool = Field(
         True, description="Keep the bucket, the KMS key and the logs when the stack is deleted."
@@ -59,6 +72,10 @@ class TextInsightsSettings(BlueprintSettings):
     @property
     def training_folder(self) -> Path:
         return Path(self.training_data) if self.training_data else TRAINING
+
+    @property
+    def entities_folder(self) -> Path:
+        return Path(self.entities_data) if self.entities_data else ENTITIES
 
     @classmethod
     def offered_regions(cls) -> frozenset[str]:
@@ -78,6 +95,12 @@ class TextInsightsSettings(BlueprintSettings):
         except Exception:
             return problems
         problems += training_problems(settings.training_folder)
+        if settings.entity_recognizer:
+            problems += entity_problems(settings.entities_folder)
+        if isinstance(config.get("notification_email"), str):
+            from mlblueprints.constructs.sagemaker.endpoint_base import alarm_email_problems
+
+            problems += alarm_email_problems(config["notification_email"], setting="notification_email")
         if settings.language_code not in CUSTOM_CLASSIFIER_LANGUAGES:
             problems.append(
                 Problem(f"language_code {settings.language_code!r}: custom classification takes "

@@ -11,10 +11,12 @@ from mlblueprints.constructs.comprehend.custom_classifier import (
     WRITE_PREFIXES,
     CustomClassifier,
 )
+from mlblueprints.constructs.comprehend.entity_recognizer import EntityRecognizerTraining
 from mlblueprints.constructs.compute.regional_offerings import (
     assert_resource_types_at_deploy,
     assert_services_at_deploy,
 )
+from mlblueprints.constructs.monitoring.alarm_topic import AlarmTopic, subscribe_email
 from mlblueprints.constructs.security.baseline import SecurityBaseline
 from mlblueprints.constructs.security.private_network import AvailabilityZonesAtDeployTime
 from mlblueprints.constructs.security.secure_bucket import SecureBucket
@@ -69,6 +71,28 @@ class TextInsightsStack(AvailabilityZonesAtDeployTime):
             removal_policy=removal_policy,
         )
         self.classifier.classifier.node.add_dependency(network.s3_endpoint)
+        self.entity_recognizer = None
+        if settings.entity_recognizer:
+            topic = AlarmTopic(self, "Notifications", encryption_key=key, display_name="Text insights").topic
+            if settings.notification_email:
+                subscribe_email(
+                    topic, settings.notification_email, record="each training's execution history"
+                )
+            self.entity_recognizer = EntityRecognizerTraining(
+                self,
+                "EntityRecognizer",
+                folder=settings.entities_folder,
+                bucket=bucket,
+                encryption_key=key,
+                data_access_role=self.classifier.role,
+                vpc_config=self.classifier.vpc_config,
+                topic=topic,
+                language_code=settings.language_code,
+                removal_policy=removal_policy,
+            )
+            CfnOutput(self, "EntityRecognizerArn",
+                      value=f"{self.entity_recognizer.recognizer_arn}/version/{self.entity_recognizer.version_name}",
+                      description="Trained after the deploy: aws comprehend describe-entity-recognizer --entity-recognizer-arn ...")  # fmt: skip
         CfnOutput(self, "ClassifierArn", value=self.classifier.model_arn)
         if self.classifier.endpoint is not None:
             CfnOutput(self, "EndpointArn", value=self.classifier.endpoint.attr_arn,

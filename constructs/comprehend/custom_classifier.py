@@ -50,8 +50,9 @@ __all__ = [
 TRAINING = Path(__file__).parent / "training"
 SERVING = ("endpoint", "flywheel", "none")
 # What Comprehend reads and writes in the data bucket: the training data, documents to classify in jobs (input/),
-# datasets a flywheel ingests (datasets/), and the flywheel's data lake; results go to output/.
-READ_PREFIXES = ("training/", "input/", "datasets/", "datalake/")
+# datasets a flywheel ingests (datasets/), the flywheel's data lake, and an entity recognizer's data (entities/);
+# results go to output/.
+READ_PREFIXES = ("training/", "input/", "datasets/", "datalake/", "entities/")
 WRITE_PREFIXES = ("output/", "datalake/")
 # The guide's pages disagree: "Preparing classifier training data" asks for 10 documents per class, the quotas
 # table ("Guidelines and quotas", multi-class mode) for 50. The larger is asked, so a training never fails on it.
@@ -229,7 +230,7 @@ class CustomClassifier(Construct):
                 "files under their prefixes only.",
             )
         key_arn = encryption_key.key_arn
-        vpc_config = {
+        self.vpc_config = vpc_config = {
             "SecurityGroupIds": [self.security_group.security_group_id],
             "Subnets": vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids,
         }

@@ -33,7 +33,7 @@ from aws_cdk import aws_personalize as personalize
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from mlblueprints.constructs._private.names import unique_base_name
+from mlblueprints.constructs._private.names import unique_name_with_stack_suffix
 from mlblueprints.constructs.compliance.acknowledge import (
     acknowledge_inline_policy,
     acknowledge_newer_resource_type,
@@ -75,6 +75,8 @@ RECIPES = {
 # with at least two interactions for each" (Interactions datasets, Amazon Personalize Developer Guide).
 MIN_INTERACTIONS = 1000
 MIN_USERS = 25
+MAX_ID_LENGTH = 256
+MAX_CATEGORY_LENGTH = 1000
 
 
 class PersonalizeError(MlBlueprintsError):
@@ -121,8 +123,15 @@ def data_problems(interactions: Path, items: Path | None) -> list[Problem]:
     problems: list[Problem] = []
     rows = _csv_rows(interactions, ["USER_ID", "ITEM_ID", "TIMESTAMP"], "interactions_data", problems)
     for row in rows:
-        if not row[2].isdigit():
+        # Unix time in seconds: ten digits until 2286; thirteen would be milliseconds.
+        if not row[2].isdigit() or len(row[2]) > 10:
             problems.append(Problem(f"interactions_data: TIMESTAMP {row[2]!r} is not a Unix time in seconds.",
+                                    setting="interactions_data"))  # fmt: skip
+            break
+    for row in rows:
+        # USER_ID and ITEM_ID are strings of at most 256 characters (Interactions dataset requirements).
+        if max(len(row[0]), len(row[1])) > MAX_ID_LENGTH:
+            problems.append(Problem(f"interactions_data: an ID longer than {MAX_ID_LENGTH} characters.",
                                     setting="interactions_data"))  # fmt: skip
             break
     if rows or not problems:
@@ -133,7 +142,12 @@ def data_problems(interactions: Path, items: Path | None) -> list[Problem]:
                                     f"more; Personalize trains on at least {MIN_INTERACTIONS} interactions and "
                                     f"{MIN_USERS} such users.", setting="interactions_data"))  # fmt: skip
     if items is not None:
-        _csv_rows(items, ["ITEM_ID", "CATEGORY"], "items_data", problems)
+        for row in _csv_rows(items, ["ITEM_ID", "CATEGORY"], "items_data", problems):
+            # A categorical value has at most 1,000 characters (Items dataset requirements).
+            if len(row[0]) > MAX_ID_LENGTH or len(row[1]) > MAX_CATEGORY_LENGTH:
+                problems.append(Problem(f"items_data: ITEM_ID over {MAX_ID_LENGTH} or CATEGORY over "
+                                        f"{MAX_CATEGORY_LENGTH} characters ({row[0][:40]!r}).", setting="items_data"))  # fmt: skip
+                break
     return problems
 
 
@@ -182,7 +196,14 @@ class Recommender(Construct):
         if problems:
             raise PersonalizeError(problems)
         # Names are at most 63 characters (botocore's Name shape); the longest suffix is "-interactions-<8 hex>".
-        base = unique_base_name(self, max_length=63 - len("-interactions-") - 8)
+        # The stack ID's first block is in each: retained resources never block the next deploy of the stack.
+        base = unique_name_with_stack_suffix(self, max_length=63 - len("-interactions-") - 8)
+        # Kept on deletion and update with retain_data, but rolled back with a failed first create.
+        keep = (
+            RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+            if removal_policy == RemovalPolicy.RETAIN
+            else removal_policy
+        )
         prefixes = ["interactions/"] + (["items/"] if items_folder else [])
 
         self.role = iam.Role(
@@ -216,6 +237,16 @@ class Recommender(Construct):
                 resources=[encryption_key.key_arn],
             )
         )
+        # The role's grant, which AWS's page puts in the key policy, is given here instead: a key policy naming a
+        # role created moments before can fail ("principals must exist and be visible to KMS"), and the key's
+        # policy already lets IAM policies grant its use.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=[encryption_key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
         acknowledge_inline_policy(self.role)
         for resource in objects:
             acknowledge_wildcard_resource(self.role.node.find_child("DefaultPolicy"), resource, topic="training data",
@@ -225,17 +256,23 @@ class Recommender(Construct):
             iam.PolicyStatement(
                 sid="PersonalizeReadsTheData",
                 principals=[iam.ServicePrincipal("personalize.amazonaws.com")],
-                actions=["s3:GetObject", "s3:ListBucket"],
-                resources=[bucket.bucket_arn, *objects],
+                actions=["s3:GetObject"],
+                resources=objects,
+            )
+        )
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="PersonalizeListsTheData",
+                principals=[iam.ServicePrincipal("personalize.amazonaws.com")],
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
             )
         )
         encryption_key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="PersonalizeUsesTheKey",
-                principals=[
-                    iam.ServicePrincipal("personalize.amazonaws.com"),
-                    iam.ArnPrincipal(self.role.role_arn),
-                ],
+                principals=[iam.ServicePrincipal("personalize.amazonaws.com")],
                 actions=[
                     "kms:Decrypt",
                     "kms:GenerateDataKey",
@@ -262,7 +299,7 @@ class Recommender(Construct):
         self.dataset_group = personalize.CfnDatasetGroup(
             self,
             "DatasetGroup",
-            name=f"{base}-{_digest(base)}",
+            name=f"{base}-group",
             kms_key_arn=encryption_key.key_arn,
             role_arn=self.role.role_arn,
         )
@@ -291,11 +328,11 @@ class Recommender(Construct):
                 ),
             )
             # Imported once the data is copied and Personalize may read it.
-            dataset.node.add_dependency(*deployments, self.role)
+            dataset.node.add_dependency(*deployments, self.role, bucket.policy)
             for resource in (schema_resource, dataset):
-                resource.apply_removal_policy(removal_policy)
+                resource.apply_removal_policy(keep)
             self.datasets[kind] = dataset
-        self.dataset_group.apply_removal_policy(removal_policy)
+        self.dataset_group.apply_removal_policy(keep)
 
         recipe_arn = f"arn:{Aws.PARTITION}:personalize:::recipe/{recipe}"
         self.solution = personalize.CfnSolution(
@@ -313,7 +350,7 @@ class Recommender(Construct):
                 self, "EventTracker", name=f"{base}-events", dataset_group_arn=group_arn
             )
             self.event_tracker.node.add_dependency(self.datasets["Interactions"])
-            self.event_tracker.apply_removal_policy(removal_policy)
+            self.event_tracker.apply_removal_policy(keep)
         self.campaign = None
         if campaign:
             self.campaign = personalize.CfnCampaign(

@@ -43,10 +43,11 @@ def deploy_folder(
         server_side_encryption=s3_deployment.ServerSideEncryption.AWS_KMS,
         server_side_encryption_aws_kms_key_id=encryption_key.key_id,
         memory_limit=512,
-        log_group=encrypted_log_group(
+        # The deployments of a stack share one function, so a second one in this scope shares the log group.
+        log_group=scope.node.try_find_child("DeploymentLogs")
+        or encrypted_log_group(
             scope,
-            # A second deployment in the same scope gets its own log group.
-            "DeploymentLogs" if scope.node.try_find_child("DeploymentLogs") is None else f"{id}Logs",
+            "DeploymentLogs",
             encryption_key=encryption_key,
             removal_policy=removal_policy,
             purpose=purpose,

@@ -44,7 +44,13 @@ def test_the_dataset_group_imports_the_data_under_the_stacks_key(contract_templa
         assert json.dumps(job["DataSource"]["DataLocation"]).endswith(f'"/{kind.lower()}/"]]}}')
         # Imported only once the data is copied.
         assert any(d.startswith(f"Recommender{kind}Data") for d in dataset["DependsOn"]), dataset["DependsOn"]
-        assert dataset["DeletionPolicy"] == "Retain"
+        # Kept on deletion and update, rolled back if the first create fails.
+        assert (
+            dataset["DeletionPolicy"] == "RetainExceptOnCreate" and dataset["UpdateReplacePolicy"] == "Retain"
+        )
+        assert any(d.startswith("DataPolicy") for d in dataset["DependsOn"]), (
+            "imported once Personalize may read"
+        )
     schemas = [json.loads(s["Properties"]["Schema"]) for s in _all(template, "AWS::Personalize::Schema")]
     assert INTERACTIONS_SCHEMA in schemas
     # Personalize reads the bucket and uses the key as its service principal, as AWS requires.
@@ -52,32 +58,41 @@ def test_the_dataset_group_imports_the_data_under_the_stacks_key(contract_templa
         s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "PersonalizeUsesTheKey"
     ]
     assert {"kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey"} <= set(statement["Action"])
-    (read,) = [s for p in _all(template, "AWS::S3::BucketPolicy") for s in p["Properties"]["PolicyDocument"]["Statement"]
-               if s.get("Sid") == "PersonalizeReadsTheData"]  # fmt: skip
-    assert read["Principal"] == {"Service": "personalize.amazonaws.com"} and read["Effect"] == "Allow"
+    statements = {s.get("Sid"): s for p in _all(template, "AWS::S3::BucketPolicy")
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]}  # fmt: skip
+    read, listing = statements["PersonalizeReadsTheData"], statements["PersonalizeListsTheData"]
+    assert read["Principal"] == {"Service": "personalize.amazonaws.com"} and read["Action"] == "s3:GetObject"
+    assert sorted(listing["Condition"]["StringLike"]["s3:prefix"]) == ["interactions/*", "items/*"]
+    # The key policy names the service only: a role created in the same deploy may not be visible to KMS yet.
+    assert statement["Principal"] == {"Service": "personalize.amazonaws.com"}
     (trust,) = template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert "aws:SourceAccount" in json.dumps(trust) and "aws:SourceArn" in json.dumps(trust)
     assert group_id
 
 
+def _resolved(name) -> str:
+    """A name with the stack ID's block as it will be once deployed (8 hex digits)."""
+    base, block, *rest = name["Fn::Join"][1]
+    assert block["Fn::Select"][0] == 0 and "AWS::StackId" in json.dumps(block), name
+    return base + "0123abcd" + "".join(rest)
+
+
 def test_names_fit_personalize(contract_templates):
     template = contract_templates[AGNOSTIC]
     rule = member_rule("CreateDatasetGroupRequest", "name", service="personalize")
-    names = [
-        r["Properties"]["Name"]
-        for r in template["Resources"].values()
-        if r["Type"].startswith("AWS::Personalize::")
+    # Each name ends with the stack ID's first block: retained resources never block the next deploy.
+    by_type = [(r["Type"], _resolved(r["Properties"]["Name"])) for r in template["Resources"].values()
+               if r["Type"].startswith("AWS::Personalize::")]  # fmt: skip
+    jobs = [
+        _resolved(d["Properties"]["DatasetImportJob"]["JobName"])
+        for d in _all(template, "AWS::Personalize::Dataset")
     ]
-    names += [
-        d["Properties"]["DatasetImportJob"]["JobName"] for d in _all(template, "AWS::Personalize::Dataset")
-    ]
+    names = [name for _, name in by_type] + jobs
     assert len(names) == 9  # group, 2 schemas, 2 datasets, 2 import jobs, solution, tracker
     for name in names:
         assert rule.violation(name) is None, name
     # Unique within each type (a schema and its dataset may share a name: they are different resources).
-    by_type = [(r["Type"], r["Properties"]["Name"]) for r in template["Resources"].values()
-               if r["Type"].startswith("AWS::Personalize::")]  # fmt: skip
-    assert len(set(by_type)) == len(by_type)
+    assert len(set(by_type)) == len(by_type) and len(set(jobs)) == 2
 
 
 def test_the_solution_trains_on_the_recipe_after_the_imports(contract_templates):

@@ -11,6 +11,7 @@ from conftest import cdk_json_context, mask_template
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
 from mlblueprints.constructs.comprehend.custom_classifier import TRAINING, training_version
+from mlblueprints.constructs.comprehend.entity_recognizer import ENTITIES, entity_version
 
 AGNOSTIC = "SupportTickets-agnostic"
 
@@ -69,6 +70,33 @@ def test_the_endpoint_serves_the_trained_model(contract_templates):
     assert endpoint["Properties"]["DesiredInferenceUnits"] == 1
 
 
+def test_the_entity_recognizer_trains_when_its_data_is_copied(contract_templates):
+    template = contract_templates[AGNOSTIC]
+    _, classifier = _one(template, "AWS::Comprehend::DocumentClassifier")
+    machines = {
+        k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    }
+    (machine_id,) = [k for k in machines if k.startswith("EntityRecognizer")]
+    parts = machines[machine_id]["Properties"]["DefinitionString"]["Fn::Join"][1]
+    states = json.loads("".join(p if isinstance(p, str) else "<token>" for p in parts))["States"]
+    train = states["Train"]["Parameters"]
+    assert train["VersionName"] == entity_version(ENTITIES, "en")
+    assert [t["Type"] for t in train["InputDataConfig"]["EntityTypes"]] == ["ERROR_CODE", "PRODUCT"]
+    assert train["InputDataConfig"]["EntityList"]["S3Uri"].endswith("/entities/entity_list.csv")
+    # The classifier's network, keys and role: trained in the private VPC like it.
+    assert train["VpcConfig"]["SecurityGroupIds"] == ["<token>"] and "ModelKmsKeyId" in train
+    assert states["Train"]["Catch"][0]["ErrorEquals"] == ["Comprehend.ResourceInUseException"]
+    assert states["Trained?"]["Default"] == "WaitForTraining"
+    (rule,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"
+               and "entities/entity_list.csv" in json.dumps(r)]  # fmt: skip
+    assert rule["Properties"]["EventPattern"]["detail"]["object"]["key"] == ["entities/entity_list.csv"]
+    role_id = classifier["Properties"]["DataAccessRoleArn"]["Fn::GetAtt"][0]
+    role_statements = _statements(template, machines[machine_id]["Properties"]["RoleArn"]["Fn::GetAtt"][0])
+    (pass_role,) = [s for s in role_statements if "iam:PassRole" in _actions(s)]
+    assert pass_role["Resource"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "comprehend.amazonaws.com"}}
+
+
 def test_comprehend_reaches_its_prefixes_only(contract_templates):
     template = contract_templates[AGNOSTIC]
     _, classifier = _one(template, "AWS::Comprehend::DocumentClassifier")
@@ -83,7 +111,7 @@ def test_comprehend_reaches_its_prefixes_only(contract_templates):
     assert "/output/*" in json.dumps(by_action["s3:PutObject"]["Resource"])
     assert "ec2:CreateNetworkInterface" in by_action
     assert set(by_action["s3:ListBucket"]["Condition"]["StringLike"]["s3:prefix"]) == {
-        "training/*", "input/*", "datasets/*", "datalake/*", "output/*"
+        "training/*", "input/*", "datasets/*", "datalake/*", "output/*", "entities/*"
     }  # fmt: skip
     # Training nodes talk to each other (distributed training), and nothing else comes in.
     group_id = classifier["Properties"]["VpcConfig"]["SecurityGroupIds"][0]["Fn::GetAtt"][0]

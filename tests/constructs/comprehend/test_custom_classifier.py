@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlblueprints.constructs.comprehend.custom_classifier import TRAINING, training_problems, training_version
+from mlblueprints.constructs.comprehend.entity_recognizer import ENTITIES, entity_problems, entity_version
 
 BALANCED = "".join(f"A,doc {i}\nB,doc {i}\n" for i in range(50))
 
@@ -56,3 +57,32 @@ def test_the_version_follows_the_data_and_the_language(tmp_path):
     assert training_version(tmp_path, "de") != first
     (tmp_path / "train.csv").write_text(BALANCED + "A,one more\n")
     assert training_version(tmp_path, "en") != first
+
+
+def _entity_folder(tmp_path, documents: str, entities: str):
+    (tmp_path / "documents.txt").write_text(documents)
+    (tmp_path / "entity_list.csv").write_text(entities)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("documents", "entities", "expected"),
+    [
+        ("Acme X fails.\n" * 25, "Text,Type\nAcme X,PRODUCT\n", None),
+        ("Acme X fails.\n" * 24, "Text,Type\nAcme X,PRODUCT\n", "PRODUCT is found 24 times in documents.txt; give at least 25"),
+        ("Acme X fails.\n" * 25, "Name,Kind\nAcme X,PRODUCT\n", "starts with the header Text,Type"),
+        ("Acme X fails.\n" * 25, "Text,Type\nAcme X,product\n", "row 2: a text and an upper-case type"),
+        ("x\n", "Text,Type\n" + "".join(f"x,T{i}\n" for i in range(26)), "26 entity types; a recognizer trains at most 25"),
+    ],
+)  # fmt: skip
+def test_entity_rejections(tmp_path, documents, entities, expected):
+    messages = _messages(entity_problems(_entity_folder(tmp_path, documents, entities)))
+    assert (expected in messages) if expected else messages == "", messages
+
+
+def test_the_entity_sample_trains_and_other_files_are_refused(tmp_path):
+    assert entity_problems(ENTITIES) == []
+    folder = _entity_folder(tmp_path, "Acme X fails.\n" * 25, "Text,Type\nAcme X,PRODUCT\n")
+    (folder / "notes.md").write_text("x")
+    assert "holds exactly documents.txt, entity_list.csv" in _messages(entity_problems(folder))
+    assert entity_version(ENTITIES, "en") != entity_version(ENTITIES, "de")

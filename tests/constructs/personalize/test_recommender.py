@@ -29,6 +29,9 @@ def test_the_catalogs_sample_trains():
         ("USER,ITEM,TIME\nu,i,1\n", None, "the first row is the header USER_ID,ITEM_ID,TIMESTAMP"),
         (_interactions(25, 40) + "u,i\n", None, "row 1002: 3 values"),
         (_interactions(25, 40) + "u,i,yesterday\n", None, "TIMESTAMP 'yesterday' is not a Unix time"),
+        (_interactions(25, 40) + "u,i,1700000000000\n", None, "TIMESTAMP '1700000000000' is not a Unix time in seconds"),
+        (_interactions(25, 40) + f"{'u' * 257},i,1\n", None, "an ID longer than 256 characters"),
+        (_interactions(25, 40), f"ITEM_ID,CATEGORY\ni,{'c' * 1001}\n", "CATEGORY over 1000 characters"),
         (_interactions(25, 40), "ITEM_ID,GENRE\ni,x\n", "items_data items.csv: the first row is the header ITEM_ID,CATEGORY"),
     ],
 )  # fmt: skip
