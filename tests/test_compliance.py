@@ -308,6 +308,7 @@ DEPLOY_TIME_FUNCTIONS = (
     "FlowDefinitionHandler",  # the A2I flow definition's custom resource
     "FlowDefinitionProviderframeworkonEvent",
     "CustomCDKBucketDeployment",  # HyperPod's lifecycle scripts copy
+    "AWS679f53fac002430cb0da5b7982bd2287",  # aws-cdk-lib's AwsCustomResource (starts a training)
 )
 # Runtime functions a state machine invokes synchronously (accept_synchronous_function), and the runtime
 # functions that call AWS APIs only, outside a VPC.

@@ -91,7 +91,7 @@ class TextInsightsStack(AvailabilityZonesAtDeployTime):
                 removal_policy=removal_policy,
             )
             CfnOutput(self, "EntityRecognizerArn",
-                      value=f"{self.entity_recognizer.recognizer_arn}/version/{self.entity_recognizer.version_name}",
+                      value=self.entity_recognizer.version_arn,
                       description="Trained after the deploy: aws comprehend describe-entity-recognizer --entity-recognizer-arn ...")  # fmt: skip
         CfnOutput(self, "ClassifierArn", value=self.classifier.model_arn)
         if self.classifier.endpoint is not None:

@@ -1,15 +1,21 @@
 """An Amazon Comprehend custom entity recognizer, trained from an entity list in S3 by a Step Functions flow.
 
-CloudFormation has no entity recognizer type, so the training is a flow of SDK integrations: when the deployment
-copies the folder (``documents.txt``, one document per line, and ``entity_list.csv``, ``Text,Type``) under
-``entities/`` of the bucket, S3's event starts ``CreateEntityRecognizer`` with a version named after a digest
-of the data and the language, then follows ``DescribeEntityRecognizer`` until the model is trained. The
-recognizer trains in the same VPC, with the same data access role and key as the classifier; a version that
-exists already is not trained again, and a failed training alarms.
+CloudFormation has no entity recognizer type, so the training is a flow of SDK integrations. The deployment copies
+the folder (``documents.txt``, one document per line, and ``entity_list.csv``, ``Text,Type``) under
+``entities/<version>/`` of the bucket, the version being a digest of the data and the language; then a custom
+resource starts the flow, whose execution is named after the version, so each version is trained once. The flow
+calls ``CreateEntityRecognizer`` and follows ``DescribeEntityRecognizer`` until the model is trained; a version
+that exists already (a retried deploy) is followed, not created again. The recognizer trains in the same VPC,
+with the same data access role and key as the classifier; a failed or timed-out training alarms.
 
-The checks at synth follow "Entity lists (plaintext only)" in the Amazon Comprehend Developer Guide: the CSV's
-columns are ``Text`` and ``Type``, types are upper-case with underscores, at most 25 of them, and each type is
-found at least 25 times in the documents.
+Deleting the stack leaves the recognizer and its versions (Comprehend bills each model by the month): stop a
+training with ``aws comprehend stop-training-entity-recognizer`` and delete versions with
+``aws comprehend delete-entity-recognizer``.
+
+The checks at synth follow "Entity lists (plaintext only)" and "Guidelines and quotas" in the Amazon Comprehend
+Developer Guide: the CSV's columns are ``Text`` and ``Type``, types are upper-case with underscores, at most 64
+characters and 25 types, each found at least 25 times (as a whole word) in the documents; 3 to 120,000
+documents of 1 to 5,000 bytes each, 5 KB to 100 MB in all; entries of 1 to 5,000 characters, at most a million.
 """
 
 from __future__ import annotations
@@ -21,27 +27,25 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
+from aws_cdk import custom_resources as cr
 
 from constructs import Construct
-from mlblueprints.constructs._private.names import unique_base_name
+from mlblueprints.constructs._private.names import stack_id_suffix, unique_base_name
 from mlblueprints.constructs.compliance.acknowledge import (
     acknowledge_inline_policy,
     acknowledge_wildcard_resource,
 )
-from mlblueprints.constructs.compliance.functions import encrypted_log_group
+from mlblueprints.constructs.compliance.functions import accept_deploy_time_function, encrypted_log_group
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
 from mlblueprints.constructs.monitoring.alarms import threshold_alarm
-from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters
 from mlblueprints.constructs.security.encryption_key import grant_state_machine_key
 from mlblueprints.constructs.security.folder_deployment import deploy_folder
 
@@ -57,8 +61,16 @@ ENTITIES = Path(__file__).parent / "entities"
 FILES = ("documents.txt", "entity_list.csv")
 MAX_ENTITY_TYPES = 25
 MIN_MATCHES_PER_TYPE = 25
+MAX_TYPE_LENGTH = 64  # botocore's EntityTypeName
+DOCUMENTS = (3, 120_000)
+MAX_DOCUMENT_BYTES = 5_000
+TOTAL_BYTES = (5_000, 100_000_000)
+MAX_ENTRY_CHARACTERS = 5_000
+MAX_ENTRIES = 1_000_000
 ENTITY_TYPE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 POLL_INTERVAL = Duration.minutes(5)
+# The function aws-cdk-lib's AwsCustomResource shares within a stack (a SingletonFunction with this UUID).
+AWS_CUSTOM_RESOURCE_ID = "AWS679f53fac002430cb0da5b7982bd2287"
 
 
 class EntityRecognizerError(MlBlueprintsError):
@@ -98,9 +110,35 @@ def entity_problems(folder: Path) -> list[Problem]:
             Problem(f"{where}: entity_list.csv starts with the header Text,Type.", setting="entities_data")
         ]
     for number, row in enumerate(rows[1:], start=2):
-        if len(row) != 2 or not row[0].strip() or not ENTITY_TYPE.match(row[1].strip()):
-            problems.append(Problem(f"{where}: entity_list.csv row {number}: a text and an upper-case type "
-                                    "(letters, digits, underscores).", setting="entities_data"))  # fmt: skip
+        if (
+            len(row) != 2
+            or not row[0].strip()
+            or len(row[0]) > MAX_ENTRY_CHARACTERS
+            or not ENTITY_TYPE.match(row[1].strip())
+            or len(row[1].strip()) > MAX_TYPE_LENGTH
+        ):
+            problems.append(Problem(f"{where}: entity_list.csv row {number}: a text of 1 to {MAX_ENTRY_CHARACTERS} "
+                                    f"characters and an upper-case type of at most {MAX_TYPE_LENGTH} (letters, digits, "
+                                    "underscores).", setting="entities_data"))  # fmt: skip
+            break
+    if len(rows) - 1 > MAX_ENTRIES:
+        problems.append(
+            Problem(f"{where}: {len(rows) - 1} entries; at most {MAX_ENTRIES}.", setting="entities_data")
+        )
+    raw_documents = (folder / "documents.txt").read_bytes()
+    lines = raw_documents.decode("utf-8").splitlines()
+    if (
+        not DOCUMENTS[0] <= len(lines) <= DOCUMENTS[1]
+        or not TOTAL_BYTES[0] <= len(raw_documents) <= TOTAL_BYTES[1]
+    ):
+        problems.append(Problem(f"{where}: documents.txt has {len(lines)} documents in {len(raw_documents)} bytes; "
+                                f"Comprehend trains on {DOCUMENTS[0]} to {DOCUMENTS[1]} documents, {TOTAL_BYTES[0]} "
+                                f"bytes to {TOTAL_BYTES[1]} in all.", setting="entities_data"))  # fmt: skip
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or len(line.encode()) > MAX_DOCUMENT_BYTES:
+            problems.append(Problem(f"{where}: documents.txt line {number}: each document is 1 to "
+                                    f"{MAX_DOCUMENT_BYTES} bytes on one line.", setting="entities_data"))  # fmt: skip
+            break
     entities = _entities(folder)
     types = sorted({kind for _, kind in entities if ENTITY_TYPE.match(kind)})
     if not types:
@@ -108,10 +146,10 @@ def entity_problems(folder: Path) -> list[Problem]:
     if len(types) > MAX_ENTITY_TYPES:
         problems.append(Problem(f"{where}: {len(types)} entity types; a recognizer trains at most "
                                 f"{MAX_ENTITY_TYPES}.", setting="entities_data"))  # fmt: skip
-    documents = (folder / "documents.txt").read_text(encoding="utf-8")
     matches: Counter[str] = Counter()
     for text, kind in entities:
-        matches[kind] += documents.count(text)
+        # Whole words only: "E-10" is not found inside "E-1042".
+        matches[kind] += len(re.findall(rf"(?<!\w){re.escape(text)}(?!\w)", raw_documents.decode("utf-8")))
     for kind in types:
         if matches[kind] < MIN_MATCHES_PER_TYPE:
             problems.append(Problem(f"{where}: {kind} is found {matches[kind]} times in documents.txt; give at "
@@ -149,13 +187,19 @@ class EntityRecognizerTraining(Construct):
         problems = entity_problems(folder)
         if problems:
             raise EntityRecognizerError(problems)
-        self.deployment = deploy_folder(self, "EntitiesData", folder=folder, bucket=bucket, prefix="entities/",
+        digest = entity_version(folder, language_code)
+        # The data of each version under its own prefix: a later deploy or a rollback cannot change what a
+        # running training reads.
+        prefix = f"entities/{digest}/"
+        self.deployment = deploy_folder(self, "EntitiesData", folder=folder, bucket=bucket, prefix=prefix,
                                         encryption_key=encryption_key, removal_policy=removal_policy,
                                         purpose="comprehend", what="the entity list and documents")  # fmt: skip
         self.recognizer_name = unique_base_name(self, max_length=63)
-        self.version_name = entity_version(folder, language_code)
+        # The stack ID's block: a version left by a deleted stack (under a key since deleted) is never reused.
+        self.version_name = f"{digest}-{stack_id_suffix()}"
         self.recognizer_arn = (f"arn:{Aws.PARTITION}:comprehend:{Aws.REGION}:{Aws.ACCOUNT_ID}:entity-recognizer/"
                                f"{self.recognizer_name}")  # fmt: skip
+        self.version_arn = f"{self.recognizer_arn}/version/{self.version_name}"
         types = sorted({kind for _, kind in _entities(folder)})
         create = tasks.CallAwsService(
             self,
@@ -172,8 +216,8 @@ class EntityRecognizerTraining(Construct):
                 "InputDataConfig": {
                     "DataFormat": "COMPREHEND_CSV",
                     "EntityTypes": [{"Type": kind} for kind in types],
-                    "Documents": {"S3Uri": f"s3://{bucket.bucket_name}/entities/documents.txt"},
-                    "EntityList": {"S3Uri": f"s3://{bucket.bucket_name}/entities/entity_list.csv"},
+                    "Documents": {"S3Uri": f"s3://{bucket.bucket_name}/{prefix}documents.txt"},
+                    "EntityList": {"S3Uri": f"s3://{bucket.bucket_name}/{prefix}entity_list.csv"},
                 },
                 "VolumeKmsKeyId": encryption_key.key_arn,
                 "ModelKmsKeyId": encryption_key.key_arn,
@@ -184,11 +228,14 @@ class EntityRecognizerTraining(Construct):
         )
         create.add_retry(errors=["Comprehend.TooManyRequestsException", "Comprehend.InternalServerException"],
                          interval=Duration.seconds(30), max_attempts=4, backoff_rate=2)  # fmt: skip
-        # This data and language were trained before (a redeploy that copied the same files): nothing to do.
-        create.add_catch(sfn.Succeed(self, "AlreadyTrained"), errors=["Comprehend.ResourceInUseException"])
-        # Both files land within seconds of each other; the flow starts on the entity list and lets the copy end.
-        settle = sfn.Wait(self, "LetTheCopyFinish", time=sfn.WaitTime.duration(Duration.minutes(2)))
         wait = sfn.Wait(self, "WaitForTraining", time=sfn.WaitTime.duration(POLL_INTERVAL))
+        # The version exists (the execution ran before, or a retry's create went through): follow it.
+        create.add_catch(
+            sfn.Pass(
+                self, "FollowTheVersion", parameters={"Arn": self.version_arn}, result_path="$.recognizer"
+            ).next(wait),
+            errors=["Comprehend.ResourceInUseException"],
+        )
         status = tasks.CallAwsService(
             self,
             "GetTheRecognizer",
@@ -202,13 +249,14 @@ class EntityRecognizerTraining(Construct):
         )
         status.add_retry(errors=["Comprehend.TooManyRequestsException", "Comprehend.InternalServerException"],
                          interval=Duration.seconds(30), max_attempts=4, backoff_rate=2)  # fmt: skip
+        state = "$.status.Properties.Status"
         done = (
             sfn.Choice(self, "Trained?")
-            .when(sfn.Condition.or_(sfn.Condition.string_equals("$.status.Properties.Status", "TRAINED"),
-                                    sfn.Condition.string_equals("$.status.Properties.Status", "TRAINED_WITH_WARNING")),
+            .when(sfn.Condition.or_(sfn.Condition.string_equals(state, "TRAINED"),
+                                    sfn.Condition.string_equals(state, "TRAINED_WITH_WARNING")),
                   sfn.Succeed(self, "Trained"))
-            .when(sfn.Condition.or_(sfn.Condition.string_equals("$.status.Properties.Status", "IN_ERROR"),
-                                    sfn.Condition.string_equals("$.status.Properties.Status", "STOPPED")),
+            .when(sfn.Condition.or_(sfn.Condition.string_equals(state, "IN_ERROR"),
+                                    sfn.Condition.string_equals(state, "STOPPED")),
                   sfn.Fail(self, "TrainingFailed", error="TrainingFailed",
                            cause_path=sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.status.Properties"))))
             .otherwise(wait)
@@ -216,7 +264,7 @@ class EntityRecognizerTraining(Construct):
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
-            definition_body=sfn.DefinitionBody.from_chainable(settle.next(create).next(wait).next(status).next(done)),
+            definition_body=sfn.DefinitionBody.from_chainable(create.next(wait).next(status).next(done)),
             timeout=Duration.hours(24),
             tracing_enabled=True,
             logs=sfn.LogOptions(
@@ -265,33 +313,51 @@ class EntityRecognizerTraining(Construct):
             reason="X-Ray's PutTraceSegments, PutTelemetryRecords and GetSampling* support no resource-level "
             "permissions.",
         )
-        self.dead_letters = EventDeadLetters(
-            self, "DeadLetters", encryption_key=encryption_key, topic=topic, removal_policy=removal_policy
+        # Started by CloudFormation once the data is copied, one execution per version (named after it).
+        call = cr.AwsSdkCall(
+            service="SFN",
+            action="StartExecution",
+            parameters={"stateMachineArn": machine.state_machine_arn, "name": self.version_name},
+            physical_resource_id=cr.PhysicalResourceId.of(self.version_name),
         )
-        events.Rule(
+        self.start = cr.AwsCustomResource(
             self,
-            "EntitiesCopied",
-            description="The deployment copied the entity list: train a version for it",
-            event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [bucket.bucket_name]},
-                    "object": {"key": ["entities/entity_list.csv"]},
-                },
+            "StartTraining",
+            on_create=call,
+            on_update=call,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine.state_machine_arn])]
             ),
-            targets=[targets.SfnStateMachine(machine, dead_letter_queue=self.dead_letters.queue)],
+            log_group=encrypted_log_group(self, "StartLogs", encryption_key=encryption_key,
+                                          removal_policy=removal_policy, purpose="comprehend"),
+            install_latest_aws_sdk=False,
+            timeout=Duration.minutes(2),
+        )  # fmt: skip
+        self.start.node.add_dependency(self.deployment)
+        # The policy AwsCustomResource attaches to its shared function's role: this one StartExecution.
+        acknowledge_inline_policy(self.start.node.find_child("CustomResourcePolicy"))
+        grant_state_machine_key(encryption_key, self.start.grant_principal, machine.state_machine_arn)
+        handler = Stack.of(self).node.find_child(AWS_CUSTOM_RESOURCE_ID)
+        handler.node.default_child.memory_size = 256
+        accept_deploy_time_function(
+            handler,
+            purpose="CDK's AwsCustomResource starts the entity recognizer's training",
+            library_runtime=True,
         )
-        events_role = machine.node.find_child("EventsRole")
-        grant_state_machine_key(encryption_key, events_role, machine.state_machine_arn)
-        acknowledge_inline_policy(events_role)
         self.failed_alarm = threshold_alarm(
             self,
             "TrainingFailedAlarm",
-            metric=machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
+            metric=cloudwatch.MathExpression(
+                expression="failed + timedout",
+                using_metrics={
+                    "failed": machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
+                    "timedout": machine.metric_timed_out(period=Duration.minutes(5), statistic="Sum"),
+                },
+                period=Duration.minutes(5),
+            ),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1,
-            description="The entity recognizer's training failed (the execution's history says why).",
+            description="The entity recognizer's training failed or timed out (the execution's history says why).",
             topic=topic,
         )

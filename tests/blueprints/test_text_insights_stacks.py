@@ -70,7 +70,7 @@ def test_the_endpoint_serves_the_trained_model(contract_templates):
     assert endpoint["Properties"]["DesiredInferenceUnits"] == 1
 
 
-def test_the_entity_recognizer_trains_when_its_data_is_copied(contract_templates):
+def test_the_entity_recognizer_trains_once_its_data_is_copied(contract_templates):
     template = contract_templates[AGNOSTIC]
     _, classifier = _one(template, "AWS::Comprehend::DocumentClassifier")
     machines = {
@@ -80,16 +80,34 @@ def test_the_entity_recognizer_trains_when_its_data_is_copied(contract_templates
     parts = machines[machine_id]["Properties"]["DefinitionString"]["Fn::Join"][1]
     states = json.loads("".join(p if isinstance(p, str) else "<token>" for p in parts))["States"]
     train = states["Train"]["Parameters"]
-    assert train["VersionName"] == entity_version(ENTITIES, "en")
+    digest = entity_version(ENTITIES, "en")
+    # A version per data digest and stack: a version left by a deleted stack is never reused.
+    assert train["VersionName"] == f"{digest}-<token>"
     assert [t["Type"] for t in train["InputDataConfig"]["EntityTypes"]] == ["ERROR_CODE", "PRODUCT"]
-    assert train["InputDataConfig"]["EntityList"]["S3Uri"].endswith("/entities/entity_list.csv")
+    # Each version's data under its own prefix: a later deploy cannot change what a training reads.
+    assert train["InputDataConfig"]["EntityList"]["S3Uri"].endswith(f"/entities/{digest}/entity_list.csv")
     # The classifier's network, keys and role: trained in the private VPC like it.
     assert train["VpcConfig"]["SecurityGroupIds"] == ["<token>"] and "ModelKmsKeyId" in train
-    assert states["Train"]["Catch"][0]["ErrorEquals"] == ["Comprehend.ResourceInUseException"]
-    assert states["Trained?"]["Default"] == "WaitForTraining"
-    (rule,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"
-               and "entities/entity_list.csv" in json.dumps(r)]  # fmt: skip
-    assert rule["Properties"]["EventPattern"]["detail"]["object"]["key"] == ["entities/entity_list.csv"]
+    # A version that exists already is followed, not created again.
+    assert states["Train"]["Catch"][0] == {"ErrorEquals": ["Comprehend.ResourceInUseException"],
+                                           "Next": "FollowTheVersion"}  # fmt: skip
+    assert (
+        states["FollowTheVersion"]["Next"] == "WaitForTraining"
+        and states["Trained?"]["Default"] == "WaitForTraining"
+    )
+    # CloudFormation starts it once the data is copied, one execution named after the version.
+    (start,) = [r for r in template["Resources"].values() if r["Type"] == "Custom::AWS"]
+    assert any(d.startswith("EntityRecognizerEntitiesData") for d in start["DependsOn"])
+    assert "StartExecution" in json.dumps(start["Properties"]["Create"]) and digest in json.dumps(
+        start["Properties"]
+    )
+    (deployment,) = [r for r in template["Resources"].values() if r["Type"] == "Custom::CDKBucketDeployment"
+                     and f"entities/{digest}/" == r["Properties"].get("DestinationBucketKeyPrefix")]  # fmt: skip
+    assert deployment
+    # A training that fails or times out alarms.
+    (alarm,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"
+                and "failed or timed out" in r["Properties"].get("AlarmDescription", "")]  # fmt: skip
+    assert {m.get("Expression") for m in alarm["Properties"]["Metrics"]} >= {"failed + timedout"}
     role_id = classifier["Properties"]["DataAccessRoleArn"]["Fn::GetAtt"][0]
     role_statements = _statements(template, machines[machine_id]["Properties"]["RoleArn"]["Fn::GetAtt"][0])
     (pass_role,) = [s for s in role_statements if "iam:PassRole" in _actions(s)]

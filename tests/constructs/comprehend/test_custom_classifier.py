@@ -59,6 +59,9 @@ def test_the_version_follows_the_data_and_the_language(tmp_path):
     assert training_version(tmp_path, "en") != first
 
 
+DOCS = "Acme X fails after the last update, support please help.\n" * 200
+
+
 def _entity_folder(tmp_path, documents: str, entities: str):
     (tmp_path / "documents.txt").write_text(documents)
     (tmp_path / "entity_list.csv").write_text(entities)
@@ -68,11 +71,16 @@ def _entity_folder(tmp_path, documents: str, entities: str):
 @pytest.mark.parametrize(
     ("documents", "entities", "expected"),
     [
-        ("Acme X fails.\n" * 25, "Text,Type\nAcme X,PRODUCT\n", None),
-        ("Acme X fails.\n" * 24, "Text,Type\nAcme X,PRODUCT\n", "PRODUCT is found 24 times in documents.txt; give at least 25"),
-        ("Acme X fails.\n" * 25, "Name,Kind\nAcme X,PRODUCT\n", "starts with the header Text,Type"),
-        ("Acme X fails.\n" * 25, "Text,Type\nAcme X,product\n", "row 2: a text and an upper-case type"),
-        ("x\n", "Text,Type\n" + "".join(f"x,T{i}\n" for i in range(26)), "26 entity types; a recognizer trains at most 25"),
+        (DOCS, "Text,Type\nAcme X,PRODUCT\n", None),
+        ("Acme X fails at once.\n" * 24 + "Nothing else to see here at all today, really.\n" * 100, "Text,Type\nAcme X,PRODUCT\n",
+         "PRODUCT is found 24 times in documents.txt; give at least 25"),
+        (DOCS, "Text,Type\nAcme,PRODUCT\n", None),
+        (DOCS.replace("Acme X", "Acme Xtra"), "Text,Type\nAcme X,PRODUCT\n", "PRODUCT is found 0 times"),
+        (DOCS, "Name,Kind\nAcme X,PRODUCT\n", "starts with the header Text,Type"),
+        (DOCS, "Text,Type\nAcme X,product\n", "row 2: a text of 1 to 5000 characters and an upper-case type"),
+        (DOCS, "Text,Type\n" + "".join(f"Acme X,T{i}\n" for i in range(26)), "26 entity types; a recognizer trains at most 25"),
+        ("Acme X.\nAcme X.\n", "Text,Type\nAcme X,PRODUCT\n", "documents.txt has 2 documents in 16 bytes"),
+        (DOCS + "\n" + DOCS, "Text,Type\nAcme X,PRODUCT\n", "line 201: each document is 1 to 5000 bytes"),
     ],
 )  # fmt: skip
 def test_entity_rejections(tmp_path, documents, entities, expected):
@@ -82,7 +90,7 @@ def test_entity_rejections(tmp_path, documents, entities, expected):
 
 def test_the_entity_sample_trains_and_other_files_are_refused(tmp_path):
     assert entity_problems(ENTITIES) == []
-    folder = _entity_folder(tmp_path, "Acme X fails.\n" * 25, "Text,Type\nAcme X,PRODUCT\n")
+    folder = _entity_folder(tmp_path, DOCS, "Text,Type\nAcme X,PRODUCT\n")
     (folder / "notes.md").write_text("x")
     assert "holds exactly documents.txt, entity_list.csv" in _messages(entity_problems(folder))
     assert entity_version(ENTITIES, "en") != entity_version(ENTITIES, "de")
