@@ -13,7 +13,7 @@ CONTAINERS_STAMP := $(CONTAINERS_VENV)/.installed
 # The venv's Node.js (>= 22) must come before the machine's end-of-life Node 20, for jsii and for the CLI.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install synth test scan lint format bench generate diagrams clean
+.PHONY: install synth pipeline-synth test scan lint format bench generate diagrams clean
 
 install: $(STAMP) $(SCAN_STAMP) $(CONTAINERS_STAMP)
 
@@ -38,6 +38,10 @@ $(CONTAINERS_STAMP): containers/serving/requirements.txt containers/training/req
 
 synth: install
 	cdk synth --quiet
+
+# What the delivery pipeline's synth step runs (apps/pipeline.py): the pipeline and its stages, every gate on.
+pipeline-synth: $(STAMP)
+	cdk synth --quiet -a "$(PY) -m mlblueprints.apps.pipeline" -c pipeline=$(PIPELINE)
 
 test: install
 	$(PY) -m pytest

@@ -140,6 +140,32 @@ def load_stack_configs(
     return configs, errors
 
 
+def stage_stack_configs(
+    stacks: Any, *, account: str, region: str
+) -> tuple[list[StackConfig], list[MlBlueprintsError]]:
+    """The stacks of a pipeline stage's config, pinned to the stage's account and region (which their own
+    ``env`` may not change), and the errors of the others."""
+    if not isinstance(stacks, dict):
+        return [], [
+            BlueprintConfigError(
+                f"the stage's config is {type(stacks).__name__}; expected an object of stacks"
+            )
+        ]
+    configs, errors = [], []
+    for name, raw in stacks.items():
+        if isinstance(raw, dict) and "env" in raw:
+            errors.append(BlueprintConfigError("env: a pipeline stage sets the account and region; leave env out",
+                                               stack=name))  # fmt: skip
+            continue
+        pinned = {**raw, "env": {"account": account, "region": region}} if isinstance(raw, dict) else raw
+        try:
+            configs.append(_stack_config(name, pinned))
+        except MlBlueprintsError as error:
+            errors.append(error if error.stack else error.in_stack(name))
+    errors += _name_clashes(configs)
+    return configs, errors
+
+
 def _name_clashes(configs: list[StackConfig]) -> list[MlBlueprintsError]:
     """Fixed endpoint names that two stacks would create in one account and region."""
     by_name: dict[str, list[StackConfig]] = {}
