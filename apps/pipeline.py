@@ -160,6 +160,27 @@ def config_problems(config: PipelineConfig) -> list[Problem]:
             problems.append(Problem("stage name 'Baseline' is the baseline's; name the stage otherwise.",
                                     setting="stages"))  # fmt: skip
     for stage in config.stages:
+        if (
+            config.baseline is not None
+            and config.baseline.pull_through_prefix
+            and Path(stage.config).is_file()
+        ):
+            # The baseline creates the account's pull-through cache rule; a second one of the same prefix fails.
+            try:
+                stacks = json.loads(Path(stage.config).read_text())
+            except (OSError, json.JSONDecodeError):
+                stacks = {}
+            stacks = stacks.get("stacks", stacks) if isinstance(stacks, dict) else {}
+            for name, raw in stacks.items() if isinstance(stacks, dict) else ():
+                registry = raw.get("registry") if isinstance(raw, dict) else None
+                if (
+                    isinstance(registry, dict)
+                    and registry.get("pull_through_prefix", "ecr-public") is not None
+                ):
+                    problems.append(Problem(
+                        f"stages.{stage.name}: stack {name!r} sets the registry's pull-through cache, which the "
+                        "baseline already creates in every account; set its registry pull_through_prefix to null.",
+                        setting="stages"))  # fmt: skip
         if len(set(stage.regions)) != len(stage.regions):
             problems.append(Problem(f"stages.{stage.name}.regions lists a region twice.", setting="stages"))
         if not Path(stage.config).is_file():

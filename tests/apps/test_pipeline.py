@@ -80,8 +80,13 @@ def test_the_pipeline_updates_itself_then_rolls_out_stage_by_stage(template):
     # Self-mutation and asset publishing install the CLI the repo pins (the registry's newest cannot read
     # this aws-cdk-lib's cloud assembly).
     installs = {m for r in template["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"
-                for m in re.findall(r"npm install -g (aws-cdk@[^ \\\"]+)", json.dumps(r))}  # fmt: skip
-    assert installs == {f"aws-cdk@{CDK_CLI_VERSION}"}
+                for m in re.findall(r"npm install -g ((?:aws-cdk|cdk-assets)@[^ \\\"]+)", json.dumps(r))}  # fmt: skip
+    assert f"aws-cdk@{CDK_CLI_VERSION}" in installs and not {i for i in installs if i.startswith("aws-cdk@")} - {
+        f"aws-cdk@{CDK_CLI_VERSION}"}  # fmt: skip
+    # Every step but synth (which brings its own) runs on a Node.js the CLI supports, not the image's default 18.
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::CodeBuild::Project":
+            assert '\\"nodejs\\": \\"22\\"' in json.dumps(resource["Properties"]["Source"]), resource
 
 
 def test_production_shows_the_diff_and_waits_for_an_approval_before_deploying_its_regions_in_parallel(
@@ -116,7 +121,7 @@ def test_the_diff_may_assume_the_lookup_roles_of_production_only(template):
     assert resources.count("lookup-role") == 2 and DEV not in resources and PROD in resources
     (project,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodeBuild::Project"
                   and f"aws-cdk@{CDK_CLI_VERSION} diff" in json.dumps(r)]  # fmt: skip
-    assert "'Prod-us-east-1/*' 'Prod-us-west-2/*'" in json.dumps(project)
+    assert "diff --method=template --app . 'Prod-us-east-1/*' 'Prod-us-west-2/*'" in json.dumps(project)
 
 
 def test_artifacts_and_logs_are_encrypted_with_the_pipelines_keys(assembly, template):
@@ -235,6 +240,17 @@ def test_the_baseline_template_passes_cfn_lint_and_checkov(tmp_path):
     assert [
         f for f in run_checkov(tmp_path, {"Baseline.template.json": "Baseline"}) if not f.acknowledged
     ] == []
+
+
+def test_a_stage_that_would_create_the_baselines_cache_again_is_refused(tmp_path):
+    stacks = tmp_path / "images.json"
+    stacks.write_text(json.dumps({"stacks": {"Images": {"blueprint": "container-image", "registry": {}}}}))
+    path = _write_configs(tmp_path, stages=[{"name": "Dev", "account": DEV, "regions": ["us-east-1"],
+                                             "config": str(stacks)}])  # fmt: skip
+    with pytest.raises(
+        CatalogConfigError, match="sets the registry's pull-through cache, which the baseline"
+    ):
+        build_pipeline_app(App(context={**cdk_json_context(), "pipeline": str(path)}), gates=False)
 
 
 def test_a_bad_baseline_is_refused(tmp_path):
