@@ -13,7 +13,7 @@ CONTAINERS_STAMP := $(CONTAINERS_VENV)/.installed
 # The venv's Node.js (>= 22) must come before the machine's end-of-life Node 20, for jsii and for the CLI.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install synth pipeline-synth test scan lint format bench generate diagrams clean
+.PHONY: install synth pipeline-synth docs test scan lint format bench generate diagrams clean
 
 install: $(STAMP) $(SCAN_STAMP) $(CONTAINERS_STAMP)
 
@@ -42,6 +42,10 @@ synth: install
 # What the delivery pipeline's synth step runs (apps/pipeline.py): the pipeline and its stages, every gate on.
 pipeline-synth: $(STAMP)
 	cdk synth --quiet -a "$(PY) -m mlblueprints.apps.pipeline" -c pipeline=$(PIPELINE)
+
+# The documentation site, every page generated from the catalog (apps/docs_site.py): static HTML in site/.
+docs: $(STAMP)
+	$(PY) -m mlblueprints.apps.docs_site build
 
 test: install
 	$(PY) -m pytest
