@@ -10,12 +10,13 @@ SCAN_STAMP := $(SCAN_VENV)/.installed
 # The container templates' toolkits (sagemaker-inference, sagemaker-training), for their local tests.
 CONTAINERS_VENV := .venv-containers
 CONTAINERS_STAMP := $(CONTAINERS_VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 # The venv's Node.js (>= 22) must come before the machine's end-of-life Node 20, for jsii and for the CLI.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: install synth pipeline-synth docs test scan lint format bench generate diagrams clean
 
-install: $(STAMP) $(SCAN_STAMP) $(CONTAINERS_STAMP)
+install: $(STAMP) $(SCAN_STAMP) $(CONTAINERS_STAMP) $(CHROMIUM)
 
 $(STAMP): pyproject.toml package.json package-lock.json
 	python3 -m venv $(VENV)
@@ -23,6 +24,12 @@ $(STAMP): pyproject.toml package.json package-lock.json
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(VENV)/bin/npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Debian's Chromium for the documentation site's browser test (Playwright drives it; it downloads no browser).
+$(CHROMIUM):
+	command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM) (Debian: apt-get install chromium)"; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
 
 $(SCAN_STAMP): requirements-scan.txt
 	python3 -m venv $(SCAN_VENV)
@@ -44,7 +51,7 @@ pipeline-synth: $(STAMP)
 	cdk synth --quiet -a "$(PY) -m mlblueprints.apps.pipeline" -c pipeline=$(PIPELINE)
 
 # The documentation site, every page generated from the catalog (apps/docs_site.py): static HTML in site/.
-docs: $(STAMP)
+docs: $(STAMP) $(CHROMIUM)
 	$(PY) -m mlblueprints.apps.docs_site build
 
 test: install

@@ -23,7 +23,7 @@ use_pinned_node()
 from mlblueprints.blueprints.docs import settings_table, stack_schema  # noqa: E402
 from mlblueprints.blueprints.registry import BLUEPRINTS, Blueprint  # noqa: E402
 
-__all__ = ["SITE", "SOURCES", "blueprint_page", "build", "gallery_page", "write_sources"]
+__all__ = ["SITE", "SOURCES", "blueprint_page", "browse", "build", "gallery_page", "write_sources"]
 
 REPO = Path(__file__).resolve().parents[1]
 DIAGRAMS = REPO / "docs" / "diagrams"
@@ -31,14 +31,18 @@ SOURCES = REPO / "build" / "docs"
 SITE = REPO / "site"
 
 
-def _purpose(blueprint: Blueprint) -> str:
-    """The summary's first clause: the card's one line."""
-    summary = blueprint.summary.strip()
-    for stop in (": ", "; ", ". "):
-        if stop in summary[:160]:
-            summary = summary.split(stop, 1)[0]
+def _purpose(blueprint: Blueprint, limit: int = 170) -> str:
+    """The summary's first clause (outside parentheses), cut at a word near ``limit``: the card's one line."""
+    summary, depth = blueprint.summary.strip(), 0
+    for index, char in enumerate(summary):
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and summary[index : index + 2] in (": ", "; ", ". "):
+            summary = summary[:index]
             break
-    return summary.rstrip(".")
+    summary = summary.rstrip(".")
+    if len(summary) > limit:
+        summary = summary[:limit].rsplit(" ", 1)[0].rstrip(",;:(") + " …"
+    return summary
 
 
 def gallery_page() -> str:
@@ -58,7 +62,7 @@ def gallery_page() -> str:
             "",
             f"    **[{name}](blueprints/{name}.md)**",
             "",
-            f"    {_purpose(blueprint)}.",
+            f"    {_purpose(blueprint)}",
             "",
         ]
     lines += ["</div>", ""]
@@ -117,7 +121,12 @@ def mkdocs_config(sources: Path, site: Path) -> dict:
         "docs_dir": str(sources),
         "site_dir": str(site),
         "use_directory_urls": False,
-        "theme": {"name": "material", "features": ["navigation.sections", "content.code.copy"]},
+        # No web fonts: the site loads nothing from outside itself (an offline build, a private bucket).
+        "theme": {
+            "name": "material",
+            "font": False,
+            "features": ["navigation.sections", "content.code.copy"],
+        },
         "markdown_extensions": [
             "admonition",
             "pymdownx.details",
@@ -160,12 +169,66 @@ def build(sources: Path = SOURCES, site: Path = SITE) -> Path:
     return site
 
 
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (make install puts it there)
+# Headless, and nothing reaching out on its own: on a closed network Chromium's background connections fail.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]  # fmt: skip
+SCREENSHOT = REPO / "docs" / "gallery.png"
+
+
+def browse(site: Path = SITE, *, screenshot: Path | None = None) -> list[str]:
+    """Open every page of ``site`` in headless Chromium over HTTP on localhost; the console errors, page errors
+    and failed requests found (none expected), with a screenshot of the gallery when asked."""
+    import functools
+    import http.server
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    class _Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    problems: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            where = {"page": ""}
+            page.on("console", lambda m: problems.append(f"{where['page']}: console {m.type}: {m.text}")
+                    if m.type == "error" else None)  # fmt: skip
+            page.on("pageerror", lambda e: problems.append(f"{where['page']}: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"{where['page']}: {r.url} failed"))
+            page.on("response", lambda r: problems.append(f"{where['page']}: {r.url} answered {r.status}")
+                    if r.status >= 400 else None)  # fmt: skip
+            for html in sorted(site.rglob("*.html")):
+                if html.name == "404.html":
+                    continue
+                where["page"] = str(html.relative_to(site))
+                page.goto(f"{base}/{where['page']}", wait_until="networkidle")
+                if where["page"] == "index.html" and screenshot is not None:
+                    page.screenshot(path=str(screenshot))
+            browser.close()
+    finally:
+        server.shutdown()
+    return problems
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "build"
     if command == "sources":
         print(f"{len(write_sources())} pages under {SOURCES}")
     elif command == "build":
         print(f"site built in {build()}")
+        problems = browse(SITE, screenshot=SCREENSHOT)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            return 1
+        print(f"every page opened in Chromium without an error; the gallery's screenshot is {SCREENSHOT}")
     else:
         print("usage: python -m mlblueprints.apps.docs_site [build|sources]", file=sys.stderr)
         return 2

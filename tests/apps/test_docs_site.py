@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-from mlblueprints.apps.docs_site import blueprint_page, build, gallery_page, write_sources
+from mlblueprints.apps.docs_site import blueprint_page, browse, build, gallery_page, write_sources
 from mlblueprints.blueprints.docs import settings_table
 from mlblueprints.blueprints.registry import BLUEPRINTS
 
@@ -53,8 +55,13 @@ class _Links(HTMLParser):
                 self.targets.append(value)
 
 
-def test_the_site_builds_strictly_with_no_broken_link_or_image(tmp_path):
-    site = build(tmp_path / "docs", tmp_path / "site")
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("docs")
+    return build(folder / "docs", folder / "site")
+
+
+def test_the_site_builds_strictly_with_no_broken_link_or_image(site):
     pages = sorted(site.rglob("*.html"))
     assert (site / "index.html").exists()
     for name in BLUEPRINTS:
@@ -75,3 +82,20 @@ def test_the_site_builds_strictly_with_no_broken_link_or_image(tmp_path):
             assert path.exists() or (path / "index.html").exists(), f"{page.relative_to(site)}: {target}"
     gallery = (site / "index.html").read_text()
     assert len(re.findall(r"<img[^>]+blueprints/[a-z0-9-]+\.svg", gallery)) == len(BLUEPRINTS)
+
+
+def test_every_page_opens_in_chromium_without_an_error(site, tmp_path):
+    screenshot = tmp_path / "gallery.png"
+    assert browse(site, screenshot=screenshot) == []
+    assert screenshot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_browser_check_reports_what_a_page_cannot_load(site, tmp_path):
+    broken = tmp_path / "site"
+    shutil.copytree(site, broken)
+    (broken / "blueprints" / "speech.svg").unlink()
+    for page in (broken / "blueprints").glob("*.html"):
+        if page.name != "speech.html":  # one page is enough to show it
+            page.unlink()
+    problems = browse(broken)
+    assert any("speech.svg answered 404" in p for p in problems), problems
