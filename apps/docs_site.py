@@ -114,6 +114,37 @@ def blueprint_page(blueprint: Blueprint) -> str:
     )
 
 
+def construct_modules() -> list[str]:
+    """The public construct modules: every module of constructs/, without private packages and handlers."""
+    modules = []
+    for path in sorted((REPO / "constructs").rglob("*.py")):
+        parts = path.relative_to(REPO / "constructs").with_suffix("").parts
+        if path.name == "__init__.py" or any(part.startswith("_") for part in parts):
+            continue
+        modules.append("mlblueprints.constructs." + ".".join(parts))
+    return modules
+
+
+def api_page(module: str) -> str:
+    """A construct module's API from its docstrings (mkdocstrings reads the source; nothing is imported)."""
+    return f"# `{module.removeprefix('mlblueprints.constructs.')}`\n\n::: {module}\n"
+
+
+def _package_tree(tree: Path) -> Path:
+    """``mlblueprints`` as mkdocstrings can read it: the repo installs it through setuptools' package-dir, with no
+    ``__init__.py`` at the roots of constructs/ and blueprints/, so a tree of links stands in for the package."""
+    if tree.exists():
+        shutil.rmtree(tree)
+    for top in ("constructs", "blueprints", "apps"):
+        (tree / "mlblueprints" / top).mkdir(parents=True)
+        (tree / "mlblueprints" / top / "__init__.py").write_text("")
+        for entry in (REPO / top).iterdir():
+            if entry.name not in ("__init__.py", "__pycache__"):
+                (tree / "mlblueprints" / top / entry.name).symlink_to(entry)
+    (tree / "mlblueprints" / "__init__.py").write_text("")
+    return tree
+
+
 def mkdocs_config(sources: Path, site: Path) -> dict:
     return {
         "site_name": "mlblueprints",
@@ -135,11 +166,21 @@ def mkdocs_config(sources: Path, site: Path) -> dict:
             "md_in_html",
             "tables",
         ],
+        "plugins": [
+            "search",
+            {"mkdocstrings": {"handlers": {"python": {
+                "paths": [str(_package_tree(sources.parent / "api-package"))],
+                "options": {"docstring_style": "sphinx", "members_order": "source", "filters": ["!^_"],
+                            "show_source": False, "show_root_heading": False, "heading_level": 2,
+                            "show_if_no_docstring": False},
+            }}}},
+        ],
         "nav": [
             {"Gallery": "index.md"},
             {"Blueprints": [{name: f"blueprints/{name}.md"} for name in BLUEPRINTS]},
+            {"Constructs": [{m.removeprefix("mlblueprints.constructs."): f"api/{m}.md"} for m in construct_modules()]},
         ],
-    }
+    }  # fmt: skip
 
 
 def write_sources(sources: Path = SOURCES) -> list[Path]:
@@ -153,6 +194,11 @@ def write_sources(sources: Path = SOURCES) -> list[Path]:
         page = sources / "blueprints" / f"{name}.md"
         page.write_text(blueprint_page(blueprint))
         shutil.copy(DIAGRAMS / f"{name}.svg", sources / "blueprints" / f"{name}.svg")
+        pages.append(page)
+    (sources / "api").mkdir()
+    for module in construct_modules():
+        page = sources / "api" / f"{module}.md"
+        page.write_text(api_page(module))
         pages.append(page)
     return pages
 
@@ -201,14 +247,19 @@ def browse(site: Path = SITE, *, screenshot: Path | None = None) -> list[str]:
             page.on("console", lambda m: problems.append(f"{where['page']}: console {m.type}: {m.text}")
                     if m.type == "error" else None)  # fmt: skip
             page.on("pageerror", lambda e: problems.append(f"{where['page']}: {e}"))
-            page.on("requestfailed", lambda r: problems.append(f"{where['page']}: {r.url} failed"))
+            # A request the next navigation cuts short (ERR_ABORTED) is not a failure; a missing file answers 404.
+            page.on("requestfailed", lambda r: problems.append(f"{where['page']}: {r.url} failed ({r.failure})")
+                    if "ERR_ABORTED" not in (r.failure or "") else None)  # fmt: skip
             page.on("response", lambda r: problems.append(f"{where['page']}: {r.url} answered {r.status}")
                     if r.status >= 400 else None)  # fmt: skip
             for html in sorted(site.rglob("*.html")):
                 if html.name == "404.html":
                     continue
                 where["page"] = str(html.relative_to(site))
-                page.goto(f"{base}/{where['page']}", wait_until="networkidle")
+                # The gallery waits for the network to settle (its screenshot, the search index); the other pages
+                # for their load event, which follows every image and script they name.
+                gallery = where["page"] == "index.html"
+                page.goto(f"{base}/{where['page']}", wait_until="networkidle" if gallery else "load")
                 if where["page"] == "index.html" and screenshot is not None:
                     page.screenshot(path=str(screenshot))
             browser.close()

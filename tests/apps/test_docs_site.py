@@ -12,7 +12,14 @@ from urllib.parse import urlparse
 
 import pytest
 
-from mlblueprints.apps.docs_site import blueprint_page, browse, build, gallery_page, write_sources
+from mlblueprints.apps.docs_site import (
+    blueprint_page,
+    browse,
+    build,
+    construct_modules,
+    gallery_page,
+    write_sources,
+)
 from mlblueprints.blueprints.docs import settings_table
 from mlblueprints.blueprints.registry import BLUEPRINTS
 
@@ -42,6 +49,16 @@ def test_a_page_is_generated_from_the_blueprints_settings_and_example(name):
         assert f'"{stack}"' in page
     assert '"$schema"' not in page.split("## JSON Schema")[0]
     assert '"additionalProperties": false' in page.split("## JSON Schema")[1]
+
+
+def test_every_construct_module_has_an_api_page_from_its_docstrings(site):
+    modules = construct_modules()
+    assert "mlblueprints.constructs.polly.speech" in modules and not any("_private" in m for m in modules)
+    for module in modules:
+        assert (site / "api" / f"{module}.html").exists(), module
+    page = (site / "api" / "mlblueprints.constructs.polly.speech.html").read_text()
+    assert 'id="mlblueprints.constructs.polly.speech.Speech"' in page
+    assert "Synthesize speech for each text or SSML file" in page
 
 
 class _Links(HTMLParser):
