@@ -20,10 +20,28 @@ from mlblueprints.apps.runtime import use_pinned_node
 
 use_pinned_node()
 
+from mlblueprints.apps.catalog_report import (  # noqa: E402
+    CHECKS,
+    BlueprintReport,
+    blueprint_reports,
+    measure,
+)
+from mlblueprints.apps.cli.cost import HOURS_PER_MONTH  # noqa: E402
 from mlblueprints.blueprints.docs import settings_table, stack_schema  # noqa: E402
 from mlblueprints.blueprints.registry import BLUEPRINTS, Blueprint  # noqa: E402
 
-__all__ = ["SITE", "SOURCES", "blueprint_page", "browse", "build", "gallery_page", "write_sources"]
+__all__ = [
+    "SITE",
+    "SOURCES",
+    "blueprint_page",
+    "browse",
+    "build",
+    "compliance_section",
+    "cost_section",
+    "gallery_page",
+    "instance_explorer_page",
+    "write_sources",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 DIAGRAMS = REPO / "docs" / "diagrams"
@@ -45,13 +63,34 @@ def _purpose(blueprint: Blueprint, limit: int = 170) -> str:
     return summary
 
 
-def gallery_page() -> str:
-    """The gallery: a card per blueprint with its diagram, its purpose and a link to its page."""
+def _dollars(amount: float) -> str:
+    return f"${amount:,.2f}" if amount < 100 else f"${amount:,.0f}"
+
+
+def _card_facts(report: BlueprintReport) -> str:
+    """The card's line of facts: hourly cost at the defaults, instance types, the checks it passes."""
+    cost = (
+        f"**{_dollars(report.hourly_default)}/hour** as its example deploys"
+        if report.hourly_default
+        else "**usage-priced** (nothing runs by the hour)"
+    )
+    types = ", ".join(f"`{name}`" for name in report.instance_types) or "no instances of its own"
+    checks = (
+        f"passes every gate ({len(report.acknowledged)} exceptions, each with its reason)"
+        if not report.failures
+        else f"**{len(report.failures)} unacknowledged findings**"
+    )
+    return f"{cost} · {types} · {checks}"
+
+
+def gallery_page(reports: dict[str, BlueprintReport]) -> str:
+    """The gallery: a card per blueprint with its diagram, its purpose, its cost and instance types, its checks."""
     lines = [
         "# Blueprint gallery",
         "",
-        "Every blueprint of the catalog, generated from its registry entry. Each deploys with "
-        "`cdk deploy -c config=<file>` and passes the six compliance gates.",
+        "Every blueprint of the catalog, generated from its registry entry and measured when this site was built: "
+        "its example config synthesized under the six compliance gates, scanned by cfn-lint and checkov, and "
+        "priced on demand in us-east-1. Each deploys with `cdk deploy -c config=<file>`.",
         "",
         '<div class="grid cards" markdown>',
         "",
@@ -64,13 +103,88 @@ def gallery_page() -> str:
             "",
             f"    {_purpose(blueprint)}",
             "",
+            f"    {_card_facts(reports[name])}",
+            "",
         ]
     lines += ["</div>", ""]
     return "\n".join(lines)
 
 
-def blueprint_page(blueprint: Blueprint) -> str:
-    """One blueprint: its diagram, what it deploys, how to deploy it, its settings and their JSON Schema."""
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _resource(finding) -> str:
+    """A finding's resource as its construct path inside the stack (or the template's logical ID)."""
+    path = finding.resource.strip("/").removeprefix(f"{finding.stack}/").removesuffix("/Resource")
+    return path.removeprefix("Resources/") or finding.stack
+
+
+def compliance_section(report: BlueprintReport) -> str:
+    """Every check, what it found, and every acknowledgement with its reason, one collapsible table per check."""
+    stacks = ", ".join(f"`{stack}`" for stack in report.stacks)
+    lines = [
+        "## Compliance",
+        "",
+        f"The example ({stacks}) synthesized under the six gates, then scanned by cfn-lint and checkov, when this "
+        f"site was built: **{len(report.failures)} unacknowledged findings**, {len(report.acknowledged)} "
+        "acknowledged, each next to its resource in the code with the reason below. `mlblueprints scan` "
+        "reproduces this report for your own config.",
+        "",
+    ]
+    for check, title in CHECKS.items():
+        found = report.findings.get(check, [])
+        failed = [f for f in found if not f.acknowledged]
+        kind = "failure" if failed else "success"
+        summary = f"{len(failed)} findings" if failed else "passes"
+        lines += [f'??? {kind} "{title}: {summary}, {len(found) - len(failed)} acknowledged"', ""]
+        if not found:
+            lines += ["    Nothing to acknowledge.", ""]
+            continue
+        lines += ["    | rule | stack | resource | reason |", "    | --- | --- | --- | --- |"]
+        for f in sorted(found, key=lambda f: (f.acknowledged, f.rule, f.stack, f.resource)):
+            reason = _cell(f.reason) if f.acknowledged else f"**not acknowledged:** {_cell(f.message)}"
+            rule = f.rule.removeprefix(f"{check}-").removeprefix(f"{check}::")
+            lines.append(f"    | {_cell(rule)} | {f.stack} | `{_cell(_resource(f))}` | {reason} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def cost_section(report: BlueprintReport) -> str:
+    """What the example costs by the hour and month at its defaults and at its maximum capacity, item by item."""
+    from mlblueprints.apps.cli.prices import snapshot_date
+
+    lines = [
+        "## Cost",
+        "",
+        f"On demand in us-east-1, from the bundled price snapshot (as of {snapshot_date()}): "
+        f"**{_dollars(report.hourly_default)}/hour** ({_dollars(report.monthly_default)}/month) at the example's "
+        f"defaults, {_dollars(report.hourly_max * HOURS_PER_MONTH)}/month at its maximum capacity. Usage-priced items "
+        "(requests, jobs, data) are listed without a price. `mlblueprints cost` prices your own config, "
+        "with the Price List API when you have credentials.",
+        "",
+        "| stack | item | type | count | max | $/hour | $/month |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for line in report.cost:
+        mark = "" if line.confirmed else "\\*"
+        hourly = "usage" if line.hourly_default is None else f"{line.hourly_default:.3f}{mark}"
+        monthly = "" if line.hourly_default is None else f"{line.hourly_default * HOURS_PER_MONTH:,.2f}{mark}"
+        lines.append(
+            f"| {line.stack} | {_cell(line.item)} | {_cell(line.name)} | {line.count_default:g} | "
+            f"{line.count_max:g} | {hourly} | {monthly} |"
+        )
+    if not report.cost:
+        lines.append("| | nothing billed by the hour | | | | | |")
+    if any(not line.confirmed for line in report.cost):
+        lines += ["", "\\* a snapshot price whose source is not confirmed."]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def blueprint_page(blueprint: Blueprint, report: BlueprintReport) -> str:
+    """One blueprint: its diagram, what it deploys, how to deploy it, its settings and their JSON Schema, what it
+    costs and its compliance report."""
     example = json.loads(blueprint.example.read_text())
     example.pop("$schema", None)
     schema = json.dumps(stack_schema(blueprint), indent=2)
@@ -102,6 +216,8 @@ def blueprint_page(blueprint: Blueprint) -> str:
             "",
             settings_table(blueprint),
             "",
+            cost_section(report),
+            compliance_section(report),
             "## JSON Schema",
             "",
             '??? note "The stack entry\'s JSON Schema (editors complete and check configs with it)"',
@@ -112,6 +228,121 @@ def blueprint_page(blueprint: Blueprint) -> str:
             "",
         ]
     )
+
+
+ACCELERATED = ("NVIDIA GPU", "AWS Inferentia", "AWS Trainium", "Intel Gaudi")
+# The model sizes the explorer compares accelerators on (bf16; inference with a 4,096-token context, batch 1).
+MODEL_SIZES = ("1B", "3B", "8B", "13B", "34B", "70B", "180B", "405B")
+
+
+def _regions_cell(regions: list[str]) -> str:
+    if not regions:
+        return "none in cfn-lint's data"
+    return f"<details><summary>{len(regions)}</summary>{', '.join(regions)}</details>"
+
+
+def _fit_table(training: bool, book) -> list[str]:
+    """The cheapest instance type of each accelerator that holds each model size, and its hourly price."""
+    from mlblueprints.apps.cli import sizing
+
+    # Inferentia serves only: SageMaker lists no inf type for training.
+    kinds = ("NVIDIA GPU", "AWS Trainium") if training else ("NVIDIA GPU", "AWS Inferentia", "AWS Trainium")
+    lines = [
+        "| model (bf16) | memory needed | " + " | ".join(kinds) + " |",
+        "| --- | --- |" + " --- |" * len(kinds),
+    ]
+    for size in MODEL_SIZES:
+        need = sizing.memory_need(sizing.parse_parameters(size), training=training)
+        cells = []
+        for kind in kinds:
+            priced = []
+            for fit in sizing.fitting_instances(need, training=training):
+                price = book.instance("training" if training else "hosting", fit.name)
+                if fit.accelerator == kind and price is not None:
+                    priced.append((price.hourly, fit.name, price.confirmed))
+            if priced:
+                hourly, name, confirmed = min(priced)
+                cells.append(f"`{name}` ${hourly:,.2f}{'' if confirmed else chr(92) + '*'}")
+            else:
+                cells.append("more than one instance")
+        lines.append(f"| {size} | {need.total_gib:,.0f} GiB | " + " | ".join(cells) + " |")
+    return lines
+
+
+def instance_explorer_page() -> str:
+    """Every accelerated SageMaker instance type: accelerators, memory, storage, regions and price; then the
+    cheapest GPU, Inferentia and Trainium type for each model size."""
+    from mlblueprints.apps.cli.instance import describe_instance
+    from mlblueprints.apps.cli.prices import PriceBook, snapshot_date
+    from mlblueprints.constructs.compute import instance_types as types
+
+    book = PriceBook("us-east-1")
+    names = sorted(
+        {*types.instance_types_for(types.SageMakerUse.REALTIME_INFERENCE),
+         *types.instance_types_for(types.SageMakerUse.TRAINING)},
+        key=lambda n: (n.split(".")[1], _size_order(n)),
+    )  # fmt: skip
+    lines = [
+        "# Instance types",
+        "",
+        "Every accelerated instance type SageMaker accepts for endpoints or training, as the installed botocore "
+        "lists them; accelerators and memory from the catalog's accelerator facts; storage from its storage facts "
+        "(local NVMe takes no KMS key; an EBS volume takes the stack's key); the regions that host it from "
+        f"cfn-lint's per-region data; on-demand prices in us-east-1 from the bundled snapshot (as of {snapshot_date()}; "
+        "\\* marks a price whose source is not confirmed). `mlblueprints instance TYPE` and `mlblueprints fit` "
+        "answer the same questions on the command line.",
+        "",
+        "## Which accelerator, per model size",
+        "",
+        "The cheapest type of each accelerator whose accelerators together hold the model (`mlblueprints fit`'s "
+        "estimate: weights, KV cache or optimizer states, and 20% on top).",
+        "",
+        "### Serving (a 4,096-token context, batch 1)",
+        "",
+        *_fit_table(False, book),
+        "",
+        "### Training (mixed-precision Adam, 16 bytes per parameter)",
+        "",
+        *_fit_table(True, book),
+        "",
+        "## Every accelerated type",
+        "",
+        "| instance type | accelerator | memory | storage | uses | hosting $/h | training $/h | hosted in regions |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in names:
+        facts = types._describe(name, listed=True)
+        if facts.accelerator.value not in ACCELERATED:
+            continue
+        described = describe_instance(name)
+        count = facts.accelerator_count or "?"
+        each = f", {facts.accelerator_memory_gib} GiB each" if facts.accelerator_memory_gib else ""
+        total = (
+            f"{facts.total_accelerator_memory_gib} GiB"
+            if facts.total_accelerator_memory_gib
+            else "not documented"
+        )
+        storage = {True: "local NVMe", False: "EBS volume", None: "not known"}[facts.has_instance_storage]
+        uses = ", ".join(u for u in described["sagemaker_uses"] if u in ("realtime-inference", "training"))
+        prices = []
+        for kind in ("hosting", "training"):
+            price = book.instance(kind, name)
+            prices.append(
+                "-" if price is None else f"{price.hourly:,.2f}{'' if price.confirmed else chr(92) + '*'}"
+            )
+        lines.append(
+            f"| `{name}` | {count} x {facts.accelerator_name}{each} | {total} | {storage} | {uses} | "
+            f"{prices[0]} | {prices[1]} | {_regions_cell(described['regions']['sagemaker_hosting'])} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _size_order(name: str) -> tuple[int, str]:
+    size = name.split(".")[2]
+    number = size.removesuffix("xlarge")
+    multiple = 1 if number == "" else int(number) if number.isdigit() else 0
+    return (multiple if size.endswith("xlarge") else 0, size)
 
 
 def construct_modules() -> list[str]:
@@ -177,22 +408,29 @@ def mkdocs_config(sources: Path, site: Path) -> dict:
         ],
         "nav": [
             {"Gallery": "index.md"},
+            {"Instance types": "instance-types.md"},
             {"Blueprints": [{name: f"blueprints/{name}.md"} for name in BLUEPRINTS]},
             {"Constructs": [{m.removeprefix("mlblueprints.constructs."): f"api/{m}.md"} for m in construct_modules()]},
         ],
     }  # fmt: skip
 
 
-def write_sources(sources: Path = SOURCES) -> list[Path]:
-    """The site's Markdown and pictures under ``sources`` (emptied first); returns the pages written."""
+def write_sources(sources: Path = SOURCES, reports: dict[str, BlueprintReport] | None = None) -> list[Path]:
+    """The site's Markdown and pictures under ``sources`` (emptied first); returns the pages written.
+
+    ``reports``: each blueprint's measured report; by default measured now (the examples synthesized under the
+    gates and scanned under ``sources``' parent)."""
+    if reports is None:
+        reports = blueprint_reports(*measure(sources.parent / "assembly"))
     if sources.exists():
         shutil.rmtree(sources)
     (sources / "blueprints").mkdir(parents=True)
-    pages = [sources / "index.md"]
-    pages[0].write_text(gallery_page())
+    pages = [sources / "index.md", sources / "instance-types.md"]
+    pages[0].write_text(gallery_page(reports))
+    pages[1].write_text(instance_explorer_page())
     for name, blueprint in BLUEPRINTS.items():
         page = sources / "blueprints" / f"{name}.md"
-        page.write_text(blueprint_page(blueprint))
+        page.write_text(blueprint_page(blueprint, reports[name]))
         shutil.copy(DIAGRAMS / f"{name}.svg", sources / "blueprints" / f"{name}.svg")
         pages.append(page)
     (sources / "api").mkdir()
@@ -203,12 +441,14 @@ def write_sources(sources: Path = SOURCES) -> list[Path]:
     return pages
 
 
-def build(sources: Path = SOURCES, site: Path = SITE) -> Path:
+def build(
+    sources: Path = SOURCES, site: Path = SITE, *, reports: dict[str, BlueprintReport] | None = None
+) -> Path:
     """Write the sources and build the static site into ``site`` (strict: a broken link fails the build)."""
     from mkdocs.commands.build import build as mkdocs_build
     from mkdocs.config import load_config
 
-    write_sources(sources)
+    write_sources(sources, reports)
     config_file = sources.parent / "mkdocs.yml"
     config_file.write_text(json.dumps(mkdocs_config(sources, site), indent=2))  # JSON is YAML
     mkdocs_build(load_config(str(config_file), strict=True))

@@ -123,6 +123,34 @@ def contract_templates(contract_assembly) -> dict[str, dict]:
     return templates_of(contract_assembly)
 
 
+@pytest.fixture(scope="session")
+def scanned_templates(catalog_templates, contract_templates) -> dict[str, dict]:
+    """What cfn-lint and checkov scan: the default catalog, and every blueprint's example as the
+    contract synthesized it environment-agnostic (its resources are the same when pinned)."""
+    agnostic = {name: t for name, t in contract_templates.items() if name.endswith("-agnostic")}
+    return {**catalog_templates, **agnostic}
+
+
+@pytest.fixture(scope="session")
+def scanned_directory(scanned_templates, tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("scanned")
+    for name, template in scanned_templates.items():
+        (directory / f"{name}.template.json").write_text(json.dumps(template))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def scanner_findings(scanned_templates, scanned_directory) -> list:
+    """cfn-lint's and checkov's findings (acknowledged ones with their reasons) over the scanned templates,
+    by the runners ``mlblueprints scan`` and the documentation site use."""
+    from mlblueprints.constructs.compliance.scanners import run_cfn_lint, run_checkov
+
+    findings = [f for stack, template in scanned_templates.items() for f in run_cfn_lint(stack, template)]
+    return findings + run_checkov(
+        scanned_directory, {f"{name}.template.json": name for name in scanned_templates}
+    )
+
+
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
 

@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -223,17 +224,19 @@ def scan_assembly(assembly: Path, gates: list[str], *, progress: Progress | None
     report.findings += [
         f for f in gate_findings(assembly, templates) if f.acknowledged or _wanted(f.rule, gates)
     ]
-    task = progress.add_task("cfn-lint", total=len(templates)) if progress else None
-    for name, stack in templates.items():
-        report.findings += run_cfn_lint(stack, json.loads((assembly / name).read_text()))
-        if progress:
-            progress.advance(task)
-    if progress:
-        progress.add_task("checkov (offline)", total=None)
-    with tempfile.TemporaryDirectory() as scratch:
+    # checkov is a process of its own: it runs on the second core while cfn-lint lints here.
+    with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(max_workers=1) as pool:
         for name in templates:
             (Path(scratch) / name).write_text((assembly / name).read_text())
-        report.findings += run_checkov(Path(scratch), templates)
+        checkov = pool.submit(run_checkov, Path(scratch), templates)
+        if progress:
+            progress.add_task("checkov (offline)", total=None)
+        task = progress.add_task("cfn-lint", total=len(templates)) if progress else None
+        for name, stack in templates.items():
+            report.findings += run_cfn_lint(stack, json.loads((assembly / name).read_text()))
+            if progress:
+                progress.advance(task)
+        report.findings += checkov.result()
     return report
 
 

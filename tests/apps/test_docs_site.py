@@ -1,34 +1,70 @@
-"""The documentation site: a page and a card per blueprint, generated from the catalog; a strict build with no
-broken link or image."""
+"""The documentation site: a page and a card per blueprint (cost, instance types, compliance report), an API
+page per construct module and the instance-type explorer, generated from the catalog; a strict build with no
+broken link or image, opened in Chromium.
+
+The reports the pages show are built from the session's contract assembly (every example synthesized under the
+six gates) and the cfn-lint and checkov findings the compliance tests share, so the suite synthesizes and scans
+once; ``measure``, which ``make docs`` runs instead, is tested on one blueprint's example."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
+from mlblueprints.apps.catalog_report import (
+    CHECKS,
+    BlueprintReport,
+    blueprint_reports,
+    check_of,
+    gate_findings_of,
+    measure,
+)
+from mlblueprints.apps.cli import sizing
+from mlblueprints.apps.cli.fit import fit_rows
+from mlblueprints.apps.cli.prices import PriceBook
 from mlblueprints.apps.docs_site import (
     blueprint_page,
     browse,
     build,
+    compliance_section,
     construct_modules,
+    cost_section,
     gallery_page,
+    instance_explorer_page,
     write_sources,
 )
 from mlblueprints.blueprints.docs import settings_table
 from mlblueprints.blueprints.registry import BLUEPRINTS
+from mlblueprints.constructs.compliance.scanners import Finding
+from mlblueprints.constructs.compute import instance_types as types
 
 
-def test_every_blueprint_has_a_page_and_a_card(tmp_path):
-    pages = write_sources(tmp_path / "docs")
+@pytest.fixture(scope="module")
+def reports(contract_assembly, contract_templates, scanner_findings) -> dict[str, BlueprintReport]:
+    """Each blueprint's report from its example as the contract synthesized it environment-agnostic."""
+    templates = {
+        n.removesuffix("-agnostic"): t for n, t in contract_templates.items() if n.endswith("-agnostic")
+    }
+    findings = [
+        replace(f, stack=f.stack.removesuffix("-agnostic"))
+        for f in gate_findings_of(contract_assembly) + scanner_findings
+        if f.stack.endswith("-agnostic")
+    ]
+    return blueprint_reports(templates, findings)
+
+
+def test_every_blueprint_has_a_page_and_a_card(tmp_path, reports):
+    pages = write_sources(tmp_path / "docs", reports)
     names = {p.stem for p in pages if p.parent.name == "blueprints"}
     assert names == set(BLUEPRINTS)
-    gallery = gallery_page()
+    gallery = gallery_page(reports)
     for name in BLUEPRINTS:
         assert f"](blueprints/{name}.md)" in gallery and f"(blueprints/{name}.svg)" in gallery
         assert (
@@ -40,9 +76,9 @@ def test_every_blueprint_has_a_page_and_a_card(tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(BLUEPRINTS))
-def test_a_page_is_generated_from_the_blueprints_settings_and_example(name):
+def test_a_page_is_generated_from_the_blueprints_settings_and_example(name, reports):
     blueprint = BLUEPRINTS[name]
-    page = blueprint_page(blueprint)
+    page = blueprint_page(blueprint, reports[name])
     assert settings_table(blueprint) in page
     example = json.loads(blueprint.example.read_text())
     for stack in example["stacks"]:
@@ -73,9 +109,9 @@ class _Links(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(tmp_path_factory, reports) -> Path:
     folder = tmp_path_factory.mktemp("docs")
-    return build(folder / "docs", folder / "site")
+    return build(folder / "docs", folder / "site", reports=reports)
 
 
 def test_the_site_builds_strictly_with_no_broken_link_or_image(site):
@@ -116,3 +152,163 @@ def test_the_browser_check_reports_what_a_page_cannot_load(site, tmp_path):
             page.unlink()
     problems = browse(broken)
     assert any("speech.svg answered 404" in p for p in problems), problems
+
+
+# --- compliance report -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(BLUEPRINTS))
+def test_the_compliance_report_shows_every_check_and_every_acknowledgement_with_its_reason(name, reports):
+    report = reports[name]
+    section = compliance_section(report)
+    for title in CHECKS.values():
+        assert f'"{title}: passes, ' in section, title
+    # Every check that acknowledges something on this example says so: the gates, cfn-lint and checkov alike.
+    assert {check for check, found in report.findings.items() if found} >= {"AwsSolutions", "checkov"}
+    for finding in report.acknowledged:
+        assert finding.reason, finding
+        assert finding.reason.replace("|", "\\|").replace("\n", " ").strip() in section, finding
+    assert (
+        f"**{len(report.failures)} unacknowledged findings**, {len(report.acknowledged)} acknowledged"
+        in section
+    )
+
+
+def test_every_acknowledgement_of_an_example_stack_reaches_its_blueprints_report(reports, contract_assembly):
+    per_stack = {}
+    for finding in gate_findings_of(contract_assembly):
+        if finding.stack.endswith("-agnostic"):
+            per_stack.setdefault(finding.stack.removesuffix("-agnostic"), set()).add(
+                (finding.rule, finding.reason)
+            )
+    shown = {
+        (f.rule, f.reason) for report in reports.values() for f in report.acknowledged if f.stack in per_stack
+    }
+    assert set().union(*per_stack.values()) <= shown
+
+
+def test_an_unacknowledged_finding_is_reported_as_a_failure_on_the_page_and_the_card(reports):
+    report = reports["speech"]
+    failing = Finding("gate", "AwsSolutions-S1", "ProductNarration", "/ProductNarration/Bucket/Resource",
+                      "The S3 Bucket has server access logs disabled.")  # fmt: skip
+    broken = replace(
+        report, findings={**report.findings, "AwsSolutions": [failing, *report.findings["AwsSolutions"]]}
+    )
+    assert check_of(failing) == "AwsSolutions"
+    section = compliance_section(broken)
+    assert '??? failure "cdk-nag AwsSolutions: 1 findings' in section
+    assert (
+        "| S1 | ProductNarration | `Bucket` | **not acknowledged:** The S3 Bucket has server access logs"
+        in section
+    )
+    assert "**1 unacknowledged findings**" in gallery_page({**reports, "speech": broken})
+
+
+# --- cost and instance types -------------------------------------------------------------------------------------
+
+
+def _example_instance_types(name: str) -> set[str]:
+    """The instance types a blueprint's example config names (any key ending in instance_type), as the oracle."""
+    found: set[str] = set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key.endswith("instance_type") and isinstance(item, str):
+                    found.add(item)
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(json.loads(BLUEPRINTS[name].example.read_text()))
+    return found
+
+
+@pytest.mark.parametrize("name", ["realtime-endpoint", "training-pipeline", "ec2-fleet", "hyperpod-cluster"])
+def test_the_card_names_the_instance_types_the_example_deploys(name, reports):
+    wanted = _example_instance_types(name)
+    assert wanted, name
+    assert wanted <= set(reports[name].instance_types) | {
+        t.removeprefix("ml.") for t in reports[name].instance_types
+    }
+    card = gallery_page(reports).split(f"**[{name}](blueprints/{name}.md)**")[1].split("-   [![")[0]
+    for instance_type in reports[name].instance_types:
+        assert f"`{instance_type}`" in card
+
+
+def test_the_cost_adds_up_the_examples_instances_at_snapshot_prices(reports):
+    report = reports["async-endpoint"]
+    book = PriceBook("us-east-1")
+    hosting = [line for line in report.cost if line.kind == "hosting"]
+    assert [line.name for line in hosting] == ["ml.g5.2xlarge"]
+    price = book.instance("hosting", "ml.g5.2xlarge").hourly
+    assert hosting[0].hourly_default == pytest.approx(price * hosting[0].count_default)
+    assert report.hourly_default == pytest.approx(sum(line.hourly_default or 0 for line in report.cost))
+    assert report.hourly_default > price  # keys, alarms and interface endpoints cost too
+    section = cost_section(report)
+    assert f"**${report.hourly_default:,.2f}/hour**" in section
+    assert (
+        f"| ml.g5.2xlarge | {hosting[0].count_default:g} | {hosting[0].count_max:g} | {price * hosting[0].count_default:.3f}"
+        in section
+    )
+    assert f"**${report.hourly_default:,.2f}/hour** as its example deploys" in gallery_page(reports)
+
+
+def test_a_usage_priced_blueprint_says_so_instead_of_a_price(reports):
+    report = reports["translation"]
+    assert not [line for line in report.cost if line.kind in ("hosting", "ec2")]
+    card = gallery_page(reports).split("**[translation](blueprints/translation.md)**")[1].split("-   [![")[0]
+    assert "no instances of its own" in card
+
+
+# --- instance-type explorer --------------------------------------------------------------------------------------
+
+
+def test_the_explorer_lists_every_accelerated_type_botocore_knows():
+    page = instance_explorer_page()
+    listed = {*types.instance_types_for(types.SageMakerUse.REALTIME_INFERENCE),
+              *types.instance_types_for(types.SageMakerUse.TRAINING)}  # fmt: skip
+    for name in listed:
+        facts = types._describe(name, listed=True)
+        row = f"| `{name}` |"
+        if facts.accelerator in (types.AcceleratorKind.NONE, types.AcceleratorKind.UNKNOWN):
+            assert row not in page, name
+        else:
+            assert row in page, name
+    inf2 = next(line for line in page.splitlines() if line.startswith("| `ml.inf2.xlarge` |"))
+    assert "1 x AWS Inferentia2, 32 GiB each | 32 GiB | EBS volume |" in inf2 and "us-east-1" in inf2
+
+
+@pytest.mark.parametrize(("size", "training"), [("8B", False), ("70B", False), ("8B", True)])
+def test_the_per_model_size_table_picks_what_fit_picks(size, training):
+    """Each cell is the cheapest priced type of that accelerator ``mlblueprints fit`` lists for the size."""
+    page = instance_explorer_page()
+    table = (
+        page.split("### Training")[1] if training else page.split("### Serving")[1].split("### Training")[0]
+    )
+    row = next(line for line in table.splitlines() if line.startswith(f"| {size} |"))
+    need = sizing.memory_need(sizing.parse_parameters(size), training=training)
+    rows = fit_rows(need, training=training, region="us-east-1", book=PriceBook("us-east-1"))
+    kinds = ["NVIDIA GPU", "AWS Trainium"] if training else ["NVIDIA GPU", "AWS Inferentia", "AWS Trainium"]
+    cells = [cell.strip() for cell in row.strip("|").split("|")][2:]
+    assert len(cells) == len(kinds)
+    for kind, cell in zip(kinds, cells, strict=True):
+        priced = [r for r in rows if r["accelerator"] == kind and r["hourly_usd"] is not None]
+        if priced:
+            assert cell.startswith(f"`{priced[0]['name']}` ${priced[0]['hourly_usd']:,.2f}"), (kind, cell)
+        else:
+            assert cell == "more than one instance"
+    assert ("AWS Inferentia" in table.splitlines()[2]) is not training
+
+
+# --- what make docs runs -----------------------------------------------------------------------------------------
+
+
+def test_measure_synthesizes_under_the_gates_and_scans(tmp_path):
+    stacks = json.loads(BLUEPRINTS["translation"].example.read_text())["stacks"]
+    templates, findings = measure(tmp_path / "assembly", stacks)
+    assert set(templates) == set(stacks)
+    tools = {check_of(f) for f in findings if f.acknowledged}
+    assert {"AwsSolutions", "HIPAA.Security", "cdk-validator-cfnguard", "checkov", "cfn-lint"} <= tools
+    assert not [f for f in findings if not f.acknowledged]
