@@ -14,7 +14,7 @@ CHROMIUM := /usr/bin/chromium
 # The venv's Node.js (>= 22) must come before the machine's end-of-life Node 20, for jsii and for the CLI.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: install synth pipeline-synth docs test scan lint format bench generate diagrams clean
+.PHONY: install synth pipeline-synth docs docs-deploy test scan lint format bench generate diagrams clean
 
 install: $(STAMP) $(SCAN_STAMP) $(CONTAINERS_STAMP) $(CHROMIUM)
 
@@ -53,6 +53,12 @@ pipeline-synth: $(STAMP)
 # The documentation site, every page generated from the catalog (apps/docs_site.py): static HTML in site/.
 docs: $(STAMP) $(CHROMIUM)
 	$(PY) -m mlblueprints.apps.docs_site build
+
+# Build the site, then publish it privately with the docs-site blueprint (AWS credentials; no prompt, for CI):
+# make docs-deploy DOCS_CONFIG=my-docs-site.json (a copy of blueprints/docs_site/example.json with your networks).
+docs-deploy: docs
+	@test -n "$(DOCS_CONFIG)" || { echo "usage: make docs-deploy DOCS_CONFIG=<your copy of blueprints/docs_site/example.json>" >&2; exit 2; }
+	cdk deploy --all --require-approval never -c config=$(DOCS_CONFIG)
 
 test: install
 	$(PY) -m pytest

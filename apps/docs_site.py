@@ -132,7 +132,8 @@ def compliance_section(report: BlueprintReport) -> str:
         "reproduces this report for your own config.",
         "",
     ]
-    for check, title in CHECKS.items():
+    extra = {check: check for check in report.findings if check not in CHECKS}  # never leave a finding out
+    for check, title in {**CHECKS, **extra}.items():
         found = report.findings.get(check, [])
         failed = [f for f in found if not f.acknowledged]
         kind = "failure" if failed else "success"

@@ -353,6 +353,19 @@ BLUEPRINTS: dict[str, Blueprint] = {
             stack_path="mlblueprints.blueprints.recommendations.stack.RecommendationsStack",
             example=BLUEPRINTS_DIR / "recommendations" / "example.json",
         ),
+        Blueprint(
+            name="docs-site",
+            summary=(
+                "The catalog's documentation site (make docs), or any built static site, served privately through "
+                "CloudFront: a KMS-encrypted bucket only the distribution reads (origin access control), a WAF web "
+                "ACL that admits the networks you name and AWS's known-bad-input rules, HTTPS only with security "
+                "headers, your own name and certificate if you give them, access and WAF logs in encrypted log "
+                "groups, and the files copied with the cache invalidated on each deploy; in us-east-1."
+            ),
+            settings_source="mlblueprints.blueprints.docs_site.settings.DocsSiteSettings",
+            stack_path="mlblueprints.blueprints.docs_site.stack.DocsSiteStack",
+            example=BLUEPRINTS_DIR / "docs_site" / "example.json",
+        ),
     )
 }
 

@@ -318,8 +318,13 @@ CHECKOV_SKIPS = {
         "SpeechStateMachineRoleDefaultPolicy",
         "ClassifierDataAccessRoleDefaultPolicy",
         "AnalysisStateMachineRoleDefaultPolicy",
+        "CustomCDKBucketDeployment",
     ),
     "CKV_AWS_109": ("ClusterExecutionRoleDefaultPolicy", "ClassifierDataAccessRoleDefaultPolicy"),
+    # docs-site: standard logging (v2) instead of the legacy Logging property; the default CloudFront certificate
+    # without a domain; the bucket deployment's cache invalidation, which aws-cdk-lib grants on all resources.
+    "CKV_AWS_86": ("AWS::CloudFront::Distribution",),
+    "CKV_AWS_174": ("AWS::CloudFront::Distribution",),
     "CKV_AWS_67": ("AWS::CloudTrail::Trail",),  # a trail of one stack's bucket data events, in its region
 }
 

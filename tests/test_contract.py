@@ -43,7 +43,8 @@ def test_example_synthesizes_agnostic_and_pinned(blueprint, contract_assembly):
 def test_a_region_without_the_blueprints_services_is_refused(blueprint):
     entry = BLUEPRINTS[blueprint]
     offered = entry.settings.offered_regions()
-    assert len(pinned_regions(entry)) == len(PINNED_REGIONS) and set(pinned_regions(entry)) <= offered
+    pinned = pinned_regions(entry)
+    assert len(pinned) == min(len(PINNED_REGIONS), len(offered)) and set(pinned) <= offered
     outside = next(region for region in (*PINNED_REGIONS, "af-south-1", "sa-east-1") if region not in offered)
     (name, config), *_ = json.loads(entry.example.read_text())["stacks"].items()
     with pytest.raises(BlueprintConfigError, match=rf"{outside}.*deploy to one of"):

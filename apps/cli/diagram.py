@@ -23,7 +23,7 @@ __all__ = ["COLUMNS", "architecture_graph", "draw", "register"]
 DIAGRAM_DIR = Path(__file__).resolve().parents[2] / "docs" / "diagrams"
 COLUMNS = ("Network", "Security", "Data", "Compute", "Operations")
 _ROLE_BY_SERVICE = {
-    "EC2": "Network", "ElasticLoadBalancingV2": "Network",
+    "EC2": "Network", "ElasticLoadBalancingV2": "Network", "CloudFront": "Network", "WAFv2": "Security",
     "KMS": "Security", "IAM": "Security", "Cognito": "Security", "SecretsManager": "Security",
     "S3": "Data", "ECR": "Data", "SQS": "Data", "DynamoDB": "Data", "FSx": "Data",
     "SageMaker": "Compute", "Lambda": "Compute", "StepFunctions": "Compute", "AutoScaling": "Compute",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3_deployment
@@ -27,12 +28,14 @@ def deploy_folder(
     removal_policy: RemovalPolicy,
     purpose: str,
     what: str,
+    distribution: cloudfront.IDistribution | None = None,
 ) -> s3_deployment.BucketDeployment:
     """Copy ``folder`` under ``prefix`` of ``bucket`` (SSE-KMS with ``encryption_key``) with aws-cdk-lib's bucket
     deployment, its log group encrypted, and the gates' exceptions for its function justified.
 
     :param purpose: the log group's path element (``/mlblueprints/<purpose>/...``).
     :param what: what is copied, for the reasons the gates record ("the lifecycle scripts").
+    :param distribution: a CloudFront distribution serving the bucket, whose cache each deployment invalidates.
     """
     deployment = s3_deployment.BucketDeployment(
         scope,
@@ -43,6 +46,8 @@ def deploy_folder(
         server_side_encryption=s3_deployment.ServerSideEncryption.AWS_KMS,
         server_side_encryption_aws_kms_key_id=encryption_key.key_id,
         memory_limit=512,
+        distribution=distribution,
+        distribution_paths=["/*"] if distribution is not None else None,
         # The deployments of a stack share one function, so a second one in this scope shares the log group.
         log_group=scope.node.try_find_child("DeploymentLogs")
         or encrypted_log_group(

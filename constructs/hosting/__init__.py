@@ -1,0 +1,1 @@
+"""Hosting: a static site served privately through CloudFront."""
