@@ -69,10 +69,11 @@ def _dollars(amount: float) -> str:
 
 def _card_facts(report: BlueprintReport) -> str:
     """The card's line of facts: hourly cost at the defaults, instance types, the checks it passes."""
+    runs_instances = any(line.kind in ("hosting", "ec2") for line in report.cost)
     cost = (
         f"**{_dollars(report.hourly_default)}/hour** as its example deploys"
-        if report.hourly_default
-        else "**usage-priced** (nothing runs by the hour)"
+        if runs_instances
+        else f"**{_dollars(report.monthly_default)}/month** fixed, the rest by use"
     )
     types = ", ".join(f"`{name}`" for name in report.instance_types) or "no instances of its own"
     checks = (

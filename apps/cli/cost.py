@@ -3,7 +3,7 @@ its maximum capacity, and what the same accelerator memory costs on the other ac
 
 The items are read from the synthesized templates (no gates: pricing needs no scan): SageMaker endpoint
 instances (initial count; the auto scaling maximum), EC2 Auto Scaling groups (desired or minimum; the
-maximum), interface VPC endpoints (per zone), KMS keys and CloudWatch alarms. Usage-priced items
+maximum), interface VPC endpoints (per zone), KMS keys, CloudWatch alarms and WAF web ACLs with their rules. Usage-priced items
 (serverless inference, training jobs, requests, data) are listed without a price. Prices: the AWS
 Price List API when credentials are present, else the bundled snapshot (us-east-1), each with its source.
 """
@@ -30,7 +30,7 @@ HOURS_PER_MONTH = 730
 class CostLine:
     stack: str
     item: str
-    kind: str  # hosting, ec2, endpoint-az, kms-key, alarm, usage
+    kind: str  # hosting, ec2, endpoint-az, kms-key, alarm, waf, usage
     name: str
     count_default: float
     count_max: float
@@ -147,6 +147,22 @@ def cost_lines(stack: str, template: dict, book: PriceBook) -> list[CostLine]:
                 count = _number(group.get("InstanceCount"))
                 lines.append(CostLine(stack, f"HyperPod group {group.get('InstanceGroupName', '')}", "hyperpod",
                                       str(group.get("InstanceType")), count, count, None, "no HyperPod price bundled"))  # fmt: skip
+        elif kind == "AWS::WAFv2::WebACL":
+            # A web ACL and each of its rules are billed by the month; requests inspected are usage.
+            for item, name, count, fixed in (
+                ("WAF web ACL", "web ACL", 1, "waf_web_acl_month"),
+                (
+                    "WAF rules",
+                    "rule or managed rule group",
+                    len(properties.get("Rules", [])),
+                    "waf_rule_month",
+                ),
+            ):
+                price = book.fixed(fixed)
+                hourly = price and type(price)(
+                    price.hourly / HOURS_PER_MONTH, price.source, price.as_of, price.confirmed
+                )
+                lines.append(_line(stack, item, "waf", name, count, count, hourly))
         elif kind == "AWS::Kendra::Index":
             # An index is billed by the hour from its creation, queried or not (its edition sets the rate).
             lines.append(CostLine(stack, "Kendra index", "kendra", str(properties.get("Edition")), 1, 1, None,

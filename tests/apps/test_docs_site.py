@@ -260,6 +260,7 @@ def test_a_usage_priced_blueprint_says_so_instead_of_a_price(reports):
     assert not [line for line in report.cost if line.kind in ("hosting", "ec2")]
     card = gallery_page(reports).split("**[translation](blueprints/translation.md)**")[1].split("-   [![")[0]
     assert "no instances of its own" in card
+    assert f"**${report.monthly_default:,.2f}/month** fixed, the rest by use" in card
 
 
 # --- instance-type explorer --------------------------------------------------------------------------------------

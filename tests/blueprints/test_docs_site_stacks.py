@@ -144,6 +144,19 @@ def test_an_agnostic_stack_is_held_to_us_east_1_at_deploy_and_a_pinned_one_is_no
     assert "SiteRegion" not in contract_templates[PINNED].get("Rules", {})
 
 
+def test_the_web_acl_and_its_rules_are_priced_by_the_month(contract_templates):
+    from mlblueprints.apps.cli.cost import HOURS_PER_MONTH, cost_lines
+    from mlblueprints.apps.cli.prices import PriceBook
+
+    lines = {
+        line.item: line for line in cost_lines("Docs", contract_templates[AGNOSTIC], PriceBook("us-east-1"))
+    }
+    assert lines["WAF web ACL"].count_default == 1
+    assert lines["WAF web ACL"].hourly_default * HOURS_PER_MONTH == pytest.approx(5.0)
+    assert lines["WAF rules"].count_default == 3  # known bad inputs, IPv4, IPv6
+    assert lines["WAF rules"].hourly_default * HOURS_PER_MONTH == pytest.approx(3.0)
+
+
 def test_a_custom_domain_gets_its_certificate_sni_and_tls_1_2(tmp_path):
     certificate = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
     stacks = {"Docs": {"blueprint": "docs-site", "site_folder": str(STAND_IN_SITE), "allowed_cidrs": ["10.0.0.0/8"],
