@@ -27,7 +27,7 @@ from mlblueprints.apps.catalog_report import (  # noqa: E402
     measure,
 )
 from mlblueprints.apps.cli.cost import HOURS_PER_MONTH  # noqa: E402
-from mlblueprints.blueprints.docs import settings_table, stack_schema  # noqa: E402
+from mlblueprints.blueprints.docs import markdown_text, settings_table, stack_schema  # noqa: E402
 from mlblueprints.blueprints.registry import BLUEPRINTS, Blueprint  # noqa: E402
 
 __all__ = [
@@ -102,7 +102,7 @@ def gallery_page(reports: dict[str, BlueprintReport]) -> str:
             "",
             f"    **[{name}](blueprints/{name}.md)**",
             "",
-            f"    {_purpose(blueprint)}",
+            f"    {_cell(_purpose(blueprint))}",
             "",
             f"    {_card_facts(reports[name])}",
             "",
@@ -112,7 +112,15 @@ def gallery_page(reports: dict[str, BlueprintReport]) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").strip()
+    """Prose as Markdown that shows as written: ``<prefix>`` is not a tag, ``s3:Get*, s3:List*`` not emphasis."""
+    for char in ("\\", "`", "*", "_"):
+        text = text.replace(char, "\\" + char)
+    return markdown_text(text).strip()
+
+
+def _code(text: str) -> str:
+    """Text as an inline code span, shown literally (a rule ID such as ``IAM5[Resource::<Bucket.Arn>/*]``)."""
+    return "`" + text.replace("`", "'").replace("|", "/").replace("\n", " ").strip() + "`"
 
 
 def _resource(finding) -> str:
@@ -147,7 +155,7 @@ def compliance_section(report: BlueprintReport) -> str:
         for f in sorted(found, key=lambda f: (f.acknowledged, f.rule, f.stack, f.resource)):
             reason = _cell(f.reason) if f.acknowledged else f"**not acknowledged:** {_cell(f.message)}"
             rule = f.rule.removeprefix(f"{check}-").removeprefix(f"{check}::")
-            lines.append(f"    | {_cell(rule)} | {f.stack} | `{_cell(_resource(f))}` | {reason} |")
+            lines.append(f"    | {_code(rule)} | {f.stack} | {_code(_resource(f))} | {reason} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -170,7 +178,8 @@ def cost_section(report: BlueprintReport) -> str:
     ]
     for line in report.cost:
         mark = "" if line.confirmed else "\\*"
-        hourly = "usage" if line.hourly_default is None else f"{line.hourly_default:.3f}{mark}"
+        unpriced = "usage" if line.kind == "usage" else "no price bundled"
+        hourly = unpriced if line.hourly_default is None else f"{line.hourly_default:.3f}{mark}"
         monthly = "" if line.hourly_default is None else f"{line.hourly_default * HOURS_PER_MONTH:,.2f}{mark}"
         lines.append(
             f"| {line.stack} | {_cell(line.item)} | {_cell(line.name)} | {line.count_default:g} | "
@@ -197,7 +206,7 @@ def blueprint_page(blueprint: Blueprint, report: BlueprintReport) -> str:
             "",
             f"![{blueprint.name}]({blueprint.name}.svg)",
             "",
-            blueprint.summary,
+            _cell(blueprint.summary),
             "",
             "## Deploy",
             "",

@@ -23,7 +23,7 @@ from mlblueprints.blueprints.registry import BLUEPRINTS, SCHEMA_DIR, Blueprint  
 from mlblueprints.blueprints.settings_base import ACCOUNT_ID, STACK_NAME  # noqa: E402
 from mlblueprints.constructs._private.service_models import known_regions  # noqa: E402
 
-__all__ = ["config_schema", "render_readme", "settings_table", "stack_schema"]
+__all__ = ["config_schema", "markdown_text", "render_readme", "settings_table", "stack_schema"]
 
 CONFIG_SCHEMA = SCHEMA_DIR / "config.schema.json"
 _ENV_SCHEMA = {
@@ -73,6 +73,18 @@ def config_schema() -> dict[str, Any]:
     }
 
 
+def markdown_text(text: str) -> str:
+    """Plain text as one Markdown table cell: a placeholder such as ``<bucket>`` stays visible (GitHub and
+    Python-Markdown would take it for an HTML tag and drop it), and ``|`` cannot end the cell."""
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("|", "/")
+        .replace("\n", " ")
+    )
+
+
 def settings_table(blueprint: Blueprint) -> str:
     """The README table of ``blueprint``'s settings: name, default, meaning."""
     rows = ["| Setting | Default | Meaning |", "| --- | --- | --- |"]
@@ -92,7 +104,7 @@ def settings_table(blueprint: Blueprint) -> str:
             default = "—"
         else:
             default = f"`{json.dumps(field.default)}`"
-        rows.append(f"| `{name}` | {default} | {(field.description or '').replace('|', '/')} |")
+        rows.append(f"| `{name}` | {default} | {markdown_text(field.description or '')} |")
     return "\n".join(rows)
 
 
@@ -101,7 +113,7 @@ def blueprints_table() -> str:
     rows = ["| Blueprint | Stack class | What it deploys |", "| --- | --- | --- |"]
     for blueprint in BLUEPRINTS.values():
         stack = blueprint.stack_path
-        rows.append(f"| `{blueprint.name}` | `{stack}` | {blueprint.summary} |")
+        rows.append(f"| `{blueprint.name}` | `{stack}` | {markdown_text(blueprint.summary)} |")
     return "\n".join(rows)
 
 
