@@ -26,7 +26,7 @@ from mlblueprints.apps.catalog_report import (  # noqa: E402
     blueprint_reports,
     measure,
 )
-from mlblueprints.apps.cli.cost import HOURS_PER_MONTH  # noqa: E402
+from mlblueprints.apps.cli.cost import HOURS_PER_MONTH, unpriced_hourly  # noqa: E402
 from mlblueprints.blueprints.docs import markdown_text, settings_table, stack_schema  # noqa: E402
 from mlblueprints.blueprints.registry import BLUEPRINTS, Blueprint  # noqa: E402
 
@@ -67,14 +67,24 @@ def _dollars(amount: float) -> str:
     return f"${amount:,.2f}" if amount < 100 else f"${amount:,.0f}"
 
 
+def _card_cost(report: BlueprintReport) -> str:
+    """What the example costs to leave running: by the hour with instances, else by the month, and what is billed
+    by the hour without a bundled price (HyperPod instances, a Kendra index), named rather than left out."""
+    stacks = "its example" if len(report.stacks) == 1 else f"its {len(report.stacks)} example stacks together"
+    if any(line.kind in ("hosting", "ec2") for line in report.cost):
+        cost = f"**{_dollars(report.hourly_default)}/hour** for {stacks}"
+    else:
+        cost = f"**{_dollars(report.monthly_default)}/month** fixed for {stacks}"
+    unpriced = unpriced_hourly(list(report.cost))
+    if unpriced:
+        items = "; ".join(f"{line.count_default:g} x {line.name} ({_cell(line.item)})" for line in unpriced)
+        return f"{cost}, plus by the hour, with no price bundled: {items}"
+    return cost if "/hour" in cost else f"{cost}, the rest by use"
+
+
 def _card_facts(report: BlueprintReport) -> str:
-    """The card's line of facts: hourly cost at the defaults, instance types, the checks it passes."""
-    runs_instances = any(line.kind in ("hosting", "ec2") for line in report.cost)
-    cost = (
-        f"**{_dollars(report.hourly_default)}/hour** as its example deploys"
-        if runs_instances
-        else f"**{_dollars(report.monthly_default)}/month** fixed, the rest by use"
-    )
+    """The card's line of facts: what it costs, its instance types, the checks it passes."""
+    cost = _card_cost(report)
     types = ", ".join(f"`{name}`" for name in report.instance_types) or "no instances of its own"
     checks = (
         f"passes every gate ({len(report.acknowledged)} exceptions, each with its reason)"
@@ -151,11 +161,14 @@ def compliance_section(report: BlueprintReport) -> str:
         if not found:
             lines += ["    Nothing to acknowledge.", ""]
             continue
-        lines += ["    | rule | stack | resource | reason |", "    | --- | --- | --- | --- |"]
+        several = len(report.stacks) > 1  # a stack column only when there is more than one stack
+        lines += ["    | rule " + ("| stack " if several else "") + "| resource | reason |",
+                  "    | --- " + ("| --- " if several else "") + "| --- | --- |"]  # fmt: skip
         for f in sorted(found, key=lambda f: (f.acknowledged, f.rule, f.stack, f.resource)):
             reason = _cell(f.reason) if f.acknowledged else f"**not acknowledged:** {_cell(f.message)}"
             rule = f.rule.removeprefix(f"{check}-").removeprefix(f"{check}::")
-            lines.append(f"    | {_code(rule)} | {f.stack} | {_code(_resource(f))} | {reason} |")
+            stack = f"| {f.stack} " if several else ""
+            lines.append(f"    | {_code(rule)} {stack}| {_code(_resource(f))} | {reason} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -173,24 +186,41 @@ def cost_section(report: BlueprintReport) -> str:
         "(requests, jobs, data) are listed without a price. `mlblueprints cost` prices your own config, "
         "with the Price List API when you have credentials.",
         "",
-        "| stack | item | type | count | max | $/hour | $/month |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    several = len(report.stacks) > 1  # a stack column only when there is more than one stack
+    lines += [
+        ("| stack " if several else "") + "| item | type | count | max | $/hour | $/month |",
+        ("| --- " if several else "") + "| --- | --- | --- | --- | --- | --- |",
     ]
     for line in report.cost:
         mark = "" if line.confirmed else "\\*"
         unpriced = "usage" if line.kind == "usage" else "no price bundled"
-        hourly = unpriced if line.hourly_default is None else f"{line.hourly_default:.3f}{mark}"
+        # Small fixed items (an alarm is $0.10 a month) would round to 0.000 an hour.
+        hourly = unpriced if line.hourly_default is None else f"{line.hourly_default:.4g}{mark}"
         monthly = "" if line.hourly_default is None else f"{line.hourly_default * HOURS_PER_MONTH:,.2f}{mark}"
         lines.append(
-            f"| {line.stack} | {_cell(line.item)} | {_cell(line.name)} | {line.count_default:g} | "
-            f"{line.count_max:g} | {hourly} | {monthly} |"
+            (f"| {line.stack} " if several else "") + f"| {_cell(line.item)} | {_cell(line.name)} | "
+            f"{line.count_default:g} | {line.count_max:g} | {hourly} | {monthly} |"
         )
     if not report.cost:
-        lines.append("| | nothing billed by the hour | | | | | |")
+        lines.append(("| " if several else "") + "| nothing billed by the hour | | | | | |")
     if any(not line.confirmed for line in report.cost):
         lines += ["", "\\* a snapshot price whose source is not confirmed."]
+    if unpriced_hourly(list(report.cost)):
+        lines += [
+            "",
+            "Items marked *no price bundled* are billed for the time they exist and are not in the totals "
+            "above: price them for your region before you deploy.",
+        ]
     lines.append("")
     return "\n".join(lines)
+
+
+def _deploy_command(stacks: list[str], config: str) -> str:
+    """``cdk deploy`` of the example: its one stack, or the first of several (``--all`` would start every one)."""
+    if len(stacks) == 1:
+        return f"cdk deploy --all -c config={config}"
+    return f"cdk deploy {stacks[0]} -c config={config}   # one of its {len(stacks)} stacks; --all deploys every one"
 
 
 def blueprint_page(blueprint: Blueprint, report: BlueprintReport) -> str:
@@ -212,7 +242,7 @@ def blueprint_page(blueprint: Blueprint, report: BlueprintReport) -> str:
             "",
             "```bash",
             "make synth            # once: installs everything, synthesizes the default catalog",
-            f"cdk deploy --all -c config=blueprints/{relative_example}",
+            _deploy_command(list(example["stacks"]), f"blueprints/{relative_example}"),
             "```",
             "",
             f"Stack class: `{blueprint.stack_path}`. Copy the example, change what you need, and deploy your copy.",
@@ -266,16 +296,24 @@ def _fit_table(training: bool, book) -> list[str]:
         need = sizing.memory_need(sizing.parse_parameters(size), training=training)
         cells = []
         for kind in kinds:
-            priced = []
-            for fit in sizing.fitting_instances(need, training=training):
+            fits = [
+                fit for fit in sizing.fitting_instances(need, training=training) if fit.accelerator == kind
+            ]
+            priced, unpriced = [], []
+            for fit in fits:
                 price = book.instance("training" if training else "hosting", fit.name)
-                if fit.accelerator == kind and price is not None:
-                    priced.append((price.hourly, fit.name, price.confirmed))
+                if price is None:
+                    unpriced.append((fit.total_gib, fit.name))
+                else:
+                    priced.append((price.hourly, fit.name, price.confirmed, fit.total_gib))
+            parts = []
             if priced:
-                hourly, name, confirmed = min(priced)
-                cells.append(f"`{name}` ${hourly:,.2f}{'' if confirmed else chr(92) + '*'}")
-            else:
-                cells.append("more than one instance")
+                hourly, name, confirmed, memory = min(priced)
+                parts.append(f"`{name}` ${hourly:,.2f}{'' if confirmed else chr(92) + '*'}")
+            # A type without a bundled price may cost less: the smallest that holds the model, when it is smaller.
+            if unpriced and (not priced or min(unpriced)[0] < memory):
+                parts.append(f"no price bundled: `{min(unpriced)[1]}`")
+            cells.append("; ".join(parts) or "more than one instance")
         lines.append(f"| {size} | {need.total_gib:,.0f} GiB | " + " | ".join(cells) + " |")
     return lines
 
@@ -318,7 +356,8 @@ def instance_explorer_page() -> str:
         "",
         "## Every accelerated type",
         "",
-        "| instance type | accelerator | memory | storage | uses | hosting $/h | training $/h | hosted in regions |",
+        "| instance type | accelerators | accelerator memory | storage | uses | hosting $/h | training $/h | "
+        "hosted in regions |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in names:
@@ -326,8 +365,10 @@ def instance_explorer_page() -> str:
         if facts.accelerator.value not in ACCELERATED:
             continue
         described = describe_instance(name)
-        count = facts.accelerator_count or "?"
+        count = f"{facts.accelerator_count} x " if facts.accelerator_count else ""
         each = f", {facts.accelerator_memory_gib} GiB each" if facts.accelerator_memory_gib else ""
+        accelerator = f"{count}{facts.accelerator_name}{each}" if facts.accelerator_name else (
+            f"{facts.accelerator.value}, not documented for this size")  # fmt: skip
         total = (
             f"{facts.total_accelerator_memory_gib} GiB"
             if facts.total_accelerator_memory_gib
@@ -342,7 +383,7 @@ def instance_explorer_page() -> str:
                 "-" if price is None else f"{price.hourly:,.2f}{'' if price.confirmed else chr(92) + '*'}"
             )
         lines.append(
-            f"| `{name}` | {count} x {facts.accelerator_name}{each} | {total} | {storage} | {uses} | "
+            f"| `{name}` | {accelerator} | {total} | {storage} | {uses} | "
             f"{prices[0]} | {prices[1]} | {_regions_cell(described['regions']['sagemaker_hosting'])} |"
         )
     lines.append("")
@@ -400,6 +441,7 @@ def mkdocs_config(sources: Path, site: Path) -> dict:
             "font": False,
             "features": ["navigation.sections", "content.code.copy"],
         },
+        "extra_css": ["stylesheets/extra.css"],
         "markdown_extensions": [
             "admonition",
             "pymdownx.details",
@@ -426,6 +468,14 @@ def mkdocs_config(sources: Path, site: Path) -> dict:
     }  # fmt: skip
 
 
+# Wide tables (costs, compliance reports, the instance types) get the room of a wide screen, and names in code
+# (instance types, rule IDs, construct paths) are not broken mid-word.
+EXTRA_CSS = """\
+.md-grid { max-width: 90rem; }
+.md-typeset td code { white-space: nowrap; }
+"""
+
+
 def write_sources(sources: Path = SOURCES, reports: dict[str, BlueprintReport] | None = None) -> list[Path]:
     """The site's Markdown and pictures under ``sources`` (emptied first); returns the pages written.
 
@@ -444,6 +494,8 @@ def write_sources(sources: Path = SOURCES, reports: dict[str, BlueprintReport] |
         page.write_text(blueprint_page(blueprint, reports[name]))
         shutil.copy(DIAGRAMS / f"{name}.svg", sources / "blueprints" / f"{name}.svg")
         pages.append(page)
+    (sources / "stylesheets").mkdir()
+    (sources / "stylesheets" / "extra.css").write_text(EXTRA_CSS)
     (sources / "api").mkdir()
     for module in construct_modules():
         page = sources / "api" / f"{module}.md"

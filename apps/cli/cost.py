@@ -3,7 +3,9 @@ its maximum capacity, and what the same accelerator memory costs on the other ac
 
 The items are read from the synthesized templates (no gates: pricing needs no scan): SageMaker endpoint
 instances (initial count; the auto scaling maximum), EC2 Auto Scaling groups (desired or minimum; the
-maximum), interface VPC endpoints (per zone), KMS keys, CloudWatch alarms and WAF web ACLs with their rules. Usage-priced items
+maximum), interface VPC endpoints (per zone), KMS keys, CloudWatch alarms and WAF web ACLs with their rules.
+Items billed by the hour whose price is not bundled (HyperPod instances, a Kendra index, a Comprehend endpoint,
+FSx capacity, Kinesis shards, a Personalize campaign) are listed as such. Usage-priced items
 (serverless inference, training jobs, requests, data) are listed without a price. Prices: the AWS
 Price List API when credentials are present, else the bundled snapshot (us-east-1), each with its source.
 """
@@ -21,7 +23,7 @@ from rich.table import Table
 from mlblueprints.apps.cli.output import console, print_json
 from mlblueprints.apps.cli.prices import PriceBook, snapshot_date
 
-__all__ = ["CostLine", "cost_lines", "register"]
+__all__ = ["CostLine", "cost_lines", "register", "unpriced_hourly"]
 
 HOURS_PER_MONTH = 730
 
@@ -30,7 +32,9 @@ HOURS_PER_MONTH = 730
 class CostLine:
     stack: str
     item: str
-    kind: str  # hosting, ec2, endpoint-az, kms-key, alarm, waf, usage
+    # hosting, ec2, endpoint-az, kms-key, alarm, waf, usage; billed by the hour without a bundled price:
+    # hyperpod, kendra, comprehend, fsx, kinesis, personalize
+    kind: str
     name: str
     count_default: float
     count_max: float
@@ -163,6 +167,27 @@ def cost_lines(stack: str, template: dict, book: PriceBook) -> list[CostLine]:
                     price.hourly / HOURS_PER_MONTH, price.source, price.as_of, price.confirmed
                 )
                 lines.append(_line(stack, item, "waf", name, count, count, hourly))
+        elif kind == "AWS::Comprehend::DocumentClassifierEndpoint":
+            units = _number(properties.get("DesiredInferenceUnits"), 1)
+            lines.append(CostLine(stack, f"{logical_id} (Comprehend endpoint)", "comprehend", "inference unit", units,
+                                  units, None, "billed per inference unit per second; no Comprehend price bundled"))  # fmt: skip
+        elif kind == "AWS::FSx::FileSystem":
+            capacity = _number(properties.get("StorageCapacity"))
+            lines.append(CostLine(stack, f"{logical_id} (FSx for {properties.get('FileSystemType', '')})", "fsx",
+                                  "GiB of storage capacity", capacity, capacity, None,
+                                  "billed per GiB-month of capacity from creation; no FSx price bundled"))  # fmt: skip
+        elif (
+            kind == "AWS::Kinesis::Stream"
+            and properties.get("StreamModeDetails", {}).get("StreamMode") != "ON_DEMAND"
+        ):
+            shards = _number(properties.get("ShardCount"), 1)
+            lines.append(CostLine(stack, f"{logical_id} (Kinesis data stream)", "kinesis", "shard", shards, shards,
+                                  None, "billed per shard hour; no Kinesis price bundled"))  # fmt: skip
+        elif kind == "AWS::Personalize::Campaign":
+            tps = _number(properties.get("MinProvisionedTPS"), 1)
+            lines.append(CostLine(stack, f"{logical_id} (Personalize campaign)", "personalize",
+                                  "provisioned transactions per second", tps, tps, None,
+                                  "billed per TPS-hour from creation; no Personalize price bundled"))  # fmt: skip
         elif kind == "AWS::Kendra::Index":
             # An index is billed by the hour from its creation, queried or not (its edition sets the rate).
             lines.append(CostLine(stack, "Kendra index", "kendra", str(properties.get("Edition")), 1, 1, None,
@@ -174,6 +199,11 @@ def cost_lines(stack: str, template: dict, book: PriceBook) -> list[CostLine]:
                 )
             )
     return _merge(lines)
+
+
+def unpriced_hourly(lines: list[CostLine]) -> list[CostLine]:
+    """Items billed for the time they exist (not per use) whose price is not bundled: a total leaves them out."""
+    return [line for line in lines if line.unit_hourly is None and line.kind != "usage"]
 
 
 def _line(stack, item, kind, name, count, most, price) -> CostLine:
@@ -293,6 +323,8 @@ def cost(
             "total": {"hourly_default": total_default, "monthly_default": total_default * HOURS_PER_MONTH,
                       "hourly_max": total_max, "monthly_max": total_max * HOURS_PER_MONTH},
             "alternatives": compare,
+            # Billed for the time they exist, without a bundled price: not in the totals.
+            "unpriced_hourly": [line.item for line in unpriced_hourly(lines)],
         })  # fmt: skip
         return
     table = Table(title=f"cost ({region}, on-demand)")
@@ -317,6 +349,10 @@ def cost(
     console.print(table)
     console.print(f"Total: ${total_default:,.2f}/hour, ${total_default * HOURS_PER_MONTH:,.0f}/month at the defaults; "
                   f"${total_max * HOURS_PER_MONTH:,.0f}/month at maximum capacity.")  # fmt: skip
+    unpriced = unpriced_hourly(lines)
+    if unpriced:
+        console.print("[bold]Not in the total[/], billed by the time they exist without a bundled price: "
+                      + "; ".join(f"{line.item} ({line.count_default:g} x {line.name})" for line in unpriced) + ".")  # fmt: skip
     source = (
         "the AWS Price List API"
         if book.live

@@ -20,8 +20,8 @@ class DocsSiteSettings(BlueprintSettings):
     blueprint_name: ClassVar[str] = "docs-site"
 
     allowed_cidrs: list[str] = Field(
-        description="The networks that may open the site (IPv4 or IPv6 CIDR blocks, such as your offices' or VPN's "
-        "egress); WAF answers everyone else with 403.",
+        description="The networks that may open the site, as a list of public IPv4 or IPv6 CIDR blocks (your offices' "
+        'or VPN\'s egress), e.g. ["203.0.113.0/24"]; WAF answers everyone else with 403.',
     )
     site_folder: str = Field(
         "site",
@@ -57,7 +57,8 @@ class DocsSiteSettings(BlueprintSettings):
             problems.append(
                 Problem(f"region {region}: CloudFront's web ACLs and log delivery are created in {SITE_REGION}, so "
                         f"this stack deploys there (the site is served worldwide all the same): deploy to one of "
-                        f"{SITE_REGION}.", setting="env", value=region)
+                        f'{SITE_REGION}, with "env": {{"region": "{SITE_REGION}"}} in the stack entry or '
+                        f"AWS_REGION={SITE_REGION}.", setting="env", value=region)
             )  # fmt: skip
         try:
             settings = cls.model_validate(config)

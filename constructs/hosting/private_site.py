@@ -55,6 +55,13 @@ _CERTIFICATE_ARN = re.compile(r"^arn:aws:acm:us-east-1:\d{12}:certificate/[0-9a-
 # wildcard name (*.example.com) as CloudFront takes for alternate domain names.
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN = re.compile(rf"^(?=.{{1,253}}$)(\*\.)?({_LABEL}\.)+{_LABEL}$")
+# Ranges no request reaching CloudFront comes from: private (RFC 1918), shared address space (RFC 6598), loopback,
+# link-local, unique local IPv6 (RFC 4193).
+_NOT_SEEN_BY_CLOUDFRONT = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+              "fc00::/7", "fe80::/10", "::1/128")
+)  # fmt: skip
 # A WAF IP set holds at most 10,000 addresses (AWS WAF Developer Guide, "Quotas"); one set per IP version.
 MAX_CIDRS = 10_000
 
@@ -69,7 +76,13 @@ def site_problems(
 ) -> list[Problem]:
     """Every reason the site could not deploy or serve as asked, named by setting."""
     problems = []
-    if not (folder / "index.html").is_file():
+    if not folder.is_dir():
+        problems.append(
+            Problem(f"{folder} is not a folder (from {Path.cwd()}): build the site first (make docs builds the "
+                    "catalog's into site/), or give the path of yours.", setting=f"{setting_prefix}site_folder",
+                    value=str(folder))
+        )  # fmt: skip
+    elif not (folder / "index.html").is_file():
         problems.append(
             Problem(f"{folder} has no index.html: build the site first (make docs builds the catalog's into site/).",
                     setting=f"{setting_prefix}site_folder", value=str(folder))
@@ -96,6 +109,13 @@ def site_problems(
                         setting=f"{setting_prefix}allowed_cidrs", value=cidr)
             )  # fmt: skip
             continue
+        if any(
+            network.version == inner.version and network.subnet_of(inner) for inner in _NOT_SEEN_BY_CLOUDFRONT
+        ):
+            problems.append(
+                Problem(f"{cidr} is a private or local range, which CloudFront never sees: it sees your network's "
+                        "public (egress) addresses; name those.", setting=f"{setting_prefix}allowed_cidrs", value=cidr)
+            )  # fmt: skip
         if network.prefixlen == 0:
             problems.append(
                 Problem(f"{cidr} lets in the whole internet, which is not a private site; name your networks.",
@@ -157,7 +177,8 @@ class PrivateSite(Construct):
         if not Token.is_unresolved(stack.region) and stack.region != SITE_REGION:
             problems.append(
                 Problem(f"region {stack.region}: CloudFront's web ACLs and log delivery are created in {SITE_REGION}; "
-                        f"deploy this stack there.", setting="env", value=stack.region)
+                        f'deploy this stack there ("env": {{"region": "{SITE_REGION}"}} in its config entry).',
+                        setting="env", value=stack.region)
             )  # fmt: skip
         if problems:
             raise MlBlueprintsError(problems)

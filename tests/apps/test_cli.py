@@ -344,6 +344,16 @@ def test_cost_lists_hyperpod_groups_without_a_bundled_price():
     groups = [line for line in report["lines"] if line["kind"] == "hyperpod"]
     assert ("ml.trn1.32xlarge", 2) in {(line["name"], line["count_default"]) for line in groups}
     assert all(line["unit_hourly"] is None for line in groups)
+    # Left out of the totals, and said so.
+    assert {line["item"] for line in groups} <= set(report["unpriced_hourly"])
+    assert any("FSx for LUSTRE" in item for item in report["unpriced_hourly"])
+
+
+def test_the_table_names_what_the_total_leaves_out():
+    result = runner.invoke(app, ["cost", "enterprise-search"])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())  # rich wraps at the terminal's width
+    assert "Not in the total, billed by the time they exist without a bundled price: Kendra index" in output
 
 
 def test_cost_lists_a_kendra_index_as_hourly_without_a_bundled_price():

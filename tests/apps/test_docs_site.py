@@ -226,10 +226,7 @@ def test_an_unacknowledged_finding_is_reported_as_a_failure_on_the_page_and_the_
     assert check_of(failing) == "AwsSolutions"
     section = compliance_section(broken)
     assert '??? failure "cdk-nag AwsSolutions: 1 findings' in section
-    assert (
-        "| `S1` | ProductNarration | `Bucket` | **not acknowledged:** The S3 Bucket has server access logs"
-        in section
-    )
+    assert "| `S1` | `Bucket` | **not acknowledged:** The S3 Bucket has server access logs" in section
     assert "**1 unacknowledged findings**" in gallery_page({**reports, "speech": broken})
 
 
@@ -278,18 +275,48 @@ def test_the_cost_adds_up_the_examples_instances_at_snapshot_prices(reports):
     section = cost_section(report)
     assert f"**${report.hourly_default:,.2f}/hour**" in section
     assert (
-        f"| ml.g5.2xlarge | {hosting[0].count_default:g} | {hosting[0].count_max:g} | {price * hosting[0].count_default:.3f}"
+        f"| ml.g5.2xlarge | {hosting[0].count_default:g} | {hosting[0].count_max:g} | {price * hosting[0].count_default:.4g}"
         in section
     )
-    assert f"**${report.hourly_default:,.2f}/hour** as its example deploys" in gallery_page(reports)
+    assert f"**${report.hourly_default:,.2f}/hour** for its example" in gallery_page(reports)
+    # A stack column only when the example has several stacks.
+    assert "| stack |" not in section and "| stack |" in cost_section(reports["realtime-endpoint"])
+
+
+def _card(reports, name: str) -> str:
+    return gallery_page(reports).split(f"**[{name}](blueprints/{name}.md)**")[1].split("-   [![")[0]
+
+
+def test_a_card_adds_up_several_example_stacks_and_says_so(reports):
+    report = reports["realtime-endpoint"]
+    assert len(report.stacks) > 1
+    assert (
+        f"**${report.hourly_default:,.2f}/hour** for its {len(report.stacks)} example stacks together"
+        in _card(reports, "realtime-endpoint")
+    )
+    page = blueprint_page(BLUEPRINTS["realtime-endpoint"], report)
+    assert f"cdk deploy {report.stacks[0]} -c config=" in page and "--all deploys every one" in page
+
+
+@pytest.mark.parametrize(("name", "kind"), [("hyperpod-cluster", "hyperpod"), ("enterprise-search", "kendra"),
+                                            ("text-insights", "comprehend")])  # fmt: skip
+def test_what_bills_by_the_hour_without_a_bundled_price_is_named_not_left_out(reports, name, kind):
+    report = reports[name]
+    unpriced = [line for line in report.cost if line.kind == kind]
+    assert unpriced and all(line.hourly_default is None for line in unpriced)
+    card = _card(reports, name)
+    assert "plus by the hour, with no price bundled:" in card
+    for line in unpriced:
+        assert f"{line.count_default:g} x {line.name}" in card
+    assert "no price bundled" in cost_section(report) and "not in the totals" in cost_section(report)
 
 
 def test_a_usage_priced_blueprint_says_so_instead_of_a_price(reports):
     report = reports["translation"]
     assert not [line for line in report.cost if line.kind in ("hosting", "ec2")]
-    card = gallery_page(reports).split("**[translation](blueprints/translation.md)**")[1].split("-   [![")[0]
+    card = _card(reports, "translation")
     assert "no instances of its own" in card
-    assert f"**${report.monthly_default:,.2f}/month** fixed, the rest by use" in card
+    assert f"**${report.monthly_default:,.2f}/month** fixed for its example, the rest by use" in card
 
 
 # --- instance-type explorer --------------------------------------------------------------------------------------
@@ -308,9 +335,12 @@ def test_the_explorer_lists_every_accelerated_type_botocore_knows():
             assert row in page, name
     inf2 = next(line for line in page.splitlines() if line.startswith("| `ml.inf2.xlarge` |"))
     assert "1 x AWS Inferentia2, 32 GiB each | 32 GiB | EBS volume |" in inf2 and "us-east-1" in inf2
+    assert "None" not in page and "? x" not in page
 
 
-@pytest.mark.parametrize(("size", "training"), [("8B", False), ("70B", False), ("8B", True)])
+@pytest.mark.parametrize(
+    ("size", "training"), [("8B", False), ("70B", False), ("405B", False), ("8B", True), ("34B", True)]
+)
 def test_the_per_model_size_table_picks_what_fit_picks(size, training):
     """Each cell is the cheapest priced type of that accelerator ``mlblueprints fit`` lists for the size."""
     page = instance_explorer_page()
@@ -324,10 +354,16 @@ def test_the_per_model_size_table_picks_what_fit_picks(size, training):
     cells = [cell.strip() for cell in row.strip("|").split("|")][2:]
     assert len(cells) == len(kinds)
     for kind, cell in zip(kinds, cells, strict=True):
-        priced = [r for r in rows if r["accelerator"] == kind and r["hourly_usd"] is not None]
+        fits = [r for r in rows if r["accelerator"] == kind]
+        priced = [r for r in fits if r["hourly_usd"] is not None]
+        unpriced = sorted((r["total_gib"], r["name"]) for r in fits if r["hourly_usd"] is None)
         if priced:
             assert cell.startswith(f"`{priced[0]['name']}` ${priced[0]['hourly_usd']:,.2f}"), (kind, cell)
+        if unpriced and (not priced or unpriced[0][0] < priced[0]["total_gib"]):
+            assert f"no price bundled: `{unpriced[0][1]}`" in cell, (kind, cell)
         else:
+            assert "no price bundled" not in cell, (kind, cell)
+        if not fits:
             assert cell == "more than one instance"
     assert ("AWS Inferentia" in table.splitlines()[2]) is not training
 

@@ -159,7 +159,7 @@ def test_the_web_acl_and_its_rules_are_priced_by_the_month(contract_templates):
 
 def test_a_custom_domain_gets_its_certificate_sni_and_tls_1_2(tmp_path):
     certificate = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f"
-    stacks = {"Docs": {"blueprint": "docs-site", "site_folder": str(STAND_IN_SITE), "allowed_cidrs": ["10.0.0.0/8"],
+    stacks = {"Docs": {"blueprint": "docs-site", "site_folder": str(STAND_IN_SITE), "allowed_cidrs": ["192.0.2.0/24"],
                        "domain_name": "docs.example.com", "certificate_arn": certificate}}  # fmt: skip
     assembly = build_app(App(context={"stacks": json.dumps(stacks)}, outdir=str(tmp_path))).synth()
     template = assembly.get_stack_by_name("Docs").template
