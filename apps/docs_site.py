@@ -12,6 +12,7 @@ no other edit. The output folder is static HTML, ready for GitHub Pages or S3 be
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -428,6 +429,26 @@ def _package_tree(tree: Path) -> Path:
     return tree
 
 
+_ROLE = re.compile(r":(?:py:)?(?:func|class|meth|attr|data|mod|exc|obj):`~?([^`]+)`")
+
+
+def _griffe_extension_base() -> type:
+    try:
+        import griffe
+    except ImportError:  # the docs extras are not installed: the site cannot be built anyway
+        return object
+    return griffe.Extension
+
+
+class SphinxRoles(_griffe_extension_base()):
+    """The docstrings' Sphinx roles (:class:`SecureBucket`, :meth:`bind`) as code spans: mkdocstrings renders
+    docstrings as Markdown, where a role would show as written."""
+
+    def on_instance(self, *, obj, **kwargs) -> None:
+        if obj.docstring is not None:
+            obj.docstring.value = _ROLE.sub(r"`\1`", obj.docstring.value)
+
+
 def mkdocs_config(sources: Path, site: Path) -> dict:
     return {
         "site_name": "mlblueprints",
@@ -455,6 +476,7 @@ def mkdocs_config(sources: Path, site: Path) -> dict:
             {"mkdocstrings": {"handlers": {"python": {
                 "paths": [str(_package_tree(sources.parent / "api-package"))],
                 "options": {"docstring_style": "sphinx", "members_order": "source", "filters": ["!^_"],
+                            "extensions": ["mlblueprints.apps.docs_site:SphinxRoles"],
                             "show_source": False, "show_root_heading": False, "heading_level": 2,
                             "show_if_no_docstring": False},
             }}}},

@@ -95,6 +95,13 @@ def test_every_construct_module_has_an_api_page_from_its_docstrings(site):
     page = (site / "api" / "mlblueprints.constructs.polly.speech.html").read_text()
     assert 'id="mlblueprints.constructs.polly.speech.Speech"' in page
     assert "Synthesize speech for each text or SSML file" in page
+    # Sphinx roles in the docstrings (:class:`SecureBucket`) read as code, not as markup.
+    for api in (site / "api").glob("*.html"):
+        assert not re.search(r":(func|class|meth|attr|data):`", api.read_text()), api.name
+    assert (
+        "<code>SecureBucket</code>"
+        in (site / "api" / "mlblueprints.constructs.hosting.private_site.html").read_text()
+    )
 
 
 class _Links(HTMLParser):
