@@ -303,8 +303,8 @@ def _fit_table(training: bool, book) -> list[str]:
             priced, unpriced = [], []
             for fit in fits:
                 price = book.instance("training" if training else "hosting", fit.name)
-                if price is None:
-                    unpriced.append((fit.total_gib, fit.name))
+                if price is None:  # the smallest first: least memory, fewest accelerators, smallest size
+                    unpriced.append((fit.total_gib, fit.count, _size_order(fit.name), fit.name))
                 else:
                     priced.append((price.hourly, fit.name, price.confirmed, fit.total_gib))
             parts = []
@@ -313,7 +313,7 @@ def _fit_table(training: bool, book) -> list[str]:
                 parts.append(f"`{name}` ${hourly:,.2f}{'' if confirmed else chr(92) + '*'}")
             # A type without a bundled price may cost less: the smallest that holds the model, when it is smaller.
             if unpriced and (not priced or min(unpriced)[0] < memory):
-                parts.append(f"no price bundled: `{min(unpriced)[1]}`")
+                parts.append(f"no price bundled: `{min(unpriced)[-1]}`")
             cells.append("; ".join(parts) or "more than one instance")
         lines.append(f"| {size} | {need.total_gib:,.0f} GiB | " + " | ".join(cells) + " |")
     return lines

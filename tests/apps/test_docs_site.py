@@ -30,6 +30,7 @@ from mlblueprints.apps.cli import sizing
 from mlblueprints.apps.cli.fit import fit_rows
 from mlblueprints.apps.cli.prices import PriceBook
 from mlblueprints.apps.docs_site import (
+    _size_order,
     blueprint_page,
     browse,
     build,
@@ -346,7 +347,7 @@ def test_the_explorer_lists_every_accelerated_type_botocore_knows():
 
 
 @pytest.mark.parametrize(
-    ("size", "training"), [("8B", False), ("70B", False), ("405B", False), ("8B", True), ("34B", True)]
+    ("size", "training"), [("1B", False), ("70B", False), ("405B", False), ("8B", True), ("34B", True)]
 )
 def test_the_per_model_size_table_picks_what_fit_picks(size, training):
     """Each cell is the cheapest priced type of that accelerator ``mlblueprints fit`` lists for the size."""
@@ -363,11 +364,15 @@ def test_the_per_model_size_table_picks_what_fit_picks(size, training):
     for kind, cell in zip(kinds, cells, strict=True):
         fits = [r for r in rows if r["accelerator"] == kind]
         priced = [r for r in fits if r["hourly_usd"] is not None]
-        unpriced = sorted((r["total_gib"], r["name"]) for r in fits if r["hourly_usd"] is None)
+        unpriced = sorted(
+            (r["total_gib"], r["count"], _size_order(r["name"]), r["name"])
+            for r in fits
+            if r["hourly_usd"] is None
+        )
         if priced:
             assert cell.startswith(f"`{priced[0]['name']}` ${priced[0]['hourly_usd']:,.2f}"), (kind, cell)
         if unpriced and (not priced or unpriced[0][0] < priced[0]["total_gib"]):
-            assert f"no price bundled: `{unpriced[0][1]}`" in cell, (kind, cell)
+            assert f"no price bundled: `{unpriced[0][-1]}`" in cell, (kind, cell)
         else:
             assert "no price bundled" not in cell, (kind, cell)
         if not fits:
