@@ -246,7 +246,9 @@ def blueprint_page(blueprint: Blueprint, report: BlueprintReport) -> str:
             _deploy_command(list(example["stacks"]), f"blueprints/{relative_example}"),
             "```",
             "",
-            f"Stack class: `{blueprint.stack_path}`. Copy the example, change what you need, and deploy your copy.",
+            f"Stack class: `{blueprint.stack_path}`. `mlblueprints init {blueprint.name} --output my-stacks.json` "
+            "writes a config from the example's first stack, its `$schema` pointing at the catalog's so editors check "
+            "it; change what you need and deploy it with `cdk deploy -c config=my-stacks.json`.",
             "",
             "## Example config",
             "",

@@ -85,6 +85,7 @@ def test_a_page_is_generated_from_the_blueprints_settings_and_example(name, repo
     for stack in example["stacks"]:
         assert f'"{stack}"' in page
     assert '"$schema"' not in page.split("## JSON Schema")[0]
+    assert f"`mlblueprints init {name} --output my-stacks.json`" in page
     assert '"additionalProperties": false' in page.split("## JSON Schema")[1]
 
 
