@@ -7,9 +7,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from mlblueprints.blueprints.settings_base import BlueprintSettings
+from mlblueprints.blueprints.settings_base import BlueprintSettings, documented_default
 from mlblueprints.constructs.errors import Problem
-from mlblueprints.constructs.hosting.private_site import SITE_REGION, site_problems
+from mlblueprints.constructs.hosting.private_site import SITE_REGION, PrivateSite, site_problems
 
 __all__ = ["DocsSiteSettings"]
 
@@ -35,9 +35,10 @@ class DocsSiteSettings(BlueprintSettings):
         None,
         description="The ACM certificate for domain_name, in us-east-1 where CloudFront reads certificates.",
     )
-    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] = Field(
-        "PriceClass_100",
-        description="The CloudFront edge locations that serve it (PriceClass_100: North America and Europe).",
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"] | None = Field(
+        None,
+        description="The CloudFront edge locations that serve it: PriceClass_100, PriceClass_200 or PriceClass_All.",
+        json_schema_extra=documented_default(PrivateSite, "price_class"),
     )
     retain_data: bool = Field(
         True, description="Keep the bucket, the KMS key and the log groups when the stack is deleted."

@@ -44,7 +44,7 @@ class DocsSiteStack(Stack):
             removal_policy=removal_policy,
             domain_name=settings.domain_name,
             certificate_arn=settings.certificate_arn,
-            price_class=PRICE_CLASSES[settings.price_class],
+            **({"price_class": PRICE_CLASSES[settings.price_class]} if settings.price_class else {}),
         )
         CfnOutput(self, "SiteUrl", value=f"https://{settings.domain_name}/" if settings.domain_name else self.site.url,
                   description="Open it from one of the allowed networks")  # fmt: skip

@@ -151,6 +151,14 @@ class PrivateSite(Construct):
       ``certificate_arn``, the name, SNI and TLS 1.2 (2021 policy) at least.
     - Access logs through CloudFront's standard logging (v2) into an encrypted log group.
     - The folder is copied on each deploy and the cache invalidated, so a new build shows at once.
+
+    :param folder: the built site, with an ``index.html`` (and a ``404.html`` for missing pages).
+    :param allowed_cidrs: the public IPv4 and IPv6 networks that may open the site.
+    :param encryption_key: encrypts the bucket and the log groups.
+    :param removal_policy: default: RETAIN (the bucket and the log groups are kept after the stack).
+    :param domain_name: the site's own name, with ``certificate_arn`` (an ACM certificate in us-east-1).
+    :param price_class: default: PriceClass_100 (edge locations in North America and Europe).
+    :param certificate_arn: the ACM certificate (in us-east-1) for ``domain_name``.
     """
 
     def __init__(
