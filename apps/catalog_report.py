@@ -22,7 +22,15 @@ from mlblueprints.apps.cli.scan import GATES, gate_findings, scan_assembly, synt
 from mlblueprints.blueprints.registry import BLUEPRINTS
 from mlblueprints.constructs.compliance.scanners import Finding
 
-__all__ = ["CHECKS", "BlueprintReport", "blueprint_reports", "check_of", "example_stacks", "measure"]
+__all__ = [
+    "CHECKS",
+    "BlueprintReport",
+    "blueprint_reports",
+    "check_of",
+    "example_stacks",
+    "measure",
+    "serve_stand_in_site",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,21 +73,26 @@ def measure(workdir: Path, stacks: dict[str, dict] | None = None) -> tuple[dict[
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    stacks = dict(stacks or example_stacks())
-    # The docs-site blueprint serves the built site, which is what is being built: a one-page stand-in makes the
-    # same resources (only the files' asset hash differs).
+    # The docs-site blueprint serves the built site, which is what is being built: a one-page stand-in.
     stand_in = workdir / "site-stand-in"
-    for name, entry in stacks.items():
-        if entry.get("blueprint") == "docs-site":
-            stand_in.mkdir(exist_ok=True)
-            (stand_in / "index.html").write_text("<!doctype html><title>mlblueprints</title>")
-            stacks[name] = {**entry, "site_folder": str(stand_in)}
+    stand_in.mkdir()
+    (stand_in / "index.html").write_text("<!doctype html><title>mlblueprints</title>")
+    stacks = serve_stand_in_site(stacks or example_stacks(), stand_in)
     assembly = synthesize_catalog(stacks, list(GATES), workdir / "cdk.out", directory=REPO)
     templates = {
         path.name.removesuffix(".template.json"): json.loads(path.read_text())
         for path in sorted(assembly.glob("*.template.json"))
     }
     return templates, scan_assembly(assembly, list(GATES)).findings
+
+
+def serve_stand_in_site(stacks: dict[str, dict], folder: Path) -> dict[str, dict]:
+    """``stacks`` with each docs-site stack serving ``folder``: where the site is not built (the test suite) or is
+    being built (``make docs``). The resources are the same; only the files' asset hash differs."""
+    return {
+        name: {**entry, "site_folder": str(folder)} if entry.get("blueprint") == "docs-site" else entry
+        for name, entry in stacks.items()
+    }
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -38,9 +37,8 @@ from mlblueprints.constructs.compliance.acknowledge import (
     acknowledge_wildcard_resource,
 )
 from mlblueprints.constructs.compliance.functions import encrypted_log_group
-from mlblueprints.constructs.monitoring.alarms import threshold_alarm
 from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters
-from mlblueprints.constructs.security.encryption_key import grant_state_machine_key
+from mlblueprints.constructs.monitoring.executions import watch_event_started_executions
 
 __all__ = ["AnalysisCall", "ObjectReviewFlow"]
 
@@ -204,16 +202,7 @@ class ObjectReviewFlow(Construct):
             ),
             targets=[targets.SfnStateMachine(self.state_machine, dead_letter_queue=self.dead_letters.queue)],
         )
-        events_role = self.state_machine.node.find_child("EventsRole")
-        grant_state_machine_key(encryption_key, events_role, self.state_machine.state_machine_arn)
-        acknowledge_inline_policy(events_role)
-        self.failed_alarm = threshold_alarm(
-            self,
-            "ExecutionsFailed",
-            metric=self.state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
+        self.failed_alarm = watch_event_started_executions(
+            self, self.state_machine, encryption_key=encryption_key, topic=topic,
             description="An object's analysis failed (the execution's history in Step Functions says why).",
-            topic=topic,
-        )
+        )  # fmt: skip

@@ -34,12 +34,25 @@ PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
 def encrypted_log_group(
-    scope: Construct, id: str, *, encryption_key: kms.IKey, removal_policy: RemovalPolicy, purpose: str
+    scope: Construct,
+    id: str,
+    *,
+    encryption_key: kms.IKey,
+    removal_policy: RemovalPolicy,
+    purpose: str,
+    log_group_name: str | None = None,
 ) -> logs.LogGroup:
     """A named log group encrypted with ``encryption_key`` and kept a year (kept after the stack unless
-    ``removal_policy`` is DESTROY)."""
-    name = f"/mlblueprints/{purpose}/{unique_name_with_stack_suffix(scope, max_length=100)}/{id}"
-    allow_cloudwatch_logs(encryption_key, f"/mlblueprints/{purpose}/*")
+    ``removal_policy`` is DESTROY).
+
+    :param log_group_name: default: /mlblueprints/<purpose>/<stack>/<id>. A name a service requires instead (WAF
+        writes only to aws-waf-logs-*); the key then lets CloudWatch Logs use it for that one group.
+    """
+    name = (
+        log_group_name
+        or f"/mlblueprints/{purpose}/{unique_name_with_stack_suffix(scope, max_length=100)}/{id}"
+    )
+    allow_cloudwatch_logs(encryption_key, log_group_name or f"/mlblueprints/{purpose}/*")
     return logs.LogGroup(
         scope,
         id,

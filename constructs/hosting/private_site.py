@@ -35,10 +35,9 @@ from aws_cdk import aws_wafv2 as wafv2
 
 from constructs import Construct
 from mlblueprints.constructs._private.names import unique_name_with_stack_suffix
-from mlblueprints.constructs._private.retention import named_log_group_removal_policy
 from mlblueprints.constructs.compliance.acknowledge import Pack, acknowledge, skip_checkov
+from mlblueprints.constructs.compliance.functions import encrypted_log_group
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
-from mlblueprints.constructs.security.encryption_key import allow_cloudwatch_logs
 from mlblueprints.constructs.security.folder_deployment import deploy_folder
 from mlblueprints.constructs.security.secure_bucket import SecureBucket
 
@@ -258,17 +257,6 @@ class PrivateSite(Construct):
     def url(self) -> str:
         return f"https://{self.distribution.distribution_domain_name}/"
 
-    def _log_group(self, id: str, name: str, key: kms.IKey, removal_policy: RemovalPolicy) -> logs.LogGroup:
-        allow_cloudwatch_logs(key, name)
-        return logs.LogGroup(
-            self,
-            id,
-            log_group_name=name,
-            encryption_key=key,
-            retention=logs.RetentionDays.ONE_YEAR,
-            removal_policy=named_log_group_removal_policy(removal_policy),
-        )
-
     def _web_acl(self, cidrs: Sequence[str], key: kms.IKey, removal_policy: RemovalPolicy) -> wafv2.CfnWebACL:
         name = unique_name_with_stack_suffix(self, max_length=100)
         # AWS's known-bad-inputs rules first (Log4j lookups among them), then the allowed networks; the rest is
@@ -333,7 +321,14 @@ class PrivateSite(Construct):
         # WAF writes only to log groups whose name starts with aws-waf-logs- (AWS WAF Developer Guide,
         # "Sending web ACL traffic logs to an Amazon CloudWatch Logs log group"); the ARN is given without ":*".
         log_name = f"aws-waf-logs-{name}"
-        self.waf_logs = self._log_group("WafLogs", log_name, key, removal_policy)
+        self.waf_logs = encrypted_log_group(
+            self,
+            "WafLogs",
+            encryption_key=key,
+            removal_policy=removal_policy,
+            purpose="site",
+            log_group_name=log_name,
+        )
         wafv2.CfnLoggingConfiguration(
             self,
             "WafLogging",
@@ -349,9 +344,10 @@ class PrivateSite(Construct):
         name = unique_name_with_stack_suffix(self, max_length=53)
         # Under /aws/vendedlogs/: CloudWatch Logs then covers the group with its account's existing resource-policy
         # wildcard for vended logs, instead of adding it to a policy capped at 5,120 characters.
-        log_group = self._log_group(
-            "AccessLogs", f"/aws/vendedlogs/mlblueprints/site/{name}/access", key, removal_policy
-        )
+        log_group = encrypted_log_group(
+            self, "AccessLogs", encryption_key=key, removal_policy=removal_policy, purpose="site",
+            log_group_name=f"/aws/vendedlogs/mlblueprints/site/{name}/access",
+        )  # fmt: skip
         source = logs.CfnDeliverySource(
             self, "AccessLogSource", name=f"{name}-access", log_type="ACCESS_LOGS",
             resource_arn=Stack.of(self).format_arn(service="cloudfront", region="", resource="distribution",

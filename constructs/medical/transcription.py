@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -48,9 +47,8 @@ from mlblueprints.constructs.compliance.functions import (
     encrypted_log_group,
 )
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
-from mlblueprints.constructs.monitoring.alarms import threshold_alarm
 from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters
-from mlblueprints.constructs.security.encryption_key import grant_state_machine_key
+from mlblueprints.constructs.monitoring.executions import watch_event_started_executions
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -471,19 +469,10 @@ class MedicalTranscription(Construct):
             ),
             targets=[targets.SfnStateMachine(self.state_machine, dead_letter_queue=self.dead_letters.queue)],
         )
-        events_role = self.state_machine.node.find_child("EventsRole")
-        grant_state_machine_key(encryption_key, events_role, self.state_machine.state_machine_arn)
-        acknowledge_inline_policy(events_role)
-        self.failed_alarm = threshold_alarm(
-            self,
-            "ExecutionsFailed",
-            metric=self.state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
+        self.failed_alarm = watch_event_started_executions(
+            self, self.state_machine, encryption_key=encryption_key, topic=topic,
             description="A file's transcription or analysis failed (the execution's history says why).",
-            topic=topic,
-        )
+        )  # fmt: skip
 
     def _grant_transcription(self, input_bucket, output_bucket, key, vocabulary) -> None:
         """Transcribe Medical reads the audio and writes the transcript as the caller: the state machine."""

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, Names, RemovalPolicy
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -38,9 +37,8 @@ from mlblueprints.constructs.compliance.acknowledge import (
 )
 from mlblueprints.constructs.compliance.functions import encrypted_log_group
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
-from mlblueprints.constructs.monitoring.alarms import threshold_alarm
 from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters
-from mlblueprints.constructs.security.encryption_key import grant_state_machine_key
+from mlblueprints.constructs.monitoring.executions import watch_event_started_executions
 
 __all__ = [
     "LEXICONS",
@@ -272,19 +270,10 @@ class Speech(Construct):
                     )
                 ],
             )  # fmt: skip
-        events_role = self.state_machine.node.find_child("EventsRole")
-        grant_state_machine_key(encryption_key, events_role, self.state_machine.state_machine_arn)
-        acknowledge_inline_policy(events_role)
-        self.failed_alarm = threshold_alarm(
-            self,
-            "ExecutionsFailed",
-            metric=self.state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
+        self.failed_alarm = watch_event_started_executions(
+            self, self.state_machine, encryption_key=encryption_key, topic=topic,
             description="A file's speech synthesis failed (the execution's history says why).",
-            topic=topic,
-        )
+        )  # fmt: skip
 
     def _start(self, id: str, parameters: dict, *, result_path: str) -> tasks.CallAwsService:
         start = tasks.CallAwsService(

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Aws, Duration, RemovalPolicy
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -47,9 +46,8 @@ from mlblueprints.constructs.compliance.acknowledge import (
 )
 from mlblueprints.constructs.compliance.functions import encrypted_log_group
 from mlblueprints.constructs.errors import MlBlueprintsError, Problem
-from mlblueprints.constructs.monitoring.alarms import threshold_alarm
 from mlblueprints.constructs.monitoring.dead_letters import EventDeadLetters
-from mlblueprints.constructs.security.encryption_key import grant_state_machine_key
+from mlblueprints.constructs.monitoring.executions import watch_event_started_executions
 
 __all__ = [
     "CONTENT_TYPES",
@@ -340,19 +338,10 @@ class BatchTranslation(Construct):
                 )
             ],
         )
-        events_role = self.state_machine.node.find_child("EventsRole")
-        grant_state_machine_key(encryption_key, events_role, self.state_machine.state_machine_arn)
-        acknowledge_inline_policy(events_role)
-        self.failed_alarm = threshold_alarm(
-            self,
-            "ExecutionsFailed",
-            metric=self.state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
+        self.failed_alarm = watch_event_started_executions(
+            self, self.state_machine, encryption_key=encryption_key, topic=topic,
             description="A translation batch failed or completed with errors (the execution's history says why).",
-            topic=topic,
-        )
+        )  # fmt: skip
 
     def _state_machine(self, input_bucket, output_bucket, key, options: TranslationOptions, removal_policy):
         batch = sfn.Pass(

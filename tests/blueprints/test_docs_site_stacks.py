@@ -130,6 +130,21 @@ def test_access_and_waf_logs_go_to_encrypted_log_groups_kept_after_the_stack(con
     assert "Fn::GetAtt" not in json.dumps(destination["Properties"]["DestinationResourceArn"])
 
 
+def test_the_key_serves_each_log_group_and_cloudfront_reads_for_this_accounts_distributions(
+    contract_templates,
+):
+    (key,) = _all(contract_templates[AGNOSTIC], "AWS::KMS::Key").values()
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    # CloudWatch Logs may use the key for the two named groups: WAF's and the vended access logs.
+    contexts = [json.dumps(s["Condition"]) for s in statements if "logs." in json.dumps(s.get("Principal"))]
+    assert any("log-group:aws-waf-logs-CatalogDocs" in c for c in contexts)
+    assert any("log-group:/aws/vendedlogs/mlblueprints/site/CatalogDocs" in c for c in contexts)
+    (reader,) = [s for s in statements if s.get("Principal") == {"Service": "cloudfront.amazonaws.com"}]
+    assert reader["Action"] == "kms:Decrypt" and ":distribution/*" in json.dumps(
+        reader["Condition"]["ArnLike"]
+    )
+
+
 def test_each_deploy_copies_the_site_and_invalidates_the_cache(contract_templates):
     template = contract_templates[AGNOSTIC]
     distribution_id, _ = _one(template, "AWS::CloudFront::Distribution")
