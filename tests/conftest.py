@@ -157,6 +157,12 @@ def scanner_findings(scanned_templates, scanned_directory) -> list:
     )
 
 
+def one_resource(template: dict, type_: str) -> tuple[str, dict]:
+    """The one resource of ``type_`` in ``template``, as (logical ID, resource); fails if there are none or several."""
+    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
+    return found
+
+
 _ASSET_HASH = re.compile(r"[0-9a-f]{64}")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import App
-from conftest import cdk_json_context
+from conftest import cdk_json_context, one_resource
 
 from mlblueprints.apps.config import CatalogConfigError
 from mlblueprints.apps.pipeline import build_pipeline_app
@@ -54,13 +54,8 @@ def template(assembly) -> dict:
     return assembly.get_stack_by_name("CatalogPipeline").template
 
 
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
-
-
 def _stages(template: dict) -> dict[str, list[dict]]:
-    _, pipeline = _one(template, "AWS::CodePipeline::Pipeline")
+    _, pipeline = one_resource(template, "AWS::CodePipeline::Pipeline")
     return {stage["Name"]: stage["Actions"] for stage in pipeline["Properties"]["Stages"]}
 
 
@@ -125,8 +120,8 @@ def test_the_diff_may_assume_the_lookup_roles_of_production_only(template):
 
 
 def test_artifacts_and_logs_are_encrypted_with_the_pipelines_keys(assembly, template):
-    key_id, _ = _one(template, "AWS::KMS::Key")
-    _, pipeline = _one(template, "AWS::CodePipeline::Pipeline")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
+    _, pipeline = one_resource(template, "AWS::CodePipeline::Pipeline")
     stores = {s["Region"]: s["ArtifactStore"] for s in pipeline["Properties"]["ArtifactStores"]}
     assert set(stores) == {"us-east-1", "us-west-2"}
     assert stores["us-east-1"]["EncryptionKey"]["Id"] == {"Fn::GetAtt": [key_id, "Arn"]}

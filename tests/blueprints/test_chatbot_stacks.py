@@ -6,17 +6,12 @@ import json
 
 import pytest
 from aws_cdk import App
-from conftest import cdk_json_context, mask_template
+from conftest import cdk_json_context, mask_template, one_resource
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
 
 AGNOSTIC = "PizzaBot-agnostic"
-
-
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
 
 
 def _statements(template: dict, role_id: str) -> list[dict]:
@@ -33,7 +28,7 @@ def _actions(statement: dict) -> list[str]:
 
 
 def _locale(template: dict) -> dict:
-    _, bot = _one(template, "AWS::Lex::Bot")
+    _, bot = one_resource(template, "AWS::Lex::Bot")
     (locale,) = bot["Properties"]["BotLocales"]
     return locale
 
@@ -44,7 +39,7 @@ def test_template_snapshot(contract_templates, snapshot_json):
 
 def test_the_pizza_bot_is_built_from_the_definition(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, bot = _one(template, "AWS::Lex::Bot")
+    _, bot = one_resource(template, "AWS::Lex::Bot")
     assert bot["Properties"]["DataPrivacy"] == {"ChildDirected": False}
     assert (
         bot["Properties"]["AutoBuildBotLocales"] is True
@@ -75,14 +70,14 @@ def test_the_pizza_bot_is_built_from_the_definition(contract_templates):
 
 def test_the_live_alias_calls_the_code_hook_and_logs_encrypted(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, alias = _one(template, "AWS::Lex::BotAlias")
-    version_id, version = _one(template, "AWS::Lex::BotVersion")
+    _, alias = one_resource(template, "AWS::Lex::BotAlias")
+    version_id, version = one_resource(template, "AWS::Lex::BotVersion")
     assert alias["Properties"]["BotVersion"] == {"Fn::GetAtt": [version_id, "BotVersion"]}
     assert version["Properties"]["Description"].startswith("Definition ")
     (setting,) = alias["Properties"]["BotAliasLocaleSettings"]
     hook = setting["BotAliasLocaleSetting"]["CodeHookSpecification"]["LambdaCodeHook"]
     function_id = hook["LambdaArn"]["Fn::GetAtt"][0]
-    key_id, _ = _one(template, "AWS::KMS::Key")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
     logs = alias["Properties"]["ConversationLogSettings"]
     (audio,) = logs["AudioLogSettings"]
     assert audio["Destination"]["S3Bucket"]["KmsKeyArn"] == {"Fn::GetAtt": [key_id, "Arn"]}
@@ -91,7 +86,7 @@ def test_the_live_alias_calls_the_code_hook_and_logs_encrypted(contract_template
     assert template["Resources"][log_group_id]["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     # Only the live alias may invoke the code hook; the hook knows the bot's menu.
     (permission,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
-    alias_id, _ = _one(template, "AWS::Lex::BotAlias")
+    alias_id, _ = one_resource(template, "AWS::Lex::BotAlias")
     assert permission["Properties"]["Principal"] == "lexv2.amazonaws.com"
     assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": [alias_id, "Arn"]}
     menu = json.loads(template["Resources"][function_id]["Properties"]["Environment"]["Variables"]["MENU"])
@@ -110,7 +105,7 @@ def test_the_live_alias_calls_the_code_hook_and_logs_encrypted(contract_template
 
 def test_the_bot_role_writes_its_logs_and_speaks(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, bot = _one(template, "AWS::Lex::Bot")
+    _, bot = one_resource(template, "AWS::Lex::Bot")
     role_id = bot["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     (trust,) = template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "lexv2.amazonaws.com"} and "aws:SourceArn" in json.dumps(
@@ -133,7 +128,7 @@ def test_a_changed_definition_or_session_setting_makes_a_new_version():
     def description(**settings) -> str:
         template = _hello_bot(**settings)
         assert not any(r["Type"] == "AWS::Lambda::Function" for r in template["Resources"].values())
-        return _one(template, "AWS::Lex::BotVersion")[1]["Properties"]["Description"]
+        return one_resource(template, "AWS::Lex::BotVersion")[1]["Properties"]["Description"]
 
     base = description()
     assert description(fallback_message="Pardon?") != base
@@ -143,7 +138,7 @@ def test_a_changed_definition_or_session_setting_makes_a_new_version():
 def test_a_child_directed_bot_keeps_no_conversation_logs():
     # "You can't use conversation logs with a bot subject to COPPA" (Lex V2 Developer Guide).
     template = _hello_bot(child_directed=True)
-    _, alias = _one(template, "AWS::Lex::BotAlias")
+    _, alias = one_resource(template, "AWS::Lex::BotAlias")
     assert "ConversationLogSettings" not in alias["Properties"]
     assert not any(
         r["Type"] in ("AWS::Logs::LogGroup", "AWS::S3::Bucket") for r in template["Resources"].values()
@@ -154,7 +149,7 @@ def test_obfuscated_slots_keep_text_logs_only():
     intents = [{"name": "Register", "utterances": ["my email is {Email}"], "code_hook": False,
                 "slots": [{"name": "Email", "type": "AMAZON.EmailAddress", "prompt": "Your email?", "obfuscate": True}]}]  # fmt: skip
     template = _hello_bot(intents=intents)
-    _, alias = _one(template, "AWS::Lex::BotAlias")
+    _, alias = one_resource(template, "AWS::Lex::BotAlias")
     assert set(alias["Properties"]["ConversationLogSettings"]) == {"TextLogSettings"}
     slot = _locale(template)["Intents"][0]["Slots"][0]
     assert slot["ObfuscationSetting"] == {"ObfuscationSettingType": "DefaultObfuscation"}

@@ -8,18 +8,13 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import App
-from conftest import STAND_IN_SITE, mask_template
+from conftest import STAND_IN_SITE, mask_template, one_resource
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
 
 AGNOSTIC = "CatalogDocs-agnostic"
 PINNED = "CatalogDocs-us-east-1"
-
-
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
 
 
 def _all(template: dict, type_: str) -> dict[str, dict]:
@@ -32,10 +27,10 @@ def test_template_snapshot(contract_templates, snapshot_json):
 
 def test_only_the_distribution_reads_the_private_bucket_through_origin_access_control(contract_templates):
     template = contract_templates[AGNOSTIC]
-    distribution_id, distribution = _one(template, "AWS::CloudFront::Distribution")
+    distribution_id, distribution = one_resource(template, "AWS::CloudFront::Distribution")
     config = distribution["Properties"]["DistributionConfig"]
     (origin,) = config["Origins"]
-    oac_id, oac = _one(template, "AWS::CloudFront::OriginAccessControl")
+    oac_id, oac = one_resource(template, "AWS::CloudFront::OriginAccessControl")
     assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
     assert oac["Properties"]["OriginAccessControlConfig"]["SigningBehavior"] == "always"
     assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
@@ -64,7 +59,7 @@ def test_only_the_distribution_reads_the_private_bucket_through_origin_access_co
 
 def test_the_web_acl_admits_the_allowed_networks_and_blocks_everyone_else(contract_templates):
     template = contract_templates[AGNOSTIC]
-    acl_id, acl = _one(template, "AWS::WAFv2::WebACL")
+    acl_id, acl = one_resource(template, "AWS::WAFv2::WebACL")
     properties = acl["Properties"]
     assert properties["Scope"] == "CLOUDFRONT"
     assert properties["DefaultAction"] == {
@@ -79,12 +74,12 @@ def test_the_web_acl_admits_the_allowed_networks_and_blocks_everyone_else(contra
     addresses = {s["Properties"]["IPAddressVersion"]: s["Properties"]["Addresses"] for s in sets.values()}
     assert addresses == {"IPV4": ["198.51.100.0/24"], "IPV6": ["2001:db8::/32"]}
     assert all(rule["Action"] == {"Allow": {}} for rule in rules[1:]) and len(rules) == 3
-    _, distribution = _one(template, "AWS::CloudFront::Distribution")
+    _, distribution = one_resource(template, "AWS::CloudFront::Distribution")
     assert distribution["Properties"]["DistributionConfig"]["WebACLId"] == {"Fn::GetAtt": [acl_id, "Arn"]}
 
 
 def test_https_only_with_security_headers_and_a_404_page(contract_templates):
-    config = _one(contract_templates[AGNOSTIC], "AWS::CloudFront::Distribution")[1]["Properties"][
+    config = one_resource(contract_templates[AGNOSTIC], "AWS::CloudFront::Distribution")[1]["Properties"][
         "DistributionConfig"
     ]
     behavior = config["DefaultCacheBehavior"]
@@ -104,12 +99,12 @@ def test_https_only_with_security_headers_and_a_404_page(contract_templates):
 
 def test_access_and_waf_logs_go_to_encrypted_log_groups_kept_after_the_stack(contract_templates):
     template = contract_templates[AGNOSTIC]
-    distribution_id, _ = _one(template, "AWS::CloudFront::Distribution")
-    _, source = _one(template, "AWS::Logs::DeliverySource")
+    distribution_id, _ = one_resource(template, "AWS::CloudFront::Distribution")
+    _, source = one_resource(template, "AWS::Logs::DeliverySource")
     assert source["Properties"]["LogType"] == "ACCESS_LOGS"
     assert {"Ref": distribution_id} in source["Properties"]["ResourceArn"]["Fn::Join"][1]
-    destination_id, destination = _one(template, "AWS::Logs::DeliveryDestination")
-    _, delivery = _one(template, "AWS::Logs::Delivery")
+    destination_id, destination = one_resource(template, "AWS::Logs::DeliveryDestination")
+    _, delivery = one_resource(template, "AWS::Logs::Delivery")
     assert delivery["Properties"]["DeliveryDestinationArn"] == {"Fn::GetAtt": [destination_id, "Arn"]}
     groups = _all(template, "AWS::Logs::LogGroup")
     for group in groups.values():
@@ -117,7 +112,7 @@ def test_access_and_waf_logs_go_to_encrypted_log_groups_kept_after_the_stack(con
         assert "KmsKeyId" in group["Properties"] and group["DeletionPolicy"] == "RetainExceptOnCreate"
     names = [json.dumps(g["Properties"]["LogGroupName"]) for g in groups.values()]
     assert any("aws-waf-logs-" in name for name in names)
-    _, logging = _one(template, "AWS::WAFv2::LoggingConfiguration")
+    _, logging = one_resource(template, "AWS::WAFv2::LoggingConfiguration")
     (arn,) = logging["Properties"]["LogDestinationConfigs"]
     # WAF and log delivery take the log group's ARN without the ":*" of CloudFormation's Arn attribute; the Ref
     # makes CloudFormation create the group first.
@@ -147,7 +142,7 @@ def test_the_key_serves_each_log_group_and_cloudfront_reads_for_this_accounts_di
 
 def test_each_deploy_copies_the_site_and_invalidates_the_cache(contract_templates):
     template = contract_templates[AGNOSTIC]
-    distribution_id, _ = _one(template, "AWS::CloudFront::Distribution")
+    distribution_id, _ = one_resource(template, "AWS::CloudFront::Distribution")
     (deployment,) = [r for r in template["Resources"].values() if r["Type"] == "Custom::CDKBucketDeployment"]
     assert deployment["Properties"]["DistributionId"] == {"Ref": distribution_id}
     assert deployment["Properties"]["DistributionPaths"] == ["/*"]
@@ -178,7 +173,7 @@ def test_a_custom_domain_gets_its_certificate_sni_and_tls_1_2(tmp_path):
                        "domain_name": "docs.example.com", "certificate_arn": certificate}}  # fmt: skip
     assembly = build_app(App(context={"stacks": json.dumps(stacks)}, outdir=str(tmp_path))).synth()
     template = assembly.get_stack_by_name("Docs").template
-    config = _one(template, "AWS::CloudFront::Distribution")[1]["Properties"]["DistributionConfig"]
+    config = one_resource(template, "AWS::CloudFront::Distribution")[1]["Properties"]["DistributionConfig"]
     assert config["Aliases"] == ["docs.example.com"]
     assert config["ViewerCertificate"] == {
         "AcmCertificateArn": certificate, "MinimumProtocolVersion": "TLSv1.2_2021", "SslSupportMethod": "sni-only",

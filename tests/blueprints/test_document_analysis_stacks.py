@@ -7,7 +7,7 @@ import json
 
 import pytest
 from aws_cdk import App
-from conftest import cdk_json_context, mask_template
+from conftest import cdk_json_context, mask_template, one_resource
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
@@ -16,13 +16,8 @@ AGNOSTIC = "InvoiceAnalysis-agnostic"
 TOKEN = "<token>"
 
 
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
-
-
 def _states(template: dict) -> dict:
-    _, machine = _one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one_resource(template, "AWS::StepFunctions::StateMachine")
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     return json.loads("".join(p if isinstance(p, str) else TOKEN for p in parts))["States"]
 
@@ -41,7 +36,7 @@ def _actions(statement: dict) -> list[str]:
 
 
 def _machine_role(template: dict) -> str:
-    _, machine = _one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one_resource(template, "AWS::StepFunctions::StateMachine")
     return machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
 
 
@@ -118,7 +113,7 @@ def test_the_asynchronous_job_reports_to_the_topic_and_resumes_the_execution(con
     statements = _statements(template, function["Properties"]["Role"]["Fn::GetAtt"][0])
     by_action = {a: s for s in statements for a in _actions(s)}
     assert by_action["states:SendTaskSuccess"]["Resource"] == {
-        "Ref": _one(template, "AWS::StepFunctions::StateMachine")[0]
+        "Ref": one_resource(template, "AWS::StepFunctions::StateMachine")[0]
     }
     assert set(_actions(by_action["dynamodb:GetItem"])) == {"dynamodb:GetItem", "dynamodb:DeleteItem"}
 
@@ -146,8 +141,8 @@ def test_only_textract_of_this_account_publishes_and_only_textract_gets_the_role
 
 def test_the_token_table_is_encrypted_with_the_stacks_key(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, table = _one(template, "AWS::DynamoDB::Table")
-    key_id, _ = _one(template, "AWS::KMS::Key")
+    _, table = one_resource(template, "AWS::DynamoDB::Table")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
     sse = table["Properties"]["SSESpecification"]
     assert sse["SSEEnabled"] is True and sse["KMSMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
@@ -159,7 +154,7 @@ def test_data_is_retained_but_tokens_are_not(contract_templates):
     for resource in template["Resources"].values():
         if resource["Type"] in ("AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"):
             assert resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate"), resource["Type"]
-    _, table = _one(template, "AWS::DynamoDB::Table")
+    _, table = one_resource(template, "AWS::DynamoDB::Table")
     assert table["DeletionPolicy"] == "Delete"
 
 
@@ -173,7 +168,7 @@ def test_human_review_sends_low_confidence_forms_to_people(reviewed):
     states = _states(reviewed)
     loop = states["AnalyseImage"]["Parameters"]["HumanLoopConfig"]
     assert loop["HumanLoopName.$"] == "States.Format('document-{}', States.UUID())"
-    (flow_id, flow) = _one(reviewed, "Custom::A2iFlowDefinition")
+    (flow_id, flow) = one_resource(reviewed, "Custom::A2iFlowDefinition")
     config = flow["Properties"]["HumanLoopActivationConfig"]["HumanLoopActivationConditionsConfig"]
     text = json.dumps(json.loads(config["HumanLoopActivationConditions"]))
     assert '"KeyValueBlockConfidenceLessThan": 70' in text and '"RandomSamplingPercentage": 5' in text
@@ -212,7 +207,7 @@ def test_refusals_are_reported_at_once():
 def test_eventbridge_can_start_the_encrypted_state_machine(contract_templates):
     # Step Functions encrypts the execution's input with the key: StartExecution needs it (and CDK's grant has none).
     template = contract_templates[AGNOSTIC]
-    machine_id, _ = _one(template, "AWS::StepFunctions::StateMachine")
+    machine_id, _ = one_resource(template, "AWS::StepFunctions::StateMachine")
     (events_role,) = [k for k, r in template["Resources"].items()
                       if r["Type"] == "AWS::IAM::Role" and "events.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
                       and any("states:StartExecution" in _actions(s) for s in _statements(template, k))]  # fmt: skip

@@ -6,17 +6,12 @@ import json
 
 import pytest
 from aws_cdk import App
-from conftest import cdk_json_context, mask_template
+from conftest import cdk_json_context, mask_template, one_resource
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
 
 AGNOSTIC = "HelpDeskSearch-agnostic"
-
-
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
 
 
 def _statements(template: dict, role_id: str) -> list[dict]:
@@ -38,8 +33,8 @@ def test_template_snapshot(contract_templates, snapshot_json):
 
 def test_the_index_is_encrypted_with_the_stacks_key_and_has_no_capacity_on_developer(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, index = _one(template, "AWS::Kendra::Index")
-    key_id, _ = _one(template, "AWS::KMS::Key")
+    _, index = one_resource(template, "AWS::Kendra::Index")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
     properties = index["Properties"]
     assert properties["Edition"] == "DEVELOPER_EDITION" and "CapacityUnits" not in properties
     assert properties["ServerSideEncryptionConfiguration"] == {"KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
@@ -55,7 +50,7 @@ def test_the_index_is_encrypted_with_the_stacks_key_and_has_no_capacity_on_devel
 
 def test_the_bucket_is_crawled_on_the_schedule_with_the_template_connector(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, source = _one(template, "AWS::Kendra::DataSource")
+    _, source = one_resource(template, "AWS::Kendra::DataSource")
     properties = source["Properties"]
     assert properties["Type"] == "TEMPLATE" and properties["Schedule"] == "cron(0 3 * * ? *)"
     body = properties["DataSourceConfiguration"]["TemplateConfiguration"]["Template"]
@@ -67,7 +62,7 @@ def test_the_bucket_is_crawled_on_the_schedule_with_the_template_connector(contr
     assert body["additionalProperties"]["inclusionPrefixes"] == ["handbooks/", "policies/"]
     statements = _statements(template, properties["RoleArn"]["Fn::GetAtt"][0])
     by_action = {a: s for s in statements for a in _actions(s)}
-    index_id, _ = _one(template, "AWS::Kendra::Index")
+    index_id, _ = one_resource(template, "AWS::Kendra::Index")
     assert by_action["kendra:BatchPutDocument"]["Resource"] == {"Fn::GetAtt": [index_id, "Arn"]}
     assert by_action["s3:ListBucket"]["Resource"] == {"Fn::GetAtt": [documents_id, "Arn"]}
     assert "s3." in json.dumps(by_action["kms:Decrypt"]["Condition"])  # decrypt through S3 only
@@ -75,7 +70,7 @@ def test_the_bucket_is_crawled_on_the_schedule_with_the_template_connector(contr
 
 def test_the_faq_reads_its_one_staged_file(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, faq = _one(template, "AWS::Kendra::Faq")
+    _, faq = one_resource(template, "AWS::Kendra::Faq")
     properties = faq["Properties"]
     assert properties["FileFormat"] == "CSV_WITH_HEADER" and properties["S3Path"]["Key"].endswith(".csv")
     (read,) = _statements(template, properties["RoleArn"]["Fn::GetAtt"][0])
@@ -87,10 +82,10 @@ def test_enterprise_capacity_and_switches():
                       "storage_capacity_units": 1, "faq": False, "sync_schedule": "", "retain_data": False}}  # fmt: skip
     app = build_app(App(context={**cdk_json_context(), "stacks": json.dumps(stacks)}), gates=False)
     template = app.synth().get_stack_by_name("Big").template
-    _, index = _one(template, "AWS::Kendra::Index")
+    _, index = one_resource(template, "AWS::Kendra::Index")
     assert index["Properties"]["CapacityUnits"] == {"QueryCapacityUnits": 3, "StorageCapacityUnits": 1}
     assert not any(r["Type"] == "AWS::Kendra::Faq" for r in template["Resources"].values())
-    _, source = _one(template, "AWS::Kendra::DataSource")
+    _, source = one_resource(template, "AWS::Kendra::DataSource")
     assert "Schedule" not in source["Properties"]
     assert (
         "additionalProperties"
@@ -113,7 +108,7 @@ def test_refusals_are_reported_at_once(tmp_path):
 
 def test_kendra_may_use_the_key_and_assume_the_roles_for_this_account_only(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, key = _one(template, "AWS::KMS::Key")
+    _, key = one_resource(template, "AWS::KMS::Key")
     (allow,) = [
         s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "AllowKendraIndexes"
     ]

@@ -8,7 +8,7 @@ import json
 import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Template
-from conftest import ACCOUNT, cdk_json_context, mask_template
+from conftest import ACCOUNT, cdk_json_context, mask_template, one_resource
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
@@ -31,17 +31,12 @@ def _problems(stacks: dict) -> str:
     return str(caught.value)
 
 
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
-
-
 def _output_ref(template: dict, output: str) -> str:
     return template["Outputs"][output]["Value"]["Ref"]
 
 
 def _flow_definition_arn(template: dict) -> dict:
-    logical_id, _ = _one(template, "Custom::A2iFlowDefinition")
+    logical_id, _ = one_resource(template, "Custom::A2iFlowDefinition")
     return {"Fn::GetAtt": [logical_id, "FlowDefinitionArn"]}
 
 
@@ -84,7 +79,7 @@ def test_template_snapshot(contract_templates, snapshot_json):
 @pytest.mark.parametrize("key", [INVOICE, MODERATION])
 def test_a_new_workforce_on_a_secure_user_pool(contract_templates, key):
     template = contract_templates[key]
-    pool_id, pool = _one(template, "AWS::Cognito::UserPool")
+    pool_id, pool = one_resource(template, "AWS::Cognito::UserPool")
     properties = pool["Properties"]
     assert properties["MfaConfiguration"] == "ON"
     assert properties["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
@@ -105,22 +100,22 @@ def test_a_new_workforce_on_a_secure_user_pool(contract_templates, key):
     ]
     assert properties["DeletionProtection"] == "ACTIVE"  # while retained
 
-    client_id, client = _one(template, "AWS::Cognito::UserPoolClient")
+    client_id, client = one_resource(template, "AWS::Cognito::UserPoolClient")
     assert client["Properties"]["GenerateSecret"] is True
     assert client["Properties"]["UserPoolId"] == {"Ref": pool_id}
     # SageMaker configures the client's OAuth settings for its portal; the template sets none.
     assert not {"CallbackURLs", "AllowedOAuthFlows", "AllowedOAuthScopes"} & set(client["Properties"])
-    _, domain = _one(template, "AWS::Cognito::UserPoolDomain")
+    _, domain = one_resource(template, "AWS::Cognito::UserPoolDomain")
     assert domain["Properties"]["UserPoolId"] == {"Ref": pool_id}
 
-    workforce_id, workforce = _one(template, "AWS::SageMaker::Workforce")
+    workforce_id, workforce = one_resource(template, "AWS::SageMaker::Workforce")
     assert workforce["Properties"]["CognitoConfig"] == {
         "ClientId": {"Ref": client_id},
         "UserPool": {"Ref": pool_id},
     }
-    group_id, group = _one(template, "AWS::Cognito::UserPoolGroup")
+    group_id, group = one_resource(template, "AWS::Cognito::UserPoolGroup")
     assert group["Properties"]["GroupName"] == "reviewers"
-    _, workteam = _one(template, "AWS::SageMaker::Workteam")
+    _, workteam = one_resource(template, "AWS::SageMaker::Workteam")
     assert workteam["Properties"]["MemberDefinitions"] == [
         {
             "CognitoMemberDefinition": {
@@ -138,9 +133,9 @@ def test_a_new_workforce_on_a_secure_user_pool(contract_templates, key):
 
 
 def test_source_ip_restriction_only_where_configured(contract_templates):
-    _, moderation = _one(contract_templates[MODERATION], "AWS::SageMaker::Workforce")
+    _, moderation = one_resource(contract_templates[MODERATION], "AWS::SageMaker::Workforce")
     assert moderation["Properties"]["SourceIpConfig"] == {"Cidrs": ["203.0.113.0/24"]}
-    _, invoice = _one(contract_templates[INVOICE], "AWS::SageMaker::Workforce")
+    _, invoice = one_resource(contract_templates[INVOICE], "AWS::SageMaker::Workforce")
     assert "SourceIpConfig" not in invoice["Properties"]
 
 
@@ -153,9 +148,9 @@ def test_an_existing_workforce_creates_no_pool_and_joins_the_given_one(extra_tem
         "AWS::Cognito::UserPoolDomain",
         "AWS::SageMaker::Workforce",
     }
-    group_id, group = _one(template, "AWS::Cognito::UserPoolGroup")
+    group_id, group = one_resource(template, "AWS::Cognito::UserPoolGroup")
     assert group["Properties"]["UserPoolId"] == "us-east-1_AbCdEf123"
-    _, workteam = _one(template, "AWS::SageMaker::Workteam")
+    _, workteam = one_resource(template, "AWS::SageMaker::Workteam")
     assert "WorkforceName" not in workteam["Properties"]  # the account's default workforce
     assert workteam["Properties"]["MemberDefinitions"][0]["CognitoMemberDefinition"] == {
         "CognitoClientId": "client123",
@@ -171,14 +166,14 @@ def test_an_existing_workforce_creates_no_pool_and_joins_the_given_one(extra_tem
     ("key", "settings"), [(INVOICE, DocumentReviewSettings), (MODERATION, ModerationReviewSettings)]
 )
 def test_the_task_ui_is_the_catalogs_template(contract_templates, key, settings):
-    _, ui = _one(contract_templates[key], "AWS::SageMaker::HumanTaskUi")
+    _, ui = one_resource(contract_templates[key], "AWS::SageMaker::HumanTaskUi")
     expected = (TEMPLATES_DIR / settings.default_template).read_text(encoding="utf-8")
     assert ui["Properties"]["UiTemplate"]["Content"] == expected
 
 
 def test_flow_definition_properties(contract_templates):
     template = contract_templates[INVOICE]
-    _, flow = _one(template, "Custom::A2iFlowDefinition")
+    _, flow = one_resource(template, "Custom::A2iFlowDefinition")
     properties = flow["Properties"]
     assert properties["HumanLoopRequestSource"] == {
         "AwsManagedHumanLoopRequestSource": "AWS/Textract/AnalyzeDocument/Forms/V1"
@@ -188,14 +183,14 @@ def test_flow_definition_properties(contract_templates):
     ]
     assert isinstance(conditions, str)  # SageMaker takes a JSON string
     assert conditions == conditions_json(DocumentReviewSettings.default_conditions)
-    key_id, _ = _one(template, "AWS::KMS::Key")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
     results = template["Outputs"]["ResultsUri"]["Value"]["Fn::Join"][1][1]["Ref"]
     assert properties["OutputConfig"] == {
         "S3OutputPath": {"Fn::Join": ["", ["s3://", {"Ref": results}, "/human-review/"]]},
         "KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]},
     }
-    workteam_id, _ = _one(template, "AWS::SageMaker::Workteam")
-    ui_id, _ = _one(template, "AWS::SageMaker::HumanTaskUi")
+    workteam_id, _ = one_resource(template, "AWS::SageMaker::Workteam")
+    ui_id, _ = one_resource(template, "AWS::SageMaker::HumanTaskUi")
     assert properties["HumanLoopConfig"] == {
         "WorkteamArn": {"Fn::GetAtt": [workteam_id, "WorkteamArn"]},
         "HumanTaskUiArn": {"Fn::GetAtt": [ui_id, "HumanTaskUiArn"]},
@@ -209,7 +204,7 @@ def test_flow_definition_properties(contract_templates):
 
 
 def test_moderation_flow_definition_takes_the_configured_conditions(contract_templates):
-    _, flow = _one(contract_templates[MODERATION], "Custom::A2iFlowDefinition")
+    _, flow = one_resource(contract_templates[MODERATION], "Custom::A2iFlowDefinition")
     properties = flow["Properties"]
     assert properties["HumanLoopRequestSource"] == {
         "AwsManagedHumanLoopRequestSource": "AWS/Rekognition/DetectModerationLabels/Image/V3"
@@ -223,7 +218,7 @@ def test_moderation_flow_definition_takes_the_configured_conditions(contract_tem
 
 def test_flow_definition_role_reads_inputs_and_writes_answers_only(contract_templates):
     template = contract_templates[INVOICE]
-    _, flow = _one(template, "Custom::A2iFlowDefinition")
+    _, flow = one_resource(template, "Custom::A2iFlowDefinition")
     role_id = flow["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     role = template["Resources"][role_id]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
@@ -232,7 +227,7 @@ def test_flow_definition_role_reads_inputs_and_writes_answers_only(contract_temp
     assert "ManagedPolicyArns" not in role
     inputs = _output_ref(template, "InputBucket")
     results = template["Outputs"]["ResultsUri"]["Value"]["Fn::Join"][1][1]["Ref"]
-    key_id, _ = _one(template, "AWS::KMS::Key")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
     assert _statements(template, role_id) == [
         {
             "Action": "s3:PutObject",
@@ -261,7 +256,7 @@ def test_flow_definition_role_reads_inputs_and_writes_answers_only(contract_temp
 
 def test_the_handler_touches_only_its_own_flow_definitions(contract_templates):
     template = contract_templates[INVOICE]
-    _, flow = _one(template, "Custom::A2iFlowDefinition")
+    _, flow = one_resource(template, "Custom::A2iFlowDefinition")
     prefix = flow["Properties"]["NamePrefix"]
     statements = [
         statement
@@ -292,7 +287,7 @@ def test_the_handler_touches_only_its_own_flow_definitions(contract_templates):
 )
 def test_state_machine_calls_the_service_with_a_human_loop(contract_templates, key, call, loop):
     template = contract_templates[key]
-    _, machine = _one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one_resource(template, "AWS::StepFunctions::StateMachine")
     properties = machine["Properties"]
     parts = properties["DefinitionString"]["Fn::Join"][1]
     text = "".join(p if isinstance(p, str) else json.dumps(p) for p in parts)
@@ -308,7 +303,7 @@ def test_state_machine_calls_the_service_with_a_human_loop(contract_templates, k
     assert logging["Level"] == "ALL"
     (destination,) = logging["Destinations"]
     log_group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
-    key_id, _ = _one(template, "AWS::KMS::Key")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
     assert template["Resources"][log_group_id]["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert properties["TracingConfiguration"] == {"Enabled": True}
     assert properties["EncryptionConfiguration"]["Type"] == "CUSTOMER_MANAGED_KMS_KEY"
@@ -322,9 +317,9 @@ def test_state_machine_calls_the_service_with_a_human_loop(contract_templates, k
 def test_event_rules_with_dead_letter_queues(contract_templates, key):
     template = contract_templates[key]
     rules = Template.from_json(template).find_resources("AWS::Events::Rule")
-    machine_id, _ = _one(template, "AWS::StepFunctions::StateMachine")
-    queue_id, _ = _one(template, "AWS::SQS::Queue")
-    topic_id, _ = _one(template, "AWS::SNS::Topic")
+    machine_id, _ = one_resource(template, "AWS::StepFunctions::StateMachine")
+    queue_id, _ = one_resource(template, "AWS::SQS::Queue")
+    topic_id, _ = one_resource(template, "AWS::SNS::Topic")
     dead_letters = {"Arn": {"Fn::GetAtt": [queue_id, "Arn"]}}
     (created,) = [r for r in rules.values() if r["Properties"]["EventPattern"]["source"] == ["aws.s3"]]
     assert created["Properties"]["EventPattern"] == {
@@ -390,7 +385,7 @@ def test_retain_data_false_deletes_it_with_the_stack(extra_templates):
     policies = _policies(template)
     assert len(policies) == 9
     assert {policy for _, policy in policies.values()} == {"Delete"}
-    _, pool = _one(template, "AWS::Cognito::UserPool")
+    _, pool = one_resource(template, "AWS::Cognito::UserPool")
     assert pool["Properties"]["DeletionProtection"] == "INACTIVE"  # else CloudFormation could not delete it
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from aws_cdk import App
-from conftest import cdk_json_context, mask_template
+from conftest import cdk_json_context, mask_template, one_resource
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
@@ -16,13 +16,8 @@ AGNOSTIC = "StoreCameras-agnostic"
 TOKEN = "<token>"
 
 
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
-
-
 def _states(template: dict) -> dict:
-    _, machine = _one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one_resource(template, "AWS::StepFunctions::StateMachine")
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     return json.loads("".join(p if isinstance(p, str) else TOKEN for p in parts))["States"]
 
@@ -56,7 +51,7 @@ def video_template() -> dict:
 
 def test_each_image_is_analysed_and_each_face_indexed(contract_templates):
     template = contract_templates[AGNOSTIC]
-    collection_id = _one(template, "AWS::Rekognition::Collection")[1]["Properties"]["CollectionId"]
+    collection_id = one_resource(template, "AWS::Rekognition::Collection")[1]["Properties"]["CollectionId"]
     # The stack ID's first block ends the ID, so a retained collection does not block the next deploy.
     assert "AWS::StackId" in json.dumps(collection_id)
     assert not any(r["Type"] == "AWS::Rekognition::StreamProcessor" for r in template["Resources"].values())
@@ -105,11 +100,11 @@ def test_each_image_is_analysed_and_each_face_indexed(contract_templates):
 
 def test_the_stream_processor_reads_one_video_stream_and_writes_one_data_stream(video_template):
     template = video_template
-    collection_key, collection = _one(template, "AWS::Rekognition::Collection")
-    video_id, video = _one(template, "AWS::KinesisVideo::Stream")
-    results_id, results = _one(template, "AWS::Kinesis::Stream")
-    key_id, _ = _one(template, "AWS::KMS::Key")
-    _, processor = _one(template, "AWS::Rekognition::StreamProcessor")
+    collection_key, collection = one_resource(template, "AWS::Rekognition::Collection")
+    video_id, video = one_resource(template, "AWS::KinesisVideo::Stream")
+    results_id, results = one_resource(template, "AWS::Kinesis::Stream")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
+    _, processor = one_resource(template, "AWS::Rekognition::StreamProcessor")
     properties = processor["Properties"]
     assert properties["KinesisVideoStream"] == {"Arn": {"Fn::GetAtt": [video_id, "Arn"]}}
     assert properties["KinesisDataStream"] == {"Arn": {"Fn::GetAtt": [results_id, "Arn"]}}
@@ -139,9 +134,9 @@ def test_the_stream_processor_reads_one_video_stream_and_writes_one_data_stream(
 
 def test_the_flow_reaches_the_collection_by_its_arn(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, machine = _one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one_resource(template, "AWS::StepFunctions::StateMachine")
     statements = _statements(template, machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
-    collection_id = _one(template, "AWS::Rekognition::Collection")[1]["Properties"]["CollectionId"]
+    collection_id = one_resource(template, "AWS::Rekognition::Collection")[1]["Properties"]["CollectionId"]
     for action in ("rekognition:SearchFacesByImage", "rekognition:IndexFaces"):
         (statement,) = [s for s in statements if action in _actions(s)]
         prefix = collection_id["Fn::Join"][1][0]

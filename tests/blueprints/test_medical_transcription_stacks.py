@@ -8,7 +8,7 @@ import re
 
 import pytest
 from aws_cdk import App
-from conftest import cdk_json_context, mask_template
+from conftest import cdk_json_context, mask_template, one_resource
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
@@ -18,14 +18,9 @@ PINNED = "MedicalTranscription-us-east-1"
 TOKEN = "<token>"
 
 
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
-
-
 def _definition(template: dict) -> tuple[dict, list]:
     """The state machine's definition, with each CloudFormation expression replaced by TOKEN, and the parts."""
-    _, machine = _one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one_resource(template, "AWS::StepFunctions::StateMachine")
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     return json.loads("".join(p if isinstance(p, str) else TOKEN for p in parts)), parts
 
@@ -96,10 +91,10 @@ def test_the_job_is_transcribe_medical_with_the_settings_and_the_stacks_key(cont
     # The output bucket, key and vocabulary are this stack's.
     joined = "".join(p if isinstance(p, str) else json.dumps(p) for p in parts)
     results_id = _bucket_id(template, "ResultsUri")
-    key_id, _ = _one(template, "AWS::KMS::Key")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
     assert f'"OutputBucketName":"{json.dumps({"Ref": results_id})}' in joined
     assert f'"OutputEncryptionKMSKeyId":"{json.dumps({"Fn::GetAtt": [key_id, "Arn"]})}' in joined
-    _, vocabulary = _one(template, "AWS::Transcribe::MedicalVocabulary")
+    _, vocabulary = one_resource(template, "AWS::Transcribe::MedicalVocabulary")
     assert parameters["Settings"]["VocabularyName"] == vocabulary["Properties"]["VocabularyName"]
     # Poll, then analyse on COMPLETED, fail with Transcribe's reason on FAILED, wait again otherwise.
     assert states["WaitForTheJob"]["Seconds"] == 30
@@ -116,7 +111,7 @@ def test_the_job_is_transcribe_medical_with_the_settings_and_the_stacks_key(cont
 
 def test_the_vocabulary_comes_from_the_repo_file_in_en_us(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, vocabulary = _one(template, "AWS::Transcribe::MedicalVocabulary")
+    _, vocabulary = one_resource(template, "AWS::Transcribe::MedicalVocabulary")
     assert vocabulary["Properties"]["LanguageCode"] == "en-US"
     # The file staged as an asset in the CDK bootstrap bucket (which CloudFormation's role reads).
     uri = vocabulary["Properties"]["VocabularyFileUri"]["Fn::Sub"]
@@ -127,11 +122,11 @@ def test_the_vocabulary_comes_from_the_repo_file_in_en_us(contract_templates):
 
 def test_the_state_machine_role_is_least_privilege(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, machine = _one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one_resource(template, "AWS::StepFunctions::StateMachine")
     role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     statements = _statements(template, role_id)
     results_id = _bucket_id(template, "ResultsUri")
-    key_id, _ = _one(template, "AWS::KMS::Key")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
     (start,) = [s for s in statements if "transcribe:StartMedicalTranscriptionJob" in _actions(s)]
     assert start["Resource"] == "*"
     assert start["Condition"] == {"StringEquals": {
@@ -168,9 +163,9 @@ def test_the_analyser_reads_transcripts_and_writes_analyses_only(contract_templa
 
 def test_the_audit_trail_records_both_buckets_encrypted_and_validated(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, trail = _one(template, "AWS::CloudTrail::Trail")
+    _, trail = one_resource(template, "AWS::CloudTrail::Trail")
     properties = trail["Properties"]
-    key_id, _ = _one(template, "AWS::KMS::Key")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
     assert properties["EnableLogFileValidation"] is True
     assert properties["KMSKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert "CloudWatchLogsLogGroupArn" in properties and properties["IsMultiRegionTrail"] is False
@@ -181,7 +176,7 @@ def test_the_audit_trail_records_both_buckets_encrypted_and_validated(contract_t
     for output in ("AudioBucket", "ResultsUri"):
         assert _bucket_id(template, output) in named
     # CloudTrail may encrypt with the key for this account's trails only.
-    _, key = _one(template, "AWS::KMS::Key")
+    _, key = one_resource(template, "AWS::KMS::Key")
     (allow,) = [
         s
         for s in key["Properties"]["KeyPolicy"]["Statement"]

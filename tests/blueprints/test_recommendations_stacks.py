@@ -7,7 +7,7 @@ import re
 
 import pytest
 from aws_cdk import App
-from conftest import cdk_json_context, mask_template
+from conftest import cdk_json_context, mask_template, one_resource
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
@@ -15,11 +15,6 @@ from mlblueprints.constructs._private.service_models import member_rule
 from mlblueprints.constructs.personalize.recommender import INTERACTIONS_SCHEMA
 
 AGNOSTIC = "ShopRecommendations-agnostic"
-
-
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
 
 
 def _all(template: dict, type_: str) -> list[dict]:
@@ -32,8 +27,8 @@ def test_template_snapshot(contract_templates, snapshot_json):
 
 def test_the_dataset_group_imports_the_data_under_the_stacks_key(contract_templates):
     template = contract_templates[AGNOSTIC]
-    key_id, key = _one(template, "AWS::KMS::Key")
-    group_id, group = _one(template, "AWS::Personalize::DatasetGroup")
+    key_id, key = one_resource(template, "AWS::KMS::Key")
+    group_id, group = one_resource(template, "AWS::Personalize::DatasetGroup")
     role_id = group["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     assert group["Properties"]["KmsKeyArn"] == {"Fn::GetAtt": [key_id, "Arn"]}
     datasets = {d["Properties"]["DatasetType"]: d for d in _all(template, "AWS::Personalize::Dataset")}
@@ -97,7 +92,7 @@ def test_names_fit_personalize(contract_templates):
 
 def test_the_solution_trains_on_the_recipe_after_the_imports(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, solution = _one(template, "AWS::Personalize::Solution")
+    _, solution = one_resource(template, "AWS::Personalize::Solution")
     assert solution["Properties"]["RecipeArn"] == {
         "Fn::Join": [
             "",
@@ -116,8 +111,8 @@ def test_a_campaign_serves_the_latest_version():
     }
     app = build_app(App(context={**cdk_json_context(), "stacks": json.dumps(stacks)}))
     template = app.synth().get_stack_by_name("Live").template
-    solution_id, _ = _one(template, "AWS::Personalize::Solution")
-    _, campaign = _one(template, "AWS::Personalize::Campaign")
+    solution_id, _ = one_resource(template, "AWS::Personalize::Solution")
+    _, campaign = one_resource(template, "AWS::Personalize::Campaign")
     properties = campaign["Properties"]
     assert properties["SolutionVersionArn"] == {
         "Fn::Join": ["", [{"Fn::GetAtt": [solution_id, "SolutionArn"]}, "/$LATEST"]]

@@ -7,7 +7,7 @@ import re
 
 import pytest
 from aws_cdk import App
-from conftest import mask_template
+from conftest import mask_template, one_resource
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
@@ -17,13 +17,8 @@ AGNOSTIC = "ProductNarration-agnostic"
 TOKEN = "<token>"
 
 
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
-
-
 def _states(template: dict) -> dict:
-    _, machine = _one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one_resource(template, "AWS::StepFunctions::StateMachine")
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     return json.loads("".join(p if isinstance(p, str) else TOKEN for p in parts))["States"]
 
@@ -34,7 +29,7 @@ def test_template_snapshot(contract_templates, snapshot_json):
 
 def test_audio_and_speech_marks_are_synthesized_with_the_lexicon(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, lexicon = _one(template, "AWS::Polly::Lexicon")
+    _, lexicon = one_resource(template, "AWS::Polly::Lexicon")
     name = lexicon["Properties"]["Name"]
     # Unique per stack (two speech stacks in one region would collide on a fixed name), within Polly's pattern.
     assert re.fullmatch(r"[0-9A-Za-z]{1,20}", name) and name != "productnames", name

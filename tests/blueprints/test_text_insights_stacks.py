@@ -6,7 +6,7 @@ import json
 
 import pytest
 from aws_cdk import App
-from conftest import cdk_json_context, mask_template
+from conftest import cdk_json_context, mask_template, one_resource
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
@@ -14,11 +14,6 @@ from mlblueprints.constructs.comprehend.custom_classifier import TRAINING, train
 from mlblueprints.constructs.comprehend.entity_recognizer import ENTITIES, entity_version
 
 AGNOSTIC = "SupportTickets-agnostic"
-
-
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
 
 
 def _statements(template: dict, role_id: str) -> list[dict]:
@@ -40,8 +35,8 @@ def test_template_snapshot(contract_templates, snapshot_json):
 
 def test_the_classifier_trains_in_the_private_network_with_the_stacks_key(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, classifier = _one(template, "AWS::Comprehend::DocumentClassifier")
-    key_id, _ = _one(template, "AWS::KMS::Key")
+    _, classifier = one_resource(template, "AWS::Comprehend::DocumentClassifier")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
     properties = classifier["Properties"]
     key = {"Fn::GetAtt": [key_id, "Arn"]}
     # With an endpoint the model stays under Comprehend's key: CloudFormation's endpoint has no data access role
@@ -64,15 +59,15 @@ def test_the_classifier_trains_in_the_private_network_with_the_stacks_key(contra
 
 def test_the_endpoint_serves_the_trained_model(contract_templates):
     template = contract_templates[AGNOSTIC]
-    classifier_id, _ = _one(template, "AWS::Comprehend::DocumentClassifier")
-    _, endpoint = _one(template, "AWS::Comprehend::DocumentClassifierEndpoint")
+    classifier_id, _ = one_resource(template, "AWS::Comprehend::DocumentClassifier")
+    _, endpoint = one_resource(template, "AWS::Comprehend::DocumentClassifierEndpoint")
     assert endpoint["Properties"]["ModelArn"] == {"Fn::GetAtt": [classifier_id, "Arn"]}
     assert endpoint["Properties"]["DesiredInferenceUnits"] == 1
 
 
 def test_the_entity_recognizer_trains_once_its_data_is_copied(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, classifier = _one(template, "AWS::Comprehend::DocumentClassifier")
+    _, classifier = one_resource(template, "AWS::Comprehend::DocumentClassifier")
     machines = {
         k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::StepFunctions::StateMachine"
     }
@@ -117,7 +112,7 @@ def test_the_entity_recognizer_trains_once_its_data_is_copied(contract_templates
 
 def test_comprehend_reaches_its_prefixes_only(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, classifier = _one(template, "AWS::Comprehend::DocumentClassifier")
+    _, classifier = one_resource(template, "AWS::Comprehend::DocumentClassifier")
     role_id = classifier["Properties"]["DataAccessRoleArn"]["Fn::GetAtt"][0]
     (trust,) = template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {
@@ -153,10 +148,10 @@ def test_a_flywheel_instead_of_an_endpoint():
     assert not any(
         r["Type"] == "AWS::Comprehend::DocumentClassifierEndpoint" for r in template["Resources"].values()
     )
-    classifier_id, classifier = _one(template, "AWS::Comprehend::DocumentClassifier")
+    classifier_id, classifier = one_resource(template, "AWS::Comprehend::DocumentClassifier")
     # Without an endpoint, the model is under the stack's key too.
     assert "ModelKmsKeyId" in classifier["Properties"]
-    _, flywheel = _one(template, "AWS::Comprehend::Flywheel")
+    _, flywheel = one_resource(template, "AWS::Comprehend::Flywheel")
     properties = flywheel["Properties"]
     assert properties["ActiveModelArn"] == {"Fn::GetAtt": [classifier_id, "Arn"]}
     assert json.dumps(properties["DataLakeS3Uri"]).endswith('"/datalake/"]]}')

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from aws_cdk import App
-from conftest import cdk_json_context, mask_template
+from conftest import cdk_json_context, mask_template, one_resource
 
 from mlblueprints.apps.catalog import build_app
 from mlblueprints.apps.config import CatalogConfigError
@@ -15,11 +15,6 @@ from mlblueprints.constructs.translate.batch_translation import TERMINOLOGIES
 
 AGNOSTIC = "ProductDocs-agnostic"
 TOKEN = "<token>"
-
-
-def _one(template: dict, type_: str) -> tuple[str, dict]:
-    (found,) = [(k, r) for k, r in template["Resources"].items() if r["Type"] == type_]
-    return found
 
 
 def _statements(template: dict, role_id: str) -> list[dict]:
@@ -36,7 +31,7 @@ def _actions(statement: dict) -> list[str]:
 
 
 def _states(template: dict) -> dict:
-    _, machine = _one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one_resource(template, "AWS::StepFunctions::StateMachine")
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
     return json.loads("".join(p if isinstance(p, str) else TOKEN for p in parts))["States"]
 
@@ -47,8 +42,8 @@ def test_template_snapshot(contract_templates, snapshot_json):
 
 def test_the_terminology_is_the_repo_file_encrypted_with_the_stacks_key(contract_templates):
     template = contract_templates[AGNOSTIC]
-    _, terminology = _one(template, "AWS::Translate::Terminology")
-    key_id, _ = _one(template, "AWS::KMS::Key")
+    _, terminology = one_resource(template, "AWS::Translate::Terminology")
+    key_id, _ = one_resource(template, "AWS::KMS::Key")
     properties = terminology["Properties"]
     data = properties["TerminologyData"]
     assert data["Format"] == "CSV"
@@ -117,7 +112,7 @@ def test_translate_reads_input_and_writes_output_only(contract_templates):
     }
     (grant,) = [s for s in statements if "kms:CreateGrant" in _actions(s)]
     assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
-    _, machine = _one(template, "AWS::StepFunctions::StateMachine")
+    _, machine = one_resource(template, "AWS::StepFunctions::StateMachine")
     machine_statements = _statements(template, machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
     (pass_role,) = [s for s in machine_statements if "iam:PassRole" in _actions(s)]
     assert pass_role["Resource"] == {"Fn::GetAtt": [role_id, "Arn"]}
